@@ -1,0 +1,37 @@
+import type { SourceStatus } from '../sources/types.js';
+
+/** What the control socket can ask of the running daemon; the daemon implements it. */
+export interface BanView {
+  jail: string;
+  ip: string;
+  /** ISO 8601 */
+  since: string;
+  /** ISO 8601, or null when permanent */
+  until: string | null;
+  count: number;
+  source: string;
+  reason: string;
+}
+
+export interface JailStatus {
+  jail: string;
+  enabled: boolean;
+  backend: string;
+  currentlyFailed: number;
+  totalFailed: number;
+  currentlyBanned: number;
+  totalBanned: number;
+  refusedByVerify: number;
+  banned: string[];
+  sources: SourceStatus[];
+  actions: string[];
+}
+
+export interface DaemonApi {
+  status(jail?: string): Promise<JailStatus[]>;
+  list(): Promise<BanView[]>;
+  ban(jail: string, ip: string, opts: { seconds?: number; force?: boolean }): Promise<BanView>;
+  unban(opts: { ip?: string; jail?: string; all?: boolean }): Promise<BanView[]>;
+  reload(jail?: string): Promise<{ reloaded: string[]; stopped: string[]; started: string[] }>;
+  version(): Promise<{ version: string; pid: number; uptime: number }>;
+}

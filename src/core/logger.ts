@@ -1,0 +1,99 @@
+import winston from 'winston';
+import type { Clock } from './clock.js';
+import { systemClock } from './clock.js';
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  /** `console` (stderr), `stdout`, `syslog` (journald-style priority prefixes on stderr), or a file path. */
+  target?: string;
+  json?: boolean;
+}
+
+export type Logger = winston.Logger;
+
+// fail2ban accepts CRITICAL/NOTICE/...; map them onto winston's npm levels.
+const LEVEL_ALIASES: Record<string, LogLevel> = {
+  critical: 'error', error: 'error', warning: 'warn', warn: 'warn', notice: 'info', info: 'info', debug: 'debug', trace: 'debug',
+};
+
+export function parseLogLevel(text: string): LogLevel | null {
+  return LEVEL_ALIASES[text.trim().toLowerCase()] ?? null;
+}
+
+const SYSLOG_PRIORITY: Record<string, number> = { error: 3, warn: 4, info: 6, debug: 7 };
+
+function textFormat(prefixPriority: boolean): winston.Logform.Format {
+  return winston.format.printf((info) => {
+    const { level, message, timestamp, ...meta } = info as Record<string, unknown> & { level: string; message: unknown };
+    const ctx = Object.entries(meta)
+      .filter(([k]) => typeof k === 'string')
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(' ');
+    const body = `${String(message)}${ctx ? ` [${ctx}]` : ''}`;
+    if (prefixPriority) return `<${SYSLOG_PRIORITY[level] ?? 6}>${body}`;
+    return `${String(timestamp)} ${level.toUpperCase().padEnd(5)} ${body}`;
+  });
+}
+
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const target = (opts.target ?? 'console').trim();
+  const upper = target.toUpperCase();
+  const syslog = upper === 'SYSLOG';
+  const format = opts.json
+    ? winston.format.combine(winston.format.timestamp(), winston.format.json())
+    : winston.format.combine(winston.format.timestamp(), textFormat(syslog));
+  let transport: winston.transport;
+  if (upper === 'CONSOLE' || upper === 'STDERR' || syslog) {
+    transport = new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] });
+  } else if (upper === 'STDOUT') {
+    transport = new winston.transports.Console();
+  } else {
+    transport = new winston.transports.File({ filename: target });
+  }
+  return winston.createLogger({ level: opts.level ?? 'info', format, transports: [transport] });
+}
+
+/** A logger that prints nothing: for tests and library use. */
+export function silentLogger(): Logger {
+  return winston.createLogger({ silent: true, transports: [new winston.transports.Console({ silent: true })] });
+}
+
+/**
+ * The same warning at most once per interval, with the number suppressed in
+ * between: attackers can otherwise fill the disk through our own log.
+ */
+export class ThrottledLog {
+  private readonly seen = new Map<string, { last: number; suppressed: number }>();
+  constructor(
+    private readonly logger: Logger,
+    private readonly intervalMs = 60_000,
+    private readonly clock: Clock = systemClock,
+    private readonly maxKeys = 10_000,
+  ) {}
+
+  warn(key: string, message: string, meta: Record<string, unknown> = {}): void {
+    this.emit('warn', key, message, meta);
+  }
+
+  info(key: string, message: string, meta: Record<string, unknown> = {}): void {
+    this.emit('info', key, message, meta);
+  }
+
+  private emit(level: LogLevel, key: string, message: string, meta: Record<string, unknown>): void {
+    const now = this.clock.now();
+    const entry = this.seen.get(key);
+    if (entry && now - entry.last < this.intervalMs) {
+      entry.suppressed++;
+      return;
+    }
+    if (!entry && this.seen.size >= this.maxKeys) {
+      this.seen.delete(this.seen.keys().next().value as string);
+    }
+    const suppressed = entry?.suppressed ?? 0;
+    this.seen.set(key, { last: now, suppressed: 0 });
+    this.logger.log(level, suppressed > 0 ? `${message} (${suppressed} more like it suppressed)` : message, meta);
+  }
+}
