@@ -83,6 +83,12 @@ export interface JailSettings {
   enabled: boolean;
   filter: Invocation | null;
   filterDef: FilterDefinition | null;
+  /**
+   * backend = auto: the filter the log is read with while AMI is connected,
+   * limited to what AMI does not report (e.g. `asterisk[mode=gaps]`); null = none.
+   */
+  gapfilter: Invocation | null;
+  gapFilterDef: FilterDefinition | null;
   logpath: Located[];
   backend: Backend;
   maxretry: number;

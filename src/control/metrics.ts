@@ -1,0 +1,30 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Every metric the daemon exports, in one registry. Stages increment these
+ * directly; the HTTP endpoint (when enabled) only reads them.
+ */
+export const registry = new Registry();
+
+export const metrics = {
+  failures: new Counter({ name: 'asterisk_ban_failures_total', help: 'Failures counted', labelNames: ['jail', 'source', 'event'], registers: [registry] }),
+  bans: new Counter({ name: 'asterisk_ban_bans_total', help: 'Bans applied', labelNames: ['jail'], registers: [registry] }),
+  unbans: new Counter({ name: 'asterisk_ban_unbans_total', help: 'Bans lifted', labelNames: ['jail'], registers: [registry] }),
+  banned: new Gauge({ name: 'asterisk_ban_banned', help: 'Addresses currently banned', labelNames: ['jail'], registers: [registry] }),
+  verifyRefused: new Counter({ name: 'asterisk_ban_verify_refused_total', help: 'Bans refused because the address never sent packets here', labelNames: ['jail'], registers: [registry] }),
+  amiConnected: new Gauge({ name: 'asterisk_ban_ami_connected', help: '1 while the AMI session is ready', labelNames: ['jail'], registers: [registry] }),
+  amiReconnects: new Counter({ name: 'asterisk_ban_ami_reconnects_total', help: 'AMI reconnect attempts', labelNames: ['jail'], registers: [registry] }),
+  amiTampered: new Counter({ name: 'asterisk_ban_ami_tampered_total', help: 'AMI frames with injected or missing headers', labelNames: ['jail'], registers: [registry] }),
+  amiDropped: new Counter({ name: 'asterisk_ban_ami_dropped_total', help: 'AMI frames dropped as malformed', labelNames: ['jail'], registers: [registry] }),
+  logLines: new Counter({ name: 'asterisk_ban_log_lines_total', help: 'Log lines read', labelNames: ['jail'], registers: [registry] }),
+  logMatched: new Counter({ name: 'asterisk_ban_log_matched_total', help: 'Log lines matched by failregex', labelNames: ['jail'], registers: [registry] }),
+  logInjected: new Counter({ name: 'asterisk_ban_log_injected_total', help: 'Log lines recognised as attacker-injected', labelNames: ['jail'], registers: [registry] }),
+  actionErrors: new Counter({ name: 'asterisk_ban_action_errors_total', help: 'Action calls that failed', labelNames: ['jail', 'action'], registers: [registry] }),
+  banLatency: new Histogram({
+    name: 'asterisk_ban_event_to_ban_seconds',
+    help: 'From the failure that crossed maxretry to the action call',
+    labelNames: ['jail'],
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [registry],
+  }),
+};
