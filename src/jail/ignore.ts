@@ -1,0 +1,138 @@
+import { networkInterfaces } from 'node:os';
+import { promises as dns } from 'node:dns';
+import type { Address, Network } from '../core/address.js';
+import { networkContains, parseAddress, parseNetwork, printable } from '../core/address.js';
+import { AsteriskBanError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+
+export interface IgnoreOptions {
+  /** Add this host's own interface addresses (fail2ban's `ignoreself`, default true). */
+  ignoreself?: boolean;
+  /** Overrides os.networkInterfaces() for ignoreself (tests). */
+  selfAddresses?: string[];
+}
+
+export interface ResolveOptions extends IgnoreOptions {
+  /** Name → addresses; defaults to dns.promises.lookup(all: true) with a timeout. */
+  lookup?: (host: string) => Promise<string[]>;
+  logger?: Logger;
+  /** Per-name timeout for the default lookup, in ms. */
+  timeoutMs?: number;
+}
+
+// Loopback can never be an attacker reaching us over the network; banning it
+// would only break Asterisk's own local clients.
+const ALWAYS = ['127.0.0.0/8', '::1'];
+const HOSTNAME = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?$/i;
+const DEFAULT_TIMEOUT_MS = 5_000;
+
+/**
+ * Addresses a jail never bans (fail2ban's `ignoreip`). `has()` runs for every
+ * failure, so exact addresses live in a Set keyed by canonical text and only
+ * real ranges are scanned.
+ */
+export class IgnoreList {
+  private readonly exact = new Set<string>();
+  private readonly ranges: Network[] = [];
+  private readonly labels: string[] = [];
+  /** Hostnames given in the configuration that still need a lookup. */
+  readonly hostnames: string[] = [];
+
+  private constructor() {}
+
+  static fromEntries(entries: string[], opts: IgnoreOptions = {}): IgnoreList {
+    const list = new IgnoreList();
+    for (const e of ALWAYS) list.addNetwork(e, 'always');
+    if (opts.ignoreself ?? true) {
+      for (const a of opts.selfAddresses ?? ownAddresses()) list.addNetwork(a, 'self');
+    }
+    for (const raw of entries) {
+      const entry = raw.trim();
+      if (entry === '') continue;
+      if (list.addNetwork(entry, 'config')) continue;
+      if (!entry.includes('/') && HOSTNAME.test(entry) && !/^[\d.]+$/.test(entry)) {
+        list.hostnames.push(entry.toLowerCase());
+        continue;
+      }
+      throw new AsteriskBanError('E_CONFIG', `ignoreip: "${printable(entry)}" is neither an IP address, a CIDR range nor a hostname`, {
+        hint: 'write addresses as 203.0.113.5 or 2001:db8::1, ranges as 192.0.2.0/24, or a DNS name',
+      });
+    }
+    return list;
+  }
+
+  /** Like fromEntries, then looks up each hostname; a name that fails is logged and skipped. */
+  static async resolve(entries: string[], opts: ResolveOptions = {}): Promise<IgnoreList> {
+    const list = IgnoreList.fromEntries(entries, opts);
+    const lookup = opts.lookup ?? ((h: string) => defaultLookup(h, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS));
+    const results = await Promise.allSettled(list.hostnames.map((h) => lookup(h)));
+    results.forEach((r, i) => {
+      const host = list.hostnames[i]!;
+      if (r.status === 'rejected') {
+        opts.logger?.warn(`ignoreip: cannot resolve ${host}, skipped`, { error: errorText(r.reason) });
+        return;
+      }
+      let added = 0;
+      for (const addr of r.value) if (list.addNetwork(addr, host)) added++;
+      if (added === 0) opts.logger?.warn(`ignoreip: ${host} resolved to no usable address, skipped`);
+    });
+    return list;
+  }
+
+  has(addr: Address): boolean {
+    if (this.exact.has(addr.text)) return true;
+    for (const net of this.ranges) if (networkContains(net, addr)) return true;
+    return false;
+  }
+
+  /** Convenience for untrusted text; false for anything that is not an address. */
+  hasText(text: string): boolean {
+    const a = parseAddress(text);
+    return a !== null && this.has(a);
+  }
+
+  /** Human-readable entries, e.g. `127.0.0.0/8 (always)`, `192.0.2.7 (pbx.example.org)`. */
+  describe(): string[] {
+    const pending = this.hostnames.filter((h) => !this.labels.some((l) => l.endsWith(`(${h})`)));
+    return [...this.labels, ...pending.map((h) => `${h} (unresolved)`)];
+  }
+
+  private addNetwork(text: string, origin: string): boolean {
+    const net = parseNetwork(text);
+    if (!net) return false;
+    // A /32 or /128 is an exact address: key it by the bare canonical text has() looks up.
+    if (net.first === net.last) this.exact.add(net.text.replace(/\/\d+$/, ''));
+    else if (!this.ranges.some((r) => r.family === net.family && r.first === net.first && r.last === net.last)) this.ranges.push(net);
+    this.labels.push(origin === 'config' ? net.text : `${net.text} (${origin})`);
+    return true;
+  }
+}
+
+function ownAddresses(): string[] {
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const info of list ?? []) {
+      // Link-local v6 carries a zone (fe80::1%eth0) and never reaches us from the internet.
+      if (info.family === 'IPv6' && info.scopeid) continue;
+      out.push(info.address);
+    }
+  }
+  return out;
+}
+
+async function defaultLookup(host: string, timeoutMs: number): Promise<string[]> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`lookup timed out after ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    const found = await Promise.race([dns.lookup(host, { all: true }), timeout]);
+    return found.map((f) => f.address);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
