@@ -19,7 +19,8 @@ const cache = new Map<string, Address | null>();
 
 function remember(raw: string, value: Address | null): Address | null {
   if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
-  cache.set(raw, value);
+  // A key sliced out of a log chunk would keep the whole chunk alive: store a flat copy.
+  cache.set(Buffer.from(raw, 'utf8').toString('utf8'), value);
   return value;
 }
 

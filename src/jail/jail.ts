@@ -1,0 +1,146 @@
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { parseAddress, type Address } from '../core/address.js';
+import type { Logger } from '../core/logger.js';
+import type { BanRequest, Failure } from '../core/types.js';
+import type { JailSettings } from '../settings/types.js';
+import { metrics } from '../control/metrics.js';
+import { FailureCounter } from './counter.js';
+
+/** What the jail needs of an ignore list (src/jail/ignore.ts provides it). */
+export interface AddressFilter {
+  has(addr: Address): boolean;
+}
+
+export interface JailDeps {
+  clock: Clock;
+  logger: Logger;
+  ignore?: AddressFilter;
+  /** Called synchronously the moment an address reaches maxretry. */
+  onBan(req: BanRequest): void;
+}
+
+export interface JailCounters {
+  currentlyFailed: number;
+  totalFailed: number;
+  ignored: number;
+}
+
+const SWEEP_MIN_MS = 1_000;
+const SWEEP_MAX_MS = 60_000;
+
+/**
+ * One jail: ignore rules, the failure counter and the thresholds. It decides
+ * that an address must be banned; verifying and applying is done downstream.
+ */
+export class Jail {
+  readonly name: string;
+  private settings: JailSettings;
+  private readonly deps: JailDeps;
+  private counter: FailureCounter;
+  private readonly reasonCodes = new Map<string, number>();
+  private readonly reasonNames: string[] = [];
+  private sweepTimer: TimerHandle | null = null;
+  private totalFailed = 0;
+  private ignored = 0;
+  private stopped = false;
+
+  constructor(settings: JailSettings, deps: JailDeps) {
+    this.name = settings.name;
+    this.settings = settings;
+    this.deps = deps;
+    this.counter = new FailureCounter(this.counterOptions(settings));
+    this.scheduleSweep();
+  }
+
+  get options(): JailSettings {
+    return this.settings;
+  }
+
+  /** Counts one failure; requests a ban at once when it is the maxretry-th inside findtime. */
+  addFailure(f: Failure): void {
+    if (this.stopped) return;
+    const addr = parseAddress(f.ip);
+    if (!addr) {
+      this.deps.logger.warn('failure dropped: address does not parse', { jail: this.name, source: f.source });
+      return;
+    }
+    if (this.deps.ignore?.has(addr)) {
+      this.ignored++;
+      return;
+    }
+    this.totalFailed++;
+    metrics.failures.inc({ jail: this.name, source: f.source, event: f.reason.slice(0, 64) });
+    const hit = this.counter.add(addr.text, f.time, this.reasonCode(f.reason));
+    if (hit.count < this.settings.maxretry) return;
+    this.counter.clear(addr.text);
+    const failures: Failure[] = hit.times.slice(0, -1).map((time, i) => ({
+      ip: addr.text,
+      family: addr.family,
+      time,
+      source: f.source,
+      reason: this.reasonNames[hit.reasons[i]!] ?? f.reason,
+    }));
+    failures.push({ ...f, ip: addr.text, family: addr.family });
+    this.deps.onBan({
+      jail: this.name,
+      ip: addr.text,
+      family: addr.family,
+      time: f.time,
+      source: f.source,
+      reason: f.reason,
+      failures,
+    });
+  }
+
+  /** An address proved legitimate (or was banned by hand): forget its failures. */
+  clearFailures(ip: string): void {
+    const addr = parseAddress(ip);
+    if (addr) this.counter.clear(addr.text);
+  }
+
+  counters(): JailCounters {
+    return { currentlyFailed: this.counter.size, totalFailed: this.totalFailed, ignored: this.ignored };
+  }
+
+  /** Applies changed settings; failure counts survive when the thresholds allow it. */
+  reconfigure(settings: JailSettings, ignore?: AddressFilter): void {
+    this.settings = settings;
+    if (ignore) this.deps.ignore = ignore;
+    if (!this.counter.reconfigure(this.counterOptions(settings))) {
+      this.counter = new FailureCounter(this.counterOptions(settings));
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.sweepTimer) this.deps.clock.clearTimeout(this.sweepTimer);
+    this.sweepTimer = null;
+  }
+
+  private counterOptions(s: JailSettings) {
+    return { maxretry: s.maxretry, findtime: s.findtime * 1000, maxtracked: s.maxtracked };
+  }
+
+  private reasonCode(reason: string): number {
+    let code = this.reasonCodes.get(reason);
+    if (code === undefined) {
+      // Reasons are event names or regex ids; an attacker cannot mint new ones,
+      // but cap the table anyway.
+      if (this.reasonNames.length >= 65_535) return 0;
+      code = this.reasonNames.length;
+      this.reasonNames.push(reason.slice(0, 128));
+      this.reasonCodes.set(reason, code);
+    }
+    return code;
+  }
+
+  private scheduleSweep(): void {
+    if (this.stopped) return;
+    const every = Math.min(SWEEP_MAX_MS, Math.max(SWEEP_MIN_MS, (this.settings.findtime * 1000) / 10));
+    this.sweepTimer = this.deps.clock.setTimeout(() => {
+      this.counter.expire(this.deps.clock.now());
+      this.scheduleSweep();
+    }, every);
+    this.sweepTimer.unref?.();
+  }
+}

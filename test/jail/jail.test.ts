@@ -1,0 +1,135 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ManualClock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { parseNetwork, networkContains, type Address } from '../../src/core/address.js';
+import type { BanRequest, Failure } from '../../src/core/types.js';
+import { defaultJailSettings } from '../../src/settings/defaults.js';
+import { Jail } from '../../src/jail/jail.js';
+import { FailureCounter } from '../../src/jail/counter.js';
+
+function failure(ip: string, time: number, reason = 'InvalidPassword'): Failure {
+  return { ip, family: ip.includes(':') ? 6 : 4, time, source: 'ami', reason };
+}
+
+function setup(overrides = {}, ignore?: string[]) {
+  const clock = new ManualClock();
+  const bans: BanRequest[] = [];
+  const nets = (ignore ?? []).map((t) => parseNetwork(t)!);
+  const jail = new Jail(defaultJailSettings('asterisk', { maxretry: 3, findtime: 60, ...overrides }), {
+    clock,
+    logger: silentLogger(),
+    ignore: { has: (a: Address) => nets.some((n) => networkContains(n, a)) },
+    onBan: (r) => bans.push(r),
+  });
+  return { clock, bans, jail };
+}
+
+test('bans the moment maxretry is reached, once', () => {
+  const { clock, bans, jail } = setup();
+  const t = clock.now();
+  jail.addFailure(failure('203.0.113.5', t));
+  jail.addFailure(failure('203.0.113.5', t + 1000));
+  assert.equal(bans.length, 0);
+  jail.addFailure(failure('203.0.113.5', t + 2000, 'ChallengeResponseFailed'));
+  assert.equal(bans.length, 1);
+  assert.equal(bans[0]!.ip, '203.0.113.5');
+  assert.equal(bans[0]!.failures.length, 3);
+  assert.deepEqual(bans[0]!.failures.map((f) => f.reason), ['InvalidPassword', 'InvalidPassword', 'ChallengeResponseFailed']);
+  assert.equal(bans[0]!.time, t + 2000);
+  // The counter starts again after a ban request.
+  jail.addFailure(failure('203.0.113.5', t + 3000));
+  assert.equal(bans.length, 1);
+  jail.stop();
+});
+
+test('failures older than findtime do not count', () => {
+  const { clock, bans, jail } = setup();
+  const t = clock.now();
+  jail.addFailure(failure('203.0.113.6', t));
+  jail.addFailure(failure('203.0.113.6', t + 1000));
+  jail.addFailure(failure('203.0.113.6', t + 61_500));
+  assert.equal(bans.length, 0);
+  jail.addFailure(failure('203.0.113.6', t + 62_000));
+  assert.equal(bans.length, 0);
+  jail.addFailure(failure('203.0.113.6', t + 62_500));
+  assert.equal(bans.length, 1);
+  jail.stop();
+});
+
+test('ignored addresses are neither counted nor banned; v4-mapped v6 is the v4 address', () => {
+  const { clock, bans, jail } = setup({}, ['192.0.2.0/24', '2001:db8:1::/48']);
+  const t = clock.now();
+  for (let i = 0; i < 5; i++) {
+    jail.addFailure(failure('192.0.2.7', t + i));
+    jail.addFailure(failure('::ffff:192.0.2.8', t + i));
+    jail.addFailure(failure('2001:db8:1::99', t + i));
+  }
+  assert.equal(bans.length, 0);
+  assert.equal(jail.counters().currentlyFailed, 0);
+  assert.equal(jail.counters().ignored, 15);
+  jail.stop();
+});
+
+test('addresses are normalised before counting', () => {
+  const { clock, bans, jail } = setup();
+  const t = clock.now();
+  jail.addFailure(failure('2001:DB8::1', t));
+  jail.addFailure(failure('2001:db8:0::1', t + 1));
+  jail.addFailure(failure('[2001:db8::1]', t + 2));
+  assert.equal(bans.length, 1);
+  assert.equal(bans[0]!.ip, '2001:db8::1');
+  assert.equal(bans[0]!.family, 6);
+  jail.stop();
+});
+
+test('garbage addresses are dropped', () => {
+  const { clock, bans, jail } = setup({ maxretry: 1 });
+  for (const bad of ['', 'example.com', '999.1.1.1', '1.2.3.4; rm -rf /', 'fe80::1%eth0', 'x'.repeat(1000)]) {
+    jail.addFailure(failure(bad, clock.now()));
+  }
+  assert.equal(bans.length, 0);
+  jail.stop();
+});
+
+test('clearFailures forgets an address', () => {
+  const { clock, bans, jail } = setup();
+  const t = clock.now();
+  jail.addFailure(failure('198.51.100.4', t));
+  jail.addFailure(failure('198.51.100.4', t + 1));
+  jail.clearFailures('198.51.100.4');
+  jail.addFailure(failure('198.51.100.4', t + 2));
+  assert.equal(bans.length, 0);
+  jail.stop();
+});
+
+test('expired entries are swept on the clock', () => {
+  const { clock, jail } = setup();
+  jail.addFailure(failure('198.51.100.9', clock.now()));
+  assert.equal(jail.counters().currentlyFailed, 1);
+  clock.advance(130_000);
+  assert.equal(jail.counters().currentlyFailed, 0);
+  jail.stop();
+});
+
+test('the counter is bounded: the least recently failing address is evicted', () => {
+  const c = new FailureCounter({ maxretry: 3, findtime: 600_000, maxtracked: 100 });
+  for (let i = 0; i < 250; i++) c.add(`10.0.${i >> 8}.${i & 255}`, 1000 + i, 0);
+  assert.equal(c.size, 100);
+  assert.equal(c.evicted, 150);
+  assert.equal(c.has('10.0.0.249'), true);
+  assert.equal(c.has('10.0.0.0'), false);
+  // Slots are reused: a re-added address starts from zero.
+  assert.equal(c.add('10.0.0.0', 5000, 0).count, 1);
+});
+
+test('reconfigure keeps counts when maxretry is unchanged', () => {
+  const { clock, bans, jail } = setup();
+  const t = clock.now();
+  jail.addFailure(failure('198.51.100.20', t));
+  jail.addFailure(failure('198.51.100.20', t + 1));
+  jail.reconfigure(defaultJailSettings('asterisk', { maxretry: 3, findtime: 120 }));
+  jail.addFailure(failure('198.51.100.20', t + 2));
+  assert.equal(bans.length, 1);
+  jail.stop();
+});
