@@ -1,0 +1,59 @@
+import type Database from 'better-sqlite3';
+import { AsteriskBanError } from '../core/errors.js';
+
+/**
+ * Schema versions, oldest first. Migration N takes the database from
+ * user_version N to N+1. Never edit a released migration: append a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 0 → 1: bans, ban history for bantime.increment, log follower positions.
+  `
+  CREATE TABLE bans (
+    jail     TEXT    NOT NULL,
+    ip       TEXT    NOT NULL,
+    family   INTEGER NOT NULL,
+    start    INTEGER NOT NULL,
+    "end"    INTEGER,
+    count    INTEGER NOT NULL,
+    source   TEXT    NOT NULL,
+    reason   TEXT    NOT NULL,
+    failures TEXT    NOT NULL DEFAULT '[]',
+    applied  TEXT    NOT NULL DEFAULT '[]',
+    PRIMARY KEY (jail, ip)
+  ) WITHOUT ROWID;
+  CREATE INDEX bans_end ON bans("end");
+  CREATE TABLE ban_history (
+    jail    TEXT    NOT NULL,
+    ip      TEXT    NOT NULL,
+    time    INTEGER NOT NULL,
+    bantime INTEGER NOT NULL
+  );
+  CREATE INDEX ban_history_ip ON ban_history(ip, time);
+  CREATE INDEX ban_history_time ON ban_history(time);
+  CREATE TABLE log_positions (
+    path            TEXT    PRIMARY KEY,
+    inode           INTEGER NOT NULL,
+    "offset"        INTEGER NOT NULL,
+    first_line_hash TEXT    NOT NULL
+  ) WITHOUT ROWID;
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings the schema up to SCHEMA_VERSION inside one transaction; refuses a newer file. */
+export function migrate(db: Database.Database, path: string, migrations: readonly string[] = MIGRATIONS): number {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > migrations.length) {
+    throw new AsteriskBanError('E_STORE', `${path}: state database has schema version ${current}, this asterisk-ban knows only up to ${migrations.length}`, {
+      hint: 'it was written by a newer asterisk-ban; upgrade again, or move the file aside to start with an empty state',
+    });
+  }
+  if (current === migrations.length) return current;
+  db.transaction(() => {
+    for (let v = current; v < migrations.length; v++) db.exec(migrations[v]!);
+    // user_version cannot be bound as a parameter; it is our own integer.
+    db.pragma(`user_version = ${migrations.length}`);
+  })();
+  return current;
+}

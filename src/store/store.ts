@@ -1,0 +1,192 @@
+import type Database from 'better-sqlite3';
+import type { Ban, Failure, SourceKind } from '../core/types.js';
+import { openDatabase, storeError, type OpenOptions } from './open.js';
+import { migrate } from './schema.js';
+import { SqlitePositionStore } from './positions.js';
+
+export interface BanKey {
+  jail: string;
+  ip: string;
+}
+
+/** A ban as persisted, with the ids of the actions that applied it. */
+export interface StoredBan extends Ban {
+  applied: string[];
+}
+
+// Ban records keep the evidence, but an attacker controls its text: bound it.
+const MAX_FAILURES = 20;
+const MAX_FIELD = 512;
+const MAX_FAILURES_JSON = 16_384;
+
+interface BanRow {
+  jail: string;
+  ip: string;
+  family: number;
+  start: number;
+  end: number | null;
+  count: number;
+  source: string;
+  reason: string;
+  failures?: string;
+  applied: string;
+}
+
+/**
+ * The state database: bans, ban history (for bantime.increment) and log
+ * positions. Every method is synchronous (better-sqlite3); a batch is one
+ * transaction, so 10,000 bans cost one commit.
+ */
+export class Store {
+  readonly positions: SqlitePositionStore;
+  private readonly stmt;
+  private readonly saveTx: (bans: Ban[], history: boolean) => void;
+  private readonly deleteTx: (keys: BanKey[]) => void;
+  private readonly appliedTx: (keys: BanKey[], actionId: string) => void;
+  private closed = false;
+
+  private constructor(private readonly db: Database.Database, readonly path: string) {
+    this.stmt = {
+      upsert: db.prepare(
+        `INSERT INTO bans (jail, ip, family, start, "end", count, source, reason, failures, applied)
+         VALUES (@jail, @ip, @family, @start, @end, @count, @source, @reason, @failures, '[]')
+         ON CONFLICT (jail, ip) DO UPDATE SET family = excluded.family, start = excluded.start, "end" = excluded."end",
+           count = excluded.count, source = excluded.source, reason = excluded.reason, failures = excluded.failures, applied = '[]'`,
+      ),
+      history: db.prepare('INSERT INTO ban_history (jail, ip, time, bantime) VALUES (?, ?, ?, ?)'),
+      delete: db.prepare('DELETE FROM bans WHERE jail = ? AND ip = ?'),
+      applied: db.prepare(
+        `UPDATE bans SET applied = json_insert(applied, '$[#]', @action)
+         WHERE jail = @jail AND ip = @ip AND NOT EXISTS (SELECT 1 FROM json_each(bans.applied) WHERE value = @action)`,
+      ),
+      all: db.prepare('SELECT jail, ip, family, start, "end", count, source, reason, applied FROM bans'),
+      allFull: db.prepare('SELECT * FROM bans'),
+      byJail: db.prepare('SELECT jail, ip, family, start, "end", count, source, reason, applied FROM bans WHERE jail = ?'),
+      byJailFull: db.prepare('SELECT * FROM bans WHERE jail = ?'),
+      count: db.prepare('SELECT count(*) FROM bans').pluck(),
+      prevInJail: db.prepare('SELECT count(*) FROM ban_history WHERE ip = ? AND jail = ? AND time >= ?').pluck(),
+      prevAll: db.prepare('SELECT count(*) FROM ban_history WHERE ip = ? AND time >= ?').pluck(),
+      purge: db.prepare('DELETE FROM ban_history WHERE time < ?'),
+    };
+    this.saveTx = db.transaction((bans: Ban[], history: boolean) => {
+      for (const b of bans) {
+        this.stmt.upsert.run({ ...b, failures: encodeFailures(b.failures) });
+        if (history) this.stmt.history.run(b.jail, b.ip, b.start, b.end === null ? -1 : Math.round((b.end - b.start) / 1000));
+      }
+    });
+    this.deleteTx = db.transaction((keys: BanKey[]) => {
+      for (const k of keys) this.stmt.delete.run(k.jail, k.ip);
+    });
+    this.appliedTx = db.transaction((keys: BanKey[], action: string) => {
+      for (const k of keys) this.stmt.applied.run({ jail: k.jail, ip: k.ip, action });
+    });
+    this.positions = new SqlitePositionStore(db, path);
+  }
+
+  /** Opens or creates the file (`:memory:` for tests), migrates it, locks it. Throws E_STORE / E_STORE_LOCKED. */
+  static open(path: string, opts: OpenOptions = {}): Store {
+    const db = openDatabase(path, opts);
+    try {
+      migrate(db, path);
+    } catch (err) {
+      db.close();
+      throw storeError(err, path);
+    }
+    return new Store(db, path);
+  }
+
+  /** Inserts or replaces bans (and, by default, one history row each) in one transaction. */
+  saveBans(bans: Ban[], opts: { history?: boolean } = {}): void {
+    if (bans.length > 0) this.guard(() => this.saveTx(bans, opts.history ?? true));
+  }
+
+  deleteBans(keys: BanKey[]): void {
+    if (keys.length > 0) this.guard(() => this.deleteTx(keys));
+  }
+
+  /** Records that `actionId` has applied these bans. */
+  markApplied(keys: BanKey[], actionId: string): void {
+    if (keys.length > 0) this.guard(() => this.appliedTx(keys, actionId));
+  }
+
+  /** Persisted bans; failures are only decoded when asked (restoring 100,000 bans does not need them). */
+  loadBans(opts: { jail?: string; failures?: boolean } = {}): StoredBan[] {
+    return this.guard(() => {
+      const full = opts.failures ?? false;
+      const rows = (opts.jail === undefined
+        ? (full ? this.stmt.allFull : this.stmt.all).all()
+        : (full ? this.stmt.byJailFull : this.stmt.byJail).all(opts.jail)) as BanRow[];
+      return rows.map(toBan);
+    });
+  }
+
+  countBans(): number {
+    return this.guard(() => this.stmt.count.get() as number);
+  }
+
+  /** How many times `ip` was banned since `since` (ms epoch), in `jail` or, with jail null, in any jail. */
+  previousBans(ip: string, jail: string | null, since: number): number {
+    return this.guard(() => (jail === null ? this.stmt.prevAll.get(ip, since) : this.stmt.prevInJail.get(ip, jail, since)) as number);
+  }
+
+  /** Drops history older than `before` (ms epoch): fail2ban's dbpurgeage. Returns rows removed. */
+  purgeHistory(before: number): number {
+    return this.guard(() => this.stmt.purge.run(before).changes);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw storeError(err, this.path);
+    }
+  }
+}
+
+function toBan(r: BanRow): StoredBan {
+  return {
+    jail: r.jail,
+    ip: r.ip,
+    family: r.family === 6 ? 6 : 4,
+    start: r.start,
+    end: r.end,
+    count: r.count,
+    source: r.source as SourceKind,
+    reason: r.reason,
+    failures: r.failures === undefined ? [] : decodeFailures(r.failures),
+    applied: safeJson<string[]>(r.applied, []),
+  };
+}
+
+function clip(text: string | undefined): string | undefined {
+  return text === undefined ? undefined : text.length > MAX_FIELD ? text.slice(0, MAX_FIELD) : text;
+}
+
+/** Keeps the last MAX_FAILURES failures with bounded text; drops the list entirely if still too big. */
+export function encodeFailures(failures: Failure[]): string {
+  const kept = failures.slice(-MAX_FAILURES).map((f) => ({
+    ip: f.ip, family: f.family, time: f.time, source: f.source,
+    service: clip(f.service), account: clip(f.account), reason: clip(f.reason) ?? '', raw: clip(f.raw),
+  }));
+  const json = JSON.stringify(kept);
+  return json.length <= MAX_FAILURES_JSON ? json : '[]';
+}
+
+function decodeFailures(json: string): Failure[] {
+  const v = safeJson<unknown>(json, []);
+  return Array.isArray(v) ? (v as Failure[]) : [];
+}
+
+function safeJson<T>(json: string, fallback: T): T {
+  try {
+    return JSON.parse(json) as T;
+  } catch {
+    return fallback;
+  }
+}
