@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { AsteriskBanError } from '../core/errors.js';
@@ -69,6 +69,14 @@ function prepareFile(path: string): void {
     closeSync(openSync(path, 'wx', 0o600));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw storeError(err, path);
+  }
+  try {
+    // SQLite would open a write-protected file read-only and fail later with a
+    // vague "disk I/O error" when creating the WAL; say what is wrong up front.
+    accessSync(path, constants.R_OK | constants.W_OK);
+    accessSync(dirname(path), constants.W_OK);
+  } catch (err) {
+    throw storeError(err, path);
   }
 }
 

@@ -174,6 +174,7 @@ test('a read-only file is E_STORE: the daemon refuses to start rather than forge
   assert.equal(result.ok, false, JSON.stringify(result));
   assert.equal(result.code, 'E_STORE');
   assert.ok(result.message!.includes(path));
+  assert.match(result.message!, /writing/);
 });
 
 test('a second daemon on the same file gets E_STORE_LOCKED, in-process and from another process', async () => {
