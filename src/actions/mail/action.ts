@@ -1,28 +1,117 @@
-import type { Action, ActionDeps } from '../types.js';
+import { hostname } from 'node:os';
+import type { Action, ActionDeps, BanOptions } from '../types.js';
+import type { Ban } from '../../core/types.js';
 import type { Invocation } from '../../settings/types.js';
+import { composeDigest, composeLifecycle, whoisTargets, type ComposeContext, type MailEntry } from './compose.js';
+import { parseMailOptions, type MailOptions, type MailVariant } from './options.js';
+import { Outbox, type OutboxStats } from './outbox.js';
+import { createSender, type MailSender, type OutgoingMail } from './transport.js';
+import { WhoisCache, type WhoisResult } from './whois.js';
 
-export interface MailVariant {
-  whois: boolean;
-  lines: boolean;
+export { MAIL_PARAMS, type MailVariant } from './options.js';
+
+/** Shutdown waits at most this long for the last mails. */
+const STOP_DEADLINE_MS = 5_000;
+
+export interface MailAction extends Action {
+  readonly kind: 'notify';
+  readonly options: MailOptions;
+  /** Resolves once no delivery is in progress; for tests and the daemon's shutdown report. */
+  settled(): Promise<void>;
+  stats(): OutboxStats;
 }
 
-export const MAIL_PARAMS: readonly string[] = [
-  'name', 'dest', 'destemail', 'sender', 'sendername', 'transport', 'sendmail_path',
-  'whois', 'whois_server', 'whois_port', 'whois_timeout', 'lines', 'digest', 'notify_start', 'notify_unban',
-];
+/** Seams for tests; the daemon passes none. */
+export interface MailActionOverrides {
+  sender?: MailSender;
+  whoisLookup?: (address: string) => Promise<WhoisResult>;
+  stopDeadlineMs?: number;
+  /** Passed to the outbox (bounds, random for the backoff jitter). */
+  maxPending?: number;
+  maxQueued?: number;
+  maxPerMail?: number;
+}
 
-export function createMailAction(spec: Invocation, deps: ActionDeps, variant: MailVariant): Action {
-  void deps;
-  void variant;
-  const id = `${spec.name}[${spec.params.name ?? ''}]`;
+export function createMailAction(spec: Invocation, deps: ActionDeps, variant: MailVariant, over: MailActionOverrides = {}): MailAction {
+  const options = parseMailOptions(spec, deps, variant);
+  const logger = deps.logger.child({ jail: deps.jail.name, action: spec.name });
+  const whois = new WhoisCache(
+    { server: options.whoisServer, port: options.whoisPort, timeoutMs: options.whoisTimeoutMs },
+    deps.clock,
+    over.whoisLookup,
+  );
+  let sender: MailSender | null = over.sender ?? null;
+  const getSender = (): MailSender =>
+    (sender ??= createSender({ transport: options.transport, to: options.to, from: options.from, fromName: options.fromName }));
+  const ctx = (results: Map<string, WhoisResult>): ComposeContext => ({
+    name: options.name,
+    host: hostname(),
+    lines: options.lines,
+    whois: results,
+  });
+
+  const compose = async (entries: MailEntry[], flushing: boolean): Promise<OutgoingMail> => {
+    const results = new Map<string, WhoisResult>();
+    if (options.whois) {
+      await Promise.all(
+        whoisTargets(entries).map(async (ip) => {
+          // At shutdown only what is already known: a lookup could eat the whole deadline.
+          const r = flushing ? whois.peek(ip) : whois.get(ip);
+          if (r) results.set(ip, await r);
+        }),
+      );
+      for (const [ip, r] of results) if (!r.ok) logger.info('mail: whois unavailable, mailing without it', { ip, error: r.error });
+    }
+    return composeDigest(entries, ctx(results));
+  };
+
+  // The sender is created lazily so that a mail-less run never spawns or connects.
+  const outbox = new Outbox({
+    clock: deps.clock,
+    logger,
+    sender: { send: (m) => getSender().send(m), close: () => sender?.close(), get describe() { return getSender().describe; } },
+    digestMs: options.digestMs,
+    compose,
+    maxPending: over.maxPending,
+    maxQueued: over.maxQueued,
+    maxPerMail: over.maxPerMail,
+  });
+  let started = false;
+  let stopped = false;
+
   return {
-    id,
+    id: `${spec.name}[${options.name}]`,
     kind: 'notify',
-    start: async () => {},
-    check: async () => false,
-    ban: async () => {},
-    unban: async () => {},
-    flush: async () => {},
-    stop: async () => {},
+    options,
+    async start() {
+      if (started) return;
+      started = true;
+      if (options.notifyStart) outbox.addMail(composeLifecycle('started', ctx(new Map()), deps.clock.now()));
+    },
+    async check() {
+      return false;
+    },
+    async ban(bans: Ban[], opts: BanOptions) {
+      // Restored bans were mailed when they were made; a restart must not re-send thousands.
+      if (opts.restored || stopped) return;
+      outbox.add(bans.map((ban) => ({ event: 'ban', ban })));
+    },
+    async unban(bans: Ban[]) {
+      if (!options.notifyUnban || stopped) return;
+      outbox.add(bans.map((ban) => ({ event: 'unban', ban })));
+    },
+    async flush() {
+      // Nothing of ours is held in the kernel; queued mails still go out at stop().
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (options.notifyStart && started) outbox.addMail(composeLifecycle('stopped', ctx(new Map()), deps.clock.now()));
+      const left = await outbox.close(over.stopDeadlineMs ?? STOP_DEADLINE_MS);
+      sender?.close();
+      logger.debug('mail: stopped', { ...left });
+    },
+    settled: () => outbox.settled(),
+    stats: () => outbox.stats(),
   };
 }

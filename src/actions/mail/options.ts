@@ -1,0 +1,135 @@
+import { configError } from '../../core/errors.js';
+import type { ActionDeps } from '../types.js';
+import type { Invocation } from '../../settings/types.js';
+
+/** What the -whois / -lines names turn on by default. */
+export interface MailVariant {
+  whois: boolean;
+  lines: boolean;
+}
+
+export type TransportSpec =
+  | { kind: 'sendmail'; path: string }
+  | { kind: 'smtp'; host: string; port: number; secure: boolean; user: string | null; pass: string | null; text: string };
+
+export interface MailOptions {
+  /** Shown in subjects; the `name` parameter or the jail's name. */
+  name: string;
+  to: string[];
+  from: string;
+  fromName: string;
+  transport: TransportSpec;
+  whois: boolean;
+  whoisServer: string | null;
+  whoisPort: number;
+  whoisTimeoutMs: number;
+  /** Raw failure lines per ban in the mail; 0 = none. */
+  lines: number;
+  digestMs: number;
+  notifyStart: boolean;
+  notifyUnban: boolean;
+}
+
+export const MAIL_PARAMS: readonly string[] = [
+  'name', 'dest', 'destemail', 'sender', 'sendername', 'transport', 'sendmail_path',
+  'whois', 'whois_server', 'whois_port', 'whois_timeout', 'lines', 'digest', 'notify_start', 'notify_unban',
+  // Passed by fail2ban's stock action_mw/action_mwl lines; accepted so those lines load, not used.
+  'logpath', 'chain', 'port', 'protocol', 'grepmax', 'grepopts', 'mailcmd', 'mailargs',
+];
+
+const DEFAULT_LINES = 20;
+const MAX_LINES = 200;
+// Addresses only: a CR/LF, comma or angle bracket here would reach a mail header.
+const MAILBOX = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+(@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)?$/;
+
+export function parseMailOptions(spec: Invocation, deps: ActionDeps, variant: MailVariant): MailOptions {
+  const p = spec.params;
+  const where = { file: spec.file, line: spec.line };
+  const fail = (msg: string, hint?: string): never => {
+    throw configError(`${spec.name}: ${msg}`, where, hint);
+  };
+  const bool = (key: string, dflt: boolean): boolean => {
+    const v = p[key]?.trim().toLowerCase();
+    if (v === undefined || v === '') return dflt;
+    if (['true', 'yes', 'on', '1'].includes(v)) return true;
+    if (['false', 'no', 'off', '0'].includes(v)) return false;
+    return fail(`${key} must be true or false, not "${v.slice(0, 40)}"`);
+  };
+  const num = (key: string, dflt: number, min: number, max: number): number => {
+    const v = p[key]?.trim();
+    if (v === undefined || v === '') return dflt;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) fail(`${key} must be a number from ${min} to ${max}, not "${v.slice(0, 40)}"`);
+    return n;
+  };
+
+  const toText = (p.dest ?? p.destemail ?? deps.jail.destemail ?? '').trim() || 'root';
+  const to = toText.split(/[,\s]+/).filter((s) => s !== '');
+  if (to.length === 0) fail('dest is empty', 'set dest=root or destemail in [DEFAULT]');
+  for (const addr of to) if (!MAILBOX.test(addr)) fail(`dest "${addr.slice(0, 80)}" is not a mail address`);
+  const from = (p.sender ?? deps.jail.sender ?? '').trim() || 'asterisk-ban@localhost';
+  if (!MAILBOX.test(from)) fail(`sender "${from.slice(0, 80)}" is not a mail address`);
+  const fromName = p.sendername ?? 'asterisk-ban';
+  if (/[\u0000-\u001f\u007f]/.test(fromName)) fail('sendername contains control characters');
+
+  let lines = variant.lines ? DEFAULT_LINES : 0;
+  const linesText = (p.lines ?? p.grepmax)?.trim().toLowerCase();
+  if (linesText !== undefined && linesText !== '') {
+    if (['true', 'yes', 'on'].includes(linesText)) lines = DEFAULT_LINES;
+    else if (['false', 'no', 'off'].includes(linesText)) lines = 0;
+    else lines = Math.floor(num(p.lines !== undefined ? 'lines' : 'grepmax', DEFAULT_LINES, 0, MAX_LINES));
+  }
+
+  return {
+    name: sanitizeHeaderText(p.name?.trim() || deps.jail.name),
+    to,
+    from,
+    fromName,
+    transport: parseTransport(deps.env.SMTP_URL ?? p.transport ?? 'sendmail', p.sendmail_path, deps.env, fail),
+    whois: bool('whois', variant.whois),
+    whoisServer: p.whois_server?.trim() || null,
+    whoisPort: Math.floor(num('whois_port', 43, 1, 65535)),
+    whoisTimeoutMs: Math.round(num('whois_timeout', 5, 0.01, 60) * 1000),
+    lines,
+    digestMs: Math.round(num('digest', 60, 0, 86_400) * 1000),
+    notifyStart: bool('notify_start', false),
+    notifyUnban: bool('notify_unban', false),
+  };
+}
+
+function parseTransport(
+  text: string,
+  sendmailPath: string | undefined,
+  env: Record<string, string>,
+  fail: (msg: string, hint?: string) => never,
+): TransportSpec {
+  const t = text.trim();
+  if (t === '' || t === 'sendmail') {
+    const path = sendmailPath?.trim() || '/usr/sbin/sendmail';
+    if (!path.startsWith('/')) fail(`sendmail_path must be absolute, not "${path.slice(0, 80)}"`);
+    return { kind: 'sendmail', path };
+  }
+  let url: URL;
+  try {
+    url = new URL(t);
+  } catch {
+    // The text may carry a password: never echo it.
+    return fail('transport is neither "sendmail" nor an smtp:// or smtps:// URL');
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') fail('transport must be "sendmail" or an smtp:// or smtps:// URL');
+  if (url.password !== '') {
+    fail('the SMTP URL contains a password', 'remove it from the URL and set SMTP_PASSWORD in the environment or .env');
+  }
+  const secure = url.protocol === 'smtps:';
+  const port = url.port === '' ? (secure ? 465 : 587) : Number(url.port);
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (host === '') fail('the SMTP URL has no host');
+  const user = url.username === '' ? null : decodeURIComponent(url.username);
+  const pass = env.SMTP_PASSWORD ?? null;
+  return { kind: 'smtp', host, port, secure, user, pass, text: `${url.protocol}//${user ? `${user}@` : ''}${url.host}` };
+}
+
+/** Configuration text bound for a header: control characters out, bounded. */
+export function sanitizeHeaderText(text: string, max = 80): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim().slice(0, max);
+}

@@ -1,0 +1,98 @@
+import nodemailer from 'nodemailer';
+import type SendmailTransport from 'nodemailer/lib/sendmail-transport/index.js';
+import { AsteriskBanError } from '../../core/errors.js';
+import type { TransportSpec } from './options.js';
+
+export interface OutgoingMail {
+  subject: string;
+  text: string;
+}
+
+/** What the outbox needs from a transport; tests may hand in their own. */
+export interface MailSender {
+  /** Rejects with an AsteriskBanError (E_ACTION) whose message carries no secret. */
+  send(mail: OutgoingMail): Promise<void>;
+  close(): void;
+  /** For logs: the transport without credentials. */
+  readonly describe: string;
+}
+
+export interface SenderOptions {
+  transport: TransportSpec;
+  to: string[];
+  from: string;
+  fromName: string;
+  /** Upper bound for one delivery attempt; sendmail has none of its own. */
+  timeoutMs?: number;
+}
+
+/**
+ * Removes a secret in every form a library might echo it: plain, URL-encoded,
+ * base64 alone and inside an AUTH PLAIN token.
+ */
+export function scrubSecret(text: string, secret: string | null, user: string | null = null): string {
+  if (!secret) return text;
+  const forms = new Set<string>([secret, encodeURIComponent(secret), Buffer.from(secret).toString('base64')]);
+  if (user !== null) {
+    forms.add(Buffer.from(`\u0000${user}\u0000${secret}`).toString('base64'));
+    forms.add(Buffer.from(`${user}\u0000${secret}`).toString('base64'));
+  }
+  let out = text;
+  for (const f of [...forms].sort((a, b) => b.length - a.length)) if (f.length > 0) out = out.split(f).join('[redacted]');
+  return out;
+}
+
+export function createSender(opts: SenderOptions): MailSender {
+  const t = opts.transport;
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const transporter: nodemailer.Transporter =
+    t.kind === 'sendmail'
+      ? nodemailer.createTransport({ sendmail: true, path: t.path, newline: 'unix' } as SendmailTransport.Options)
+      : nodemailer.createTransport({
+          host: t.host,
+          port: t.port,
+          secure: t.secure,
+          auth: t.user !== null ? { user: t.user, pass: t.pass ?? '' } : undefined,
+          connectionTimeout: Math.min(timeoutMs, 15_000),
+          greetingTimeout: Math.min(timeoutMs, 15_000),
+          socketTimeout: timeoutMs,
+          logger: false,
+          debug: false,
+        });
+  const secret = t.kind === 'smtp' ? t.pass : null;
+  const user = t.kind === 'smtp' ? t.user : null;
+  const describe = t.kind === 'sendmail' ? `sendmail ${t.path}` : t.text;
+
+  return {
+    describe,
+    async send(mail) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        await Promise.race([
+          transporter.sendMail({
+            from: { name: opts.fromName, address: opts.from },
+            to: opts.to,
+            subject: mail.subject,
+            text: mail.text,
+            headers: { 'Auto-Submitted': 'auto-generated', 'X-Mailer': 'asterisk-ban' },
+          }),
+          deadline,
+        ]);
+      } catch (err) {
+        const e = err as { code?: unknown; responseCode?: unknown; message?: unknown };
+        const parts = [typeof e.message === 'string' ? e.message : String(err)];
+        if (typeof e.code === 'string') parts.unshift(e.code);
+        // Deliberately no `cause`: nodemailer errors carry the command sent, which may hold the AUTH token.
+        throw new AsteriskBanError('E_ACTION', scrubSecret(`mail via ${describe} failed: ${parts.join(': ')}`, secret, user).slice(0, 500));
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    close() {
+      transporter.close();
+    },
+  };
+}
