@@ -20,6 +20,9 @@ export const metrics = {
   logMatched: new Counter({ name: 'asterisk_ban_log_matched_total', help: 'Log lines matched by failregex', labelNames: ['jail'], registers: [registry] }),
   logInjected: new Counter({ name: 'asterisk_ban_log_injected_total', help: 'Log lines recognised as attacker-injected', labelNames: ['jail'], registers: [registry] }),
   actionErrors: new Counter({ name: 'asterisk_ban_action_errors_total', help: 'Action calls that failed', labelNames: ['jail', 'action'], registers: [registry] }),
+  controlRequests: new Counter({ name: 'asterisk_ban_control_requests_total', help: 'Control socket requests, by command (or "invalid") and outcome', labelNames: ['cmd', 'outcome'], registers: [registry] }),
+  ignored: new Counter({ name: 'asterisk_ban_ignored_total', help: 'Failures dropped because the address is in ignoreip', labelNames: ['jail'], registers: [registry] }),
+  info: new Gauge({ name: 'asterisk_ban_info', help: 'Always 1; the version label says which asterisk-ban runs', labelNames: ['version'], registers: [registry] }),
   banLatency: new Histogram({
     name: 'asterisk_ban_event_to_ban_seconds',
     help: 'From the failure that crossed maxretry to the action call',

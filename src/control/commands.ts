@@ -1,0 +1,109 @@
+import { AsteriskBanError } from '../core/errors.js';
+import { mustParseAddress } from '../core/address.js';
+import type { DaemonApi } from './api.js';
+
+/**
+ * The one table from command names to handlers. Each handler checks its own
+ * arguments (types, unknown keys, address syntax) before the daemon sees them,
+ * so the DaemonApi implementation receives only well-formed, normalised input.
+ */
+export type CommandName = 'status' | 'list' | 'ban' | 'unban' | 'reload' | 'version' | 'ping';
+
+export type Handler = (api: DaemonApi, args: Record<string, unknown>) => Promise<unknown>;
+
+const MAX_JAIL_TEXT = 128;
+
+function bad(message: string): AsteriskBanError {
+  return new AsteriskBanError('E_REQUEST', message);
+}
+
+function onlyKeys(args: Record<string, unknown>, allowed: readonly string[]): void {
+  for (const key of Object.keys(args)) {
+    if (!allowed.includes(key)) {
+      throw bad(allowed.length ? `unknown argument "${key.slice(0, 32)}" (expected ${allowed.join(', ')})` : `this command takes no arguments`);
+    }
+  }
+}
+
+function jailArg(args: Record<string, unknown>, required: boolean): string | undefined {
+  const v = args.jail;
+  if (v === undefined || v === null) {
+    if (required) throw bad('"jail" is required');
+    return undefined;
+  }
+  if (typeof v !== 'string' || v.length === 0 || v.length > MAX_JAIL_TEXT) throw bad('"jail" must be a non-empty string');
+  return v;
+}
+
+function boolArg(args: Record<string, unknown>, key: string): boolean | undefined {
+  const v = args[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw bad(`"${key}" must be true or false`);
+  return v;
+}
+
+/** Normalised address text; E_ADDRESS when it does not parse. */
+function ipArg(v: unknown): string {
+  if (typeof v !== 'string') throw bad('"ip" must be a string');
+  return mustParseAddress(v).text;
+}
+
+function secondsArg(v: unknown): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v) || !(v === -1 || v > 0)) {
+    throw bad('"seconds" must be a positive number, or -1 for a permanent ban');
+  }
+  return v;
+}
+
+export const COMMANDS: Readonly<Record<CommandName, Handler>> = {
+  ping: async (_api, args) => {
+    onlyKeys(args, []);
+    return { pong: true };
+  },
+  version: async (api, args) => {
+    onlyKeys(args, []);
+    return api.version();
+  },
+  status: async (api, args) => {
+    onlyKeys(args, ['jail']);
+    return api.status(jailArg(args, false));
+  },
+  list: async (api, args) => {
+    onlyKeys(args, []);
+    return api.list();
+  },
+  ban: async (api, args) => {
+    onlyKeys(args, ['jail', 'ip', 'seconds', 'force']);
+    const jail = jailArg(args, true) as string;
+    const ip = ipArg(args.ip);
+    const opts: { seconds?: number; force?: boolean } = {};
+    const seconds = secondsArg(args.seconds);
+    const force = boolArg(args, 'force');
+    if (seconds !== undefined) opts.seconds = seconds;
+    if (force !== undefined) opts.force = force;
+    return api.ban(jail, ip, opts);
+  },
+  unban: async (api, args) => {
+    onlyKeys(args, ['ip', 'jail', 'all']);
+    const all = boolArg(args, 'all') === true;
+    const hasIp = args.ip !== undefined && args.ip !== null;
+    if (all === hasIp) throw bad('unban needs either "ip" or "all": true');
+    const jail = jailArg(args, false);
+    const opts: { ip?: string; jail?: string; all?: boolean } = {};
+    if (hasIp) opts.ip = ipArg(args.ip);
+    if (all) opts.all = true;
+    if (jail !== undefined) opts.jail = jail;
+    return api.unban(opts);
+  },
+  reload: async (api, args) => {
+    onlyKeys(args, ['jail']);
+    return api.reload(jailArg(args, false));
+  },
+};
+
+export function findCommand(name: string): Handler | undefined {
+  return Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name as CommandName] : undefined;
+}
+
+export const COMMAND_NAMES = Object.keys(COMMANDS) as CommandName[];

@@ -1,0 +1,74 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AsteriskBanError } from '../../src/core/errors.js';
+import type { BanView, DaemonApi, JailStatus } from '../../src/control/api.js';
+
+/** A DaemonApi over an in-memory ban table, recording every call it gets. */
+export class FakeApi implements DaemonApi {
+  calls: Array<{ method: string; args: unknown[] }> = [];
+  bans: BanView[] = [
+    { jail: 'asterisk', ip: '203.0.113.5', since: '2026-11-27T12:00:00.000Z', until: '2026-11-27T13:00:00.000Z', count: 2, source: 'ami', reason: 'InvalidPassword' },
+    { jail: 'asterisk', ip: '2001:db8::1', since: '2026-11-27T12:05:00.000Z', until: null, count: 1, source: 'log', reason: 'failregex 0' },
+  ];
+  /** When set, the next call throws it. */
+  fail: unknown = null;
+
+  private record(method: string, ...args: unknown[]): void {
+    this.calls.push({ method, args });
+    const f = this.fail;
+    if (f !== null) {
+      this.fail = null;
+      throw f;
+    }
+  }
+
+  async status(jail?: string): Promise<JailStatus[]> {
+    this.record('status', jail);
+    const all: JailStatus[] = [{
+      jail: 'asterisk', enabled: true, backend: 'ami', currentlyFailed: 3, totalFailed: 120, currentlyBanned: this.bans.length,
+      totalBanned: 15, refusedByVerify: 1, banned: this.bans.map((b) => b.ip),
+      sources: [{ name: 'ami', kind: 'ami', state: 'ready', since: Date.UTC(2026, 10, 27, 12, 0, 0) }],
+      actions: ['iptables-allports', 'sendmail-whois'],
+    }];
+    if (jail !== undefined && jail !== 'asterisk') throw new AsteriskBanError('E_UNKNOWN_JAIL', `no jail named "${jail}"`);
+    return all;
+  }
+
+  async list(): Promise<BanView[]> {
+    this.record('list');
+    return this.bans;
+  }
+
+  async ban(jail: string, ip: string, opts: { seconds?: number; force?: boolean }): Promise<BanView> {
+    this.record('ban', jail, ip, opts);
+    const until = opts.seconds === -1 ? null : new Date(Date.UTC(2026, 10, 27, 12, 0, 0) + (opts.seconds ?? 600) * 1000).toISOString();
+    const view: BanView = { jail, ip, since: '2026-11-27T12:00:00.000Z', until, count: 1, source: 'manual', reason: 'manual ban' };
+    this.bans.push(view);
+    return view;
+  }
+
+  async unban(opts: { ip?: string; jail?: string; all?: boolean }): Promise<BanView[]> {
+    this.record('unban', opts);
+    const gone = this.bans.filter((b) => (opts.all || b.ip === opts.ip) && (opts.jail === undefined || b.jail === opts.jail));
+    if (gone.length === 0) throw new AsteriskBanError('E_NOT_BANNED', `${opts.ip} is not banned`);
+    this.bans = this.bans.filter((b) => !gone.includes(b));
+    return gone;
+  }
+
+  async reload(jail?: string): Promise<{ reloaded: string[]; stopped: string[]; started: string[] }> {
+    this.record('reload', jail);
+    return { reloaded: [jail ?? 'asterisk'], stopped: [], started: [] };
+  }
+
+  async version(): Promise<{ version: string; pid: number; uptime: number }> {
+    this.record('version');
+    return { version: '9.9.9', pid: 4242, uptime: 3723 };
+  }
+}
+
+/** A private temp dir per test file, removed by the returned function. */
+export function tempDir(): { dir: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'ab-control-'));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
