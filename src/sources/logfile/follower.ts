@@ -1,0 +1,374 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import type { Clock, TimerHandle } from '../../core/clock.js';
+import { ThrottledLog, type Logger } from '../../core/logger.js';
+import { printable } from '../../core/address.js';
+import { LineSplitter } from './lines.js';
+import { readFirstLineHash, type Position, type PositionStore } from './positions.js';
+import { findReadbackStart, type ReadbackOptions } from './readback.js';
+import { openRotated } from './rotated.js';
+
+export type FollowState = 'waiting' | 'following' | 'stopped';
+
+export interface FollowerOptions {
+  path: string;
+  clock: Clock;
+  logger: Logger;
+  /**
+   * Complete lines, in file order, one call per read. `backlog` is true for
+   * lines that were in the file before we started (read-back).
+   */
+  onLines(lines: string[], backlog: boolean): void;
+  /** Caught up with the end of the file after delivering lines. */
+  onIdle?(): void;
+  onState?(state: FollowState, since: number): void;
+  positions?: PositionStore;
+  /** With no saved position: start at the end (default), or at the start (a file that appeared after we started). */
+  startAt?: 'end' | 'start';
+  /** With no saved position: start at the first line within readback.ms instead of the end. */
+  readback?: ReadbackOptions;
+  /** Safety-net poll, also when fs.watch works (default 1000). */
+  pollMs?: number;
+  /** fs.watch on the file and its directory (default true); polling alone when false. */
+  watch?: boolean;
+  maxLineBytes?: number;
+  chunkBytes?: number;
+  /** Positions are saved at most this often (default 5000), and always on stop and rotation. */
+  saveEveryMs?: number;
+}
+
+export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
+const DEFAULT_CHUNK_BYTES = 256 * 1024;
+
+function errCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | null)?.code;
+}
+
+/**
+ * Follows one log file by name: through rename-and-create rotation (the old
+ * file is read to its end through the open descriptor before the new one is
+ * opened at 0), copytruncate (size below our offset), deletion and
+ * re-creation, and a file that does not exist yet. Every check is serialised,
+ * so a burst of watch events costs one read loop, never parallel reads.
+ */
+export class LogFollower {
+  readonly path: string;
+  private readonly opts: FollowerOptions;
+  private readonly splitter: LineSplitter;
+  private readonly throttled: ThrottledLog;
+  private readonly buf: Buffer;
+  private fh: FileHandle | null = null;
+  private ino = -1;
+  private dev = -1;
+  private readPos = 0;
+  private firstHash = '';
+  private backlogEnd = 0;
+  private opened = false;
+  private unidle = false;
+  private lastSave = -Infinity;
+  private stateValue: FollowState = 'waiting';
+  private sinceValue: number;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private againPoll = false;
+  private stopped = false;
+  private pollTimer: TimerHandle | null = null;
+  private fileWatcher: FSWatcher | null = null;
+  private dirWatcher: FSWatcher | null = null;
+
+  constructor(opts: FollowerOptions) {
+    this.opts = opts;
+    this.path = opts.path;
+    this.sinceValue = opts.clock.now();
+    this.throttled = new ThrottledLog(opts.logger, 60_000, opts.clock);
+    const maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+    this.splitter = new LineSplitter(maxLine, (bytes) =>
+      this.throttled.warn(`cut:${this.path}`, `log line of ${bytes}+ bytes cut to ${maxLine}`, { path: this.path }),
+    );
+    this.buf = Buffer.allocUnsafe(opts.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+  }
+
+  get state(): FollowState {
+    return this.stateValue;
+  }
+
+  get since(): number {
+    return this.sinceValue;
+  }
+
+  /** The inode being read, or -1. */
+  get inode(): number {
+    return this.ino;
+  }
+
+  /** Where a restart would resume, or null before the file was ever opened. */
+  position(): Position | null {
+    if (this.ino < 0) return null;
+    return { inode: this.ino, offset: this.readPos - this.splitter.pendingBytes, firstLineHash: this.firstHash };
+  }
+
+  /** Resolves once the start position is chosen and what is there (backlog included) was delivered. */
+  async start(): Promise<void> {
+    if (this.opts.watch !== false) this.watchDir();
+    await this.check();
+    this.schedulePoll();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.pollTimer) this.opts.clock.clearTimeout(this.pollTimer);
+    this.fileWatcher?.close();
+    this.dirWatcher?.close();
+    await this.running;
+    this.save(true);
+    await this.fh?.close().catch(() => {});
+    this.fh = null;
+    this.setState('stopped');
+  }
+
+  /** Reads whatever is new now; concurrent calls share one run. */
+  check(verify = false): Promise<void> {
+    this.againPoll ||= verify;
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.loop().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      const verify = this.againPoll;
+      this.againPoll = false;
+      try {
+        await this.step(verify);
+      } catch (err) {
+        this.throttled.warn(`read:${this.path}`, `cannot read ${printable(this.path)}: ${(err as Error).message}`, { path: this.path });
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  private async step(verify: boolean): Promise<void> {
+    if (!this.fh && !(await this.open())) return;
+    if (verify && (await this.rewritten())) this.restartFile();
+    await this.drain();
+    let st;
+    try {
+      st = await stat(this.path);
+    } catch (err) {
+      if (errCode(err) !== 'ENOENT') throw err;
+      // Renamed or deleted: keep reading the old descriptor until a new file shows up.
+      this.setState('waiting');
+      this.idle();
+      return;
+    }
+    if (st.ino !== this.ino || st.dev !== this.dev) {
+      await this.drain();
+      this.finishFile();
+      await this.fh?.close().catch(() => {});
+      this.fh = null;
+      if (await this.open()) await this.drain();
+    } else if (st.size < this.readPos) {
+      this.restartFile();
+      await this.drain();
+    }
+    if (this.firstHash === '' && this.readPos > 0 && this.fh) this.firstHash = await readFirstLineHash(this.fh);
+    this.setState('following');
+    this.idle();
+    this.save(false);
+  }
+
+  /** Same inode, but the first line changed: truncated and refilled past our offset between two looks. */
+  private async rewritten(): Promise<boolean> {
+    if (!this.fh || this.firstHash === '') return false;
+    const now = await readFirstLineHash(this.fh);
+    return now !== '' && now !== this.firstHash;
+  }
+
+  /** copytruncate: same file, new content from byte 0. */
+  private restartFile(): void {
+    this.opts.logger.info('log file truncated, reading it from the start', { path: this.path });
+    this.finishFile();
+    this.readPos = 0;
+    this.firstHash = '';
+  }
+
+  /** The file we read is done: its partial last line is all there will be. */
+  private finishFile(): void {
+    const tail: string[] = [];
+    this.splitter.takeTail(tail);
+    if (tail.length) this.deliver(tail);
+  }
+
+  private async open(): Promise<boolean> {
+    let fh: FileHandle;
+    try {
+      fh = await open(this.path, 'r');
+    } catch (err) {
+      if (errCode(err) === 'ENOENT') {
+        // Whatever appears under this name from now on is new: read it from its first byte.
+        this.opened = true;
+      } else {
+        this.throttled.warn(`open:${this.path}`, `cannot open ${printable(this.path)}: ${(err as Error).message}`, { path: this.path });
+      }
+      this.setState('waiting');
+      return false;
+    }
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      await fh.close();
+      this.throttled.warn(`notfile:${this.path}`, `${printable(this.path)} is not a regular file`, { path: this.path });
+      this.setState('waiting');
+      return false;
+    }
+    this.fh = fh;
+    this.ino = st.ino;
+    this.dev = st.dev;
+    this.firstHash = await readFirstLineHash(fh);
+    this.splitter.reset();
+    this.readPos = this.opened ? 0 : await this.startOffset(st.size);
+    if (this.readPos > 0 && !(await this.atLineStart(this.readPos))) this.splitter.skipToNewline();
+    this.opened = true;
+    if (this.opts.watch !== false) this.watchFile();
+    this.save(true);
+    return true;
+  }
+
+  private async startOffset(size: number): Promise<number> {
+    const saved = this.opts.positions?.get(this.path);
+    if (saved) {
+      if (saved.inode === this.ino && saved.offset <= size && (saved.firstLineHash === '' || saved.firstLineHash === this.firstHash)) {
+        return saved.offset;
+      }
+      if (saved.inode !== this.ino) await this.readRotated(saved);
+      return 0;
+    }
+    if (this.opts.readback && this.fh) {
+      const at = await findReadbackStart(this.fh, size, this.opts.clock.now(), this.opts.readback);
+      this.backlogEnd = size;
+      return at;
+    }
+    return this.opts.startAt === 'start' ? 0 : size;
+  }
+
+  /** The rest of the file we were reading before a restart, if it was rotated meanwhile and is still there. */
+  private async readRotated(saved: Position): Promise<void> {
+    const old = await openRotated(this.path, saved);
+    if (!old) return;
+    this.opts.logger.info('reading the rest of the rotated log first', { path: this.path });
+    const [fh, pos] = [this.fh, this.readPos];
+    this.fh = old;
+    this.readPos = saved.offset;
+    try {
+      if (saved.offset > 0 && !(await this.atLineStart(saved.offset))) this.splitter.skipToNewline();
+      await this.drain();
+      this.finishFile();
+    } finally {
+      await old.close().catch(() => {});
+      [this.fh, this.readPos] = [fh, pos];
+    }
+  }
+
+  private async atLineStart(offset: number): Promise<boolean> {
+    const { bytesRead } = await this.fh!.read(this.buf, 0, 1, offset - 1);
+    return bytesRead === 1 && this.buf[0] === 10;
+  }
+
+  private async drain(): Promise<void> {
+    const fh = this.fh;
+    if (!fh) return;
+    const out: string[] = [];
+    while (!this.stopped) {
+      const backlog = this.readPos < this.backlogEnd;
+      const want = backlog ? Math.min(this.buf.length, this.backlogEnd - this.readPos) : this.buf.length;
+      const { bytesRead } = await fh.read(this.buf, 0, want, this.readPos);
+      if (bytesRead === 0) break;
+      this.readPos += bytesRead;
+      this.splitter.split(this.buf, 0, bytesRead, out);
+      if (out.length) this.deliver(out.splice(0), backlog);
+    }
+  }
+
+  private deliver(lines: string[], backlog = false): void {
+    this.unidle = true;
+    try {
+      this.opts.onLines(lines, backlog);
+    } catch (err) {
+      this.throttled.warn(`consumer:${this.path}`, `log line consumer failed: ${(err as Error).message}`, { path: this.path });
+    }
+  }
+
+  private idle(): void {
+    if (!this.unidle) return;
+    this.unidle = false;
+    try {
+      this.opts.onIdle?.();
+    } catch (err) {
+      this.throttled.warn(`consumer:${this.path}`, `log idle handler failed: ${(err as Error).message}`, { path: this.path });
+    }
+  }
+
+  private save(force: boolean): void {
+    const store = this.opts.positions;
+    const pos = this.position();
+    if (!store || !pos) return;
+    const now = this.opts.clock.now();
+    if (!force && now - this.lastSave < (this.opts.saveEveryMs ?? 5000)) return;
+    this.lastSave = now;
+    try {
+      store.set(this.path, pos);
+    } catch (err) {
+      this.throttled.warn(`save:${this.path}`, `cannot save log position: ${(err as Error).message}`, { path: this.path });
+    }
+  }
+
+  private setState(state: FollowState): void {
+    if (state === this.stateValue) return;
+    this.stateValue = state;
+    this.sinceValue = this.opts.clock.now();
+    this.opts.onState?.(state, this.sinceValue);
+  }
+
+  private schedulePoll(): void {
+    if (this.stopped) return;
+    this.pollTimer = this.opts.clock.setTimeout(() => {
+      if (this.opts.watch !== false && !this.dirWatcher) this.watchDir();
+      void this.check(true).then(() => this.schedulePoll());
+    }, this.opts.pollMs ?? 1000);
+    this.pollTimer.unref?.();
+  }
+
+  // fs.watch is a hint only (lost on some filesystems, and bound to an inode): the poll is what guarantees progress.
+  private watchFile(): void {
+    this.fileWatcher?.close();
+    this.fileWatcher = this.safeWatch(this.path, () => void this.check());
+  }
+
+  private watchDir(): void {
+    const base = basename(this.path);
+    this.dirWatcher = this.safeWatch(dirname(this.path), (name) => {
+      if (name === null || name === base) void this.check();
+    });
+  }
+
+  private safeWatch(target: string, fn: (name: string | null) => void): FSWatcher | null {
+    if (this.stopped) return null;
+    try {
+      const w = watch(target, { persistent: false }, (_event, name) => fn(name === null ? null : String(name)));
+      w.on('error', () => {
+        w.close();
+        if (this.fileWatcher === w) this.fileWatcher = null;
+        if (this.dirWatcher === w) this.dirWatcher = null;
+      });
+      return w;
+    } catch {
+      return null;
+    }
+  }
+}

@@ -1,0 +1,222 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFileSync, closeSync, openSync, renameSync, statSync, truncateSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { systemClock } from '../../../src/core/clock.js';
+import { silentLogger } from '../../../src/core/logger.js';
+import { LogFollower, type FollowerOptions } from '../../../src/sources/logfile/follower.js';
+import { MemoryPositionStore } from '../../../src/sources/logfile/positions.js';
+import { asteriskLineTime } from '../../../src/sources/logfile/readback.js';
+import { localStamp, sleep, tempDir, waitFor } from './helpers.js';
+
+const tmp = tempDir();
+after(() => tmp.cleanup());
+let n = 0;
+const followers: LogFollower[] = [];
+after(async () => {
+  for (const f of followers) await f.stop();
+});
+
+function follow(path: string, extra: Partial<FollowerOptions> = {}) {
+  const lines: string[] = [];
+  const backlog: string[] = [];
+  let idles = 0;
+  const f = new LogFollower({
+    path,
+    clock: systemClock,
+    logger: silentLogger(),
+    pollMs: 50,
+    onLines: (batch, isBacklog) => (isBacklog ? backlog : lines).push(...batch),
+    onIdle: () => idles++,
+    ...extra,
+  });
+  followers.push(f);
+  return { f, lines, backlog, idles: () => idles };
+}
+
+function file(content = ''): string {
+  const p = join(tmp.dir, `f${++n}.log`);
+  writeFileSync(p, content);
+  return p;
+}
+
+describe('LogFollower', () => {
+  it('starts at the end and delivers appended lines, then reports idle', async () => {
+    const p = file('old 1\nold 2\n');
+    const t = follow(p);
+    await t.f.start();
+    assert.equal(t.f.state, 'following');
+    appendFileSync(p, 'new 1\nnew 2\n');
+    await waitFor(() => t.lines.length >= 2, 'appended lines');
+    assert.deepEqual(t.lines, ['new 1', 'new 2']);
+    await waitFor(() => t.idles() > 0, 'idle');
+  });
+
+  it('makes progress by polling alone when watching is off', async () => {
+    const p = file('');
+    const t = follow(p, { watch: false });
+    await t.f.start();
+    appendFileSync(p, 'a\r\nb\n\n');
+    await waitFor(() => t.lines.length >= 2, 'polled lines');
+    assert.deepEqual(t.lines, ['a', 'b']);
+  });
+
+  it('holds a partial line until its newline arrives', async () => {
+    const p = file('');
+    const t = follow(p);
+    await t.f.start();
+    appendFileSync(p, 'first\nhalf of');
+    await waitFor(() => t.lines.length >= 1, 'first line');
+    await t.f.check();
+    assert.deepEqual(t.lines, ['first']);
+    assert.equal(t.f.position()!.offset, 'first\n'.length);
+    appendFileSync(p, ' a line\n');
+    await waitFor(() => t.lines.length >= 2, 'completed line');
+    assert.deepEqual(t.lines, ['first', 'half of a line']);
+  });
+
+  it('does not deliver the tail of a line it started in the middle of', async () => {
+    const p = file('complete\nwritten half');
+    const t = follow(p);
+    await t.f.start();
+    appendFileSync(p, ' and done\nnext\n');
+    await waitFor(() => t.lines.length >= 1, 'next line');
+    assert.deepEqual(t.lines, ['next']);
+  });
+
+  it('resumes at a saved position: nothing lost, nothing read twice', async () => {
+    const p = file('before start\n');
+    const store = new MemoryPositionStore();
+    const a = follow(p, { positions: store });
+    await a.f.start();
+    appendFileSync(p, 'one\ntwo\n');
+    await waitFor(() => a.lines.length >= 2, 'first run');
+    await a.f.stop();
+    appendFileSync(p, 'three\nfour\n');
+    const b = follow(p, { positions: store });
+    await b.f.start();
+    appendFileSync(p, 'five\n');
+    await waitFor(() => b.lines.length >= 3, 'second run');
+    assert.deepEqual([...a.lines, ...b.lines], ['one', 'two', 'three', 'four', 'five']);
+  });
+
+  it('reads the rest of a file rotated while stopped, then the new file from the start', async () => {
+    const p = file('x\n');
+    const store = new MemoryPositionStore();
+    const a = follow(p, { positions: store });
+    await a.f.start();
+    appendFileSync(p, 'one\n');
+    await waitFor(() => a.lines.length >= 1, 'first run');
+    await a.f.stop();
+    appendFileSync(p, 'two\n');
+    renameSync(p, `${p}.1`);
+    writeFileSync(p, 'three\n');
+    const b = follow(p, { positions: store });
+    await b.f.start();
+    assert.deepEqual([...a.lines, ...b.lines], ['one', 'two', 'three']);
+  });
+
+  it('survives rename-and-create rotation: old tail via the open descriptor, new file from 0, each line once', async () => {
+    const p = file('');
+    const t = follow(p);
+    await t.f.start();
+    const writer = openSync(p, 'a');
+    for (let i = 0; i < 500; i++) writeSync(writer, `old ${i}\n`);
+    renameSync(p, `${p}.1`);
+    // The writer still holds the old file: these lines land after the rename.
+    for (let i = 500; i < 600; i++) writeSync(writer, `old ${i}\n`);
+    writeSync(writer, 'old partial tail');
+    closeSync(writer);
+    writeFileSync(p, '');
+    for (let i = 0; i < 300; i++) appendFileSync(p, `new ${i}\n`);
+    await waitFor(() => t.lines.length >= 901, 'all lines across rotation');
+    await sleep(200);
+    await t.f.check(true);
+    const expected = [...Array.from({ length: 600 }, (_, i) => `old ${i}`), 'old partial tail', ...Array.from({ length: 300 }, (_, i) => `new ${i}`)];
+    assert.deepEqual(t.lines, expected);
+    assert.equal(t.f.inode, statSync(p).ino);
+  });
+
+  it('restarts from 0 after copytruncate', async () => {
+    const p = file('');
+    const t = follow(p);
+    await t.f.start();
+    appendFileSync(p, 'before truncate 1\nbefore truncate 2\n');
+    await waitFor(() => t.lines.length >= 2, 'pre-truncate lines');
+    truncateSync(p, 0);
+    appendFileSync(p, 'after\n');
+    await waitFor(() => t.lines.length >= 3, 'post-truncate line');
+    assert.deepEqual(t.lines, ['before truncate 1', 'before truncate 2', 'after']);
+  });
+
+  it('notices a file truncated and refilled beyond the old offset by its first line', async () => {
+    const p = file('');
+    const t = follow(p, { watch: false, pollMs: 100_000 });
+    await t.f.start();
+    appendFileSync(p, 'short\n');
+    await t.f.check();
+    assert.deepEqual(t.lines, ['short']);
+    writeFileSync(p, 'a different and much longer first line\nsecond\n');
+    await t.f.check(true);
+    assert.deepEqual(t.lines, ['short', 'a different and much longer first line', 'second']);
+  });
+
+  it('waits for a missing file and reads it from the start once created', async () => {
+    const p = join(tmp.dir, `missing${++n}.log`);
+    const t = follow(p);
+    await t.f.start();
+    assert.equal(t.f.state, 'waiting');
+    writeFileSync(p, 'born 1\nborn 2\n');
+    await waitFor(() => t.lines.length >= 2, 'lines of the created file');
+    assert.deepEqual(t.lines, ['born 1', 'born 2']);
+    assert.equal(t.f.state, 'following');
+  });
+
+  it('follows a file deleted and re-created', async () => {
+    const p = file('');
+    const t = follow(p);
+    await t.f.start();
+    appendFileSync(p, 'first life\n');
+    await waitFor(() => t.lines.length >= 1, 'first line');
+    unlinkSync(p);
+    await waitFor(() => t.f.state === 'waiting', 'waiting state');
+    writeFileSync(p, 'second life\n');
+    await waitFor(() => t.lines.length >= 2, 'line of the re-created file');
+    assert.deepEqual(t.lines, ['first life', 'second life']);
+  });
+
+  it('cuts a 1 MB line to maxLineBytes, drops its rest, and reads the next lines', async () => {
+    const p = file('');
+    const t = follow(p, { maxLineBytes: 65536, chunkBytes: 16384 });
+    await t.f.start();
+    appendFileSync(p, `${'A'.repeat(1 << 20)}failed for '192.0.2.1'\nafter\n`);
+    await waitFor(() => t.lines.length >= 2, 'lines after the long one');
+    assert.equal(t.lines.length, 2);
+    assert.equal(t.lines[0]!.length, 65536);
+    assert.ok(/^A+$/.test(t.lines[0]!));
+    assert.equal(t.lines[1], 'after');
+  });
+
+  it('decodes invalid UTF-8 and binary garbage with replacement and keeps going', async () => {
+    const p = file('');
+    const t = follow(p);
+    await t.f.start();
+    appendFileSync(p, Buffer.concat([Buffer.from('bad '), Buffer.from([0xff, 0xfe, 0x00, 0xc3]), Buffer.from('\nok\n')]));
+    await waitFor(() => t.lines.length >= 2, 'lines after garbage');
+    assert.equal(t.lines[0], 'bad \ufffd\ufffd\u0000\ufffd');
+    assert.equal(t.lines[1], 'ok');
+  });
+
+  it('reads back lines dated within readback.ms on a fresh start, flagged as backlog', async () => {
+    const now = Date.now();
+    const old = Array.from({ length: 2000 }, (_, i) => `[${localStamp(now - 3_600_000)}] NOTICE old ${i}`);
+    const recent = [`[${localStamp(now - 30_000)}] NOTICE recent 1`, 'undated continuation', `[${localStamp(now - 1_000)}] NOTICE recent 2`];
+    const p = file(`${[...old, ...recent].join('\n')}\n`);
+    const t = follow(p, { readback: { ms: 60_000, lineTime: asteriskLineTime } });
+    await t.f.start();
+    assert.deepEqual(t.backlog, recent);
+    appendFileSync(p, 'live\n');
+    await waitFor(() => t.lines.length >= 1, 'live line');
+    assert.deepEqual(t.lines, ['live']);
+  });
+});
