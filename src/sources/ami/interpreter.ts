@@ -1,0 +1,168 @@
+import { printable } from '../../core/address.js';
+import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/logger.js';
+import { ThrottledLog } from '../../core/logger.js';
+import type { Failure } from '../../core/types.js';
+import { metrics } from '../../control/metrics.js';
+import { checkFrame, mapOptions, parseRemoteAddress, toFailure, type AmiFrame, type FrameCheck, type MapOptions } from '../../filter/ami-event.js';
+import type { AmiSettings } from '../../settings/types.js';
+import type { SourceEvents } from '../types.js';
+import { ChallengeTracker } from './challenges.js';
+
+/** A security event cut short by a blank line the attacker wrote into a field. */
+interface Pending {
+  check: FrameCheck;
+  /** Frames seen since: all attacker text until the one holding Asterisk's tail. */
+  pieces: number;
+}
+
+// Asterisk writes LocalAddress/RemoteAddress after the attacker's fields, so the
+// tail arrives within a few frames; beyond that the head is given up.
+const MAX_PIECES = 8;
+
+/**
+ * Turns the security events of one AMI session into failures and successes.
+ * Pure of I/O: the session feeds it frames in stream order.
+ */
+export class EventInterpreter {
+  private readonly opts: MapOptions;
+  private readonly throttled: ThrottledLog;
+  private readonly challenges: ChallengeTracker | null;
+  private pending: Pending | null = null;
+  /** Frames that counted as failures, tampered frames, dropped frames: for tests and status. */
+  readonly counts = { failures: 0, successes: 0, tampered: 0, dropped: 0 };
+
+  constructor(
+    private readonly jail: string,
+    private readonly settings: AmiSettings,
+    private readonly events: SourceEvents,
+    private readonly clock: Clock,
+    logger: Logger,
+  ) {
+    this.opts = mapOptions(settings.events, settings.services);
+    this.throttled = new ThrottledLog(logger, 60_000, clock);
+    this.challenges = settings.challengeWindow > 0
+      ? new ChallengeTracker(settings.challengeWindow * 1000, clock, (f) => this.emit(f))
+      : null;
+  }
+
+  /** The connection ended: a half-received event can no longer be completed. */
+  reset(): void {
+    if (this.pending) this.giveUp('connection ended inside a split event');
+  }
+
+  stop(): void {
+    this.pending = null;
+    this.challenges?.stop();
+  }
+
+  frame(frame: AmiFrame): void {
+    const check = checkFrame(frame);
+    if (this.pending) {
+      this.continuePending(check);
+      return;
+    }
+    if (check.event === null) {
+      this.drop(`AMI message without Event header: "${printable(frame.headers[0]?.[0] ?? '', 40)}"`);
+      return;
+    }
+    if (check.whole) {
+      if (check.tampered) this.tamper(check.remote, check.event, 'a field holds a line break');
+      this.handleWhole(check);
+      return;
+    }
+    if (!check.headed) {
+      // A header-only frame with nothing before it: the tail of a frame we never saw whole.
+      this.tamper(check.remote, check.event, 'continuation frame without its event');
+      return;
+    }
+    if (!isSecurity(check)) return; // another class of event (read = all)
+    if (check.remote === null) {
+      this.pending = { check, pieces: 0 };
+      return;
+    }
+    // Repeated headers: the attacker wrote lines into a field before Asterisk's own,
+    // so the last RemoteAddress is the real one.
+    this.tamper(check.remote, check.event, 'header repeated');
+    this.countFailure(check, check.remote, check.event);
+  }
+
+  private handleWhole(check: FrameCheck): void {
+    const event = check.event!;
+    if (event === 'SuccessfulAuth') {
+      const addr = check.remote !== null ? parseRemoteAddress(check.remote) : null;
+      if (!addr) return;
+      this.challenges?.answered(addr.text);
+      if (this.settings.successClears && this.events.success) {
+        this.counts.successes++;
+        this.events.success(addr.text);
+      }
+      return;
+    }
+    if (event === 'ChallengeSent') {
+      if (!this.challenges || check.remote === null) return;
+      const addr = parseRemoteAddress(check.remote);
+      if (addr && this.serviceTaken(check)) this.challenges.sent(addr, check.get('Service'), this.clock.now());
+      return;
+    }
+    this.countFailure(check, check.remote, event);
+  }
+
+  private continuePending(check: FrameCheck): void {
+    const p = this.pending!;
+    p.pieces++;
+    if (!check.headed && check.remote !== null) {
+      this.pending = null;
+      this.tamper(check.remote, p.check.event, 'event split by an injected blank line; rejoined');
+      this.countFailure(p.check, check.remote, p.check.event);
+      return;
+    }
+    // Anything else before the tail, even a frame that looks whole, is text the attacker wrote.
+    if (p.pieces >= MAX_PIECES) this.giveUp('split event without its tail');
+  }
+
+  private giveUp(why: string): void {
+    this.pending = null;
+    this.drop(`dropped AMI event: ${why}`);
+  }
+
+  private countFailure(check: FrameCheck, remote: string | null, event: string | null): void {
+    const r = toFailure(check, remote, this.opts, this.clock.now(), event);
+    if (r.kind === 'failure') {
+      this.challenges?.answered(r.failure.ip);
+      this.emit(r.failure);
+    } else if (r.kind === 'malformed') {
+      this.drop(`dropped AMI ${printable(event ?? '?', 40)}: ${r.why}`);
+    }
+  }
+
+  private emit(f: Failure): void {
+    this.counts.failures++;
+    this.events.failure(f);
+  }
+
+  private serviceTaken(check: FrameCheck): boolean {
+    const s = this.opts.services;
+    if (s.size === 0) return true;
+    const svc = check.get('Service');
+    return svc !== undefined && s.has(svc.toUpperCase());
+  }
+
+  private tamper(remote: string | null, event: string | null, why: string): void {
+    this.counts.tampered++;
+    metrics.amiTampered.inc({ jail: this.jail });
+    const addr = remote !== null ? parseRemoteAddress(remote) : null;
+    const who = addr ? addr.text : 'unknown source';
+    this.throttled.warn(`tamper:${who}`, `AMI ${printable(event ?? '?', 40)} from ${who} was tampered with: ${why}`, { jail: this.jail });
+  }
+
+  private drop(message: string): void {
+    this.counts.dropped++;
+    metrics.amiDropped.inc({ jail: this.jail });
+    this.throttled.warn('ami-drop', message, { jail: this.jail });
+  }
+}
+
+function isSecurity(check: FrameCheck): boolean {
+  return check.privilege !== null && check.privilege.split(',').includes('security');
+}
