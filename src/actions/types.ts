@@ -2,6 +2,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Ban } from '../core/types.js';
 import type { Invocation, JailSettings } from '../settings/types.js';
+import type { CommandRunner } from './exec.js';
 
 export interface BanOptions {
   /** Re-applied after a restart or reload: notify actions stay quiet. */
@@ -35,6 +36,8 @@ export interface ActionDeps {
   logger: Logger;
   clock: Clock;
   env: Record<string, string>;
+  /** Runs firewall commands (argv, no shell); tests pass one that enters a network namespace. Default: spawn. */
+  run?: CommandRunner;
 }
 
 export type ActionFactory = (spec: Invocation, deps: ActionDeps) => Action;

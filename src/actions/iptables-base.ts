@@ -1,0 +1,231 @@
+import type { Action, ActionDeps, BanOptions } from './types.js';
+import type { Ban } from '../core/types.js';
+import { spawnRunner, netnsRunner, type CommandRunner } from './exec.js';
+import type { FirewallParams } from './params.js';
+import { multiportChunks } from './ports.js';
+import { splitBans, canonical } from './batch.js';
+import { ConntrackFlusher } from './conntrack.js';
+import { Serial } from './serial.js';
+
+export type Family = 4 | 6;
+
+export interface FamilyTools {
+  family: Family;
+  restore: string;
+  save: string;
+}
+
+/** What `iptables-save -t filter` says about our chain. */
+export interface SavedState {
+  chainExists: boolean;
+  /** Specs (after `-A <chain> `) of rules in the parent chain that jump to ours. */
+  jumps: string[];
+  /** True when our jumps are the first rules of the parent chain. */
+  jumpsFirst: boolean;
+  /** Specs of the rules in our chain, in order. */
+  chainRules: string[];
+}
+
+export const CHAIN_PREFIX = 'asban-';
+
+const REJECT_V6: Record<string, string> = {
+  'icmp-net-unreachable': 'icmp6-no-route', 'icmp-host-unreachable': 'icmp6-addr-unreachable',
+  'icmp-port-unreachable': 'icmp6-port-unreachable', 'icmp-proto-unreachable': 'icmp6-port-unreachable',
+  'icmp-net-prohibited': 'icmp6-adm-prohibited', 'icmp-host-prohibited': 'icmp6-adm-prohibited',
+  'icmp-admin-prohibited': 'icmp6-adm-prohibited', 'tcp-reset': 'tcp-reset',
+};
+
+export function parseSave(text: string, parent: string, chain: string): SavedState {
+  const state: SavedState = { chainExists: false, jumps: [], jumpsFirst: true, chainRules: [] };
+  let index = 0;
+  const jumpTail = ` -j ${chain}`;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`:${chain} `)) state.chainExists = true;
+    else if (line.startsWith(`-A ${parent} `)) {
+      const spec = line.slice(parent.length + 4);
+      if (spec.endsWith(jumpTail) || spec.includes(`${jumpTail} `)) {
+        if (index !== state.jumps.length) state.jumpsFirst = false;
+        state.jumps.push(spec);
+      }
+      index++;
+    } else if (line.startsWith(`-A ${chain} `)) state.chainRules.push(line.slice(chain.length + 4));
+  }
+  return state;
+}
+
+/**
+ * The lifecycle shared by the iptables back ends: one chain of ours per
+ * family, jumped to from the top of the parent chain (before any
+ * `ESTABLISHED -j ACCEPT`, so a running UDP flood stops at the ban). Every
+ * change is one `iptables-restore --noflush` per family.
+ */
+export abstract class IptablesBase implements Action {
+  readonly kind = 'firewall' as const;
+  readonly id: string;
+  readonly chain: string;
+  protected readonly run: CommandRunner;
+  protected readonly families: FamilyTools[];
+  protected readonly banned: Record<Family, Set<string>> = { 4: new Set(), 6: new Set() };
+  protected readonly flusher: ConntrackFlusher;
+  private readonly serial = new Serial();
+
+  constructor(actionName: string, protected readonly params: FirewallParams, protected readonly deps: ActionDeps) {
+    this.id = `${actionName}[${params.name}]`;
+    this.chain = `${CHAIN_PREFIX}${params.name}`;
+    const base = deps.run ?? spawnRunner;
+    this.run = params.netns ? netnsRunner(params.netns, 'ip', base) : base;
+    this.families = [
+      { family: 4, restore: `${params.iptables}-restore`, save: `${params.iptables}-save` },
+      { family: 6, restore: `${params.ip6tables}-restore`, save: `${params.ip6tables}-save` },
+    ];
+    this.flusher = new ConntrackFlusher(this.run, params.conntrack, deps.logger);
+  }
+
+  // ---- what a back end decides ----
+  /** Rules of our chain, in order, for a full rebuild. */
+  protected abstract chainBody(f: Family): string[];
+  /** Does the chain in the kernel hold what it should for `want`? */
+  protected abstract chainMatches(f: Family, saved: SavedState, want: Set<string>): Promise<boolean>;
+  /** Reads what a previous run left (addresses) into `banned`. */
+  protected abstract adopt(f: Family, saved: SavedState): Promise<void>;
+  protected abstract addAddresses(f: Family, ips: string[], seconds: Map<string, number | null>): Promise<void>;
+  protected abstract removeAddresses(f: Family, ips: string[]): Promise<void>;
+  protected abstract kernelAddresses(f: Family): Promise<string[]>;
+  /** Sets and the like that must exist before rules refer to them. */
+  protected async prepare(): Promise<void> {}
+  /** Removes what prepare() made, after the rules referring to it are gone. */
+  protected async teardown(): Promise<void> {}
+  protected keepOnStop(): boolean {
+    return false;
+  }
+
+  // ---- shared helpers ----
+  protected block(f: Family): string {
+    const b = this.params.blocktype;
+    if (b.kind === 'DROP') return '-j DROP';
+    const v4 = b.with ?? 'icmp-port-unreachable';
+    return `-j REJECT --reject-with ${f === 4 ? v4 : REJECT_V6[v4] ?? 'icmp6-port-unreachable'}`;
+  }
+
+  /** The conntrack match keeps connection tracking on in this namespace, so bans can be verified. */
+  protected tail(): string[] {
+    return ['-m conntrack --ctstate NEW -j RETURN', '-j RETURN'];
+  }
+
+  protected jumpSpecs(): string[] {
+    const target = `-j ${this.chain}`;
+    const { ports, protocol } = this.params;
+    if (ports === null) return [protocol === 'all' ? target : `-p ${protocol} ${target}`];
+    const protos = protocol === 'all' ? ['tcp', 'udp'] : [protocol];
+    return protos.flatMap((p) => multiportChunks(ports).map((c) => `-p ${p} -m multiport --dports ${c} ${target}`));
+  }
+
+  protected tools(f: Family): FamilyTools {
+    return this.families.find((t) => t.family === f)!;
+  }
+
+  protected async restore(f: Family, lines: string[]): Promise<void> {
+    if (lines.length === 0) return;
+    await this.run(this.tools(f).restore, ['--noflush'], { input: `*filter\n${lines.join('\n')}\nCOMMIT\n` });
+  }
+
+  protected async readSave(f: Family): Promise<SavedState> {
+    const { stdout } = await this.run(this.tools(f).save, ['-t', 'filter']);
+    return parseSave(stdout, this.params.chain, this.chain);
+  }
+
+  /** One restore: drop old jumps, (re)declare and fill our chain, jump to it from the top. */
+  protected rebuildLines(f: Family, saved: SavedState | null, withJumps: boolean): string[] {
+    const parent = this.params.chain;
+    const lines: string[] = [];
+    if (withJumps && saved) for (const j of saved.jumps) lines.push(`-D ${parent} ${j}`);
+    lines.push(`:${this.chain} - [0:0]`);
+    for (const r of this.chainBody(f)) lines.push(`-A ${this.chain} ${r}`);
+    if (withJumps) for (const j of [...this.jumpSpecs()].reverse()) lines.push(`-I ${parent} 1 ${j}`);
+    return lines;
+  }
+
+  // ---- the lifecycle ----
+  start(): Promise<void> {
+    return this.serial.run(async () => {
+      await this.prepare();
+      for (const { family } of this.families) {
+        const saved = await this.readSave(family);
+        await this.adopt(family, saved);
+        await this.restore(family, this.rebuildLines(family, saved, true));
+      }
+    });
+  }
+
+  check(current: Ban[]): Promise<boolean> {
+    return this.serial.run(async () => {
+      const want = splitBans(current, this.deps.logger, this.id, this.deps.clock.now());
+      let repaired = false;
+      for (const { family } of this.families) {
+        const ips = family === 4 ? want.v4 : want.v6;
+        const saved = await this.readSave(family);
+        const jumpsOk = saved.jumps.length === this.jumpSpecs().length && saved.jumpsFirst;
+        if (saved.chainExists && jumpsOk && (await this.chainMatches(family, saved, new Set(ips)))) continue;
+        repaired = true;
+        this.deps.logger.warn(`${this.id}: ${family === 4 ? 'IPv4' : 'IPv6'} rules were changed outside asterisk-ban; restoring them`);
+        await this.prepare();
+        this.banned[family] = new Set(ips);
+        await this.restore(family, this.rebuildLines(family, saved, true));
+        await this.addAddresses(family, ips, want.seconds);
+      }
+      return repaired;
+    });
+  }
+
+  ban(bans: Ban[], _opts: BanOptions): Promise<void> {
+    return this.serial.run(async () => {
+      const batch = splitBans(bans, this.deps.logger, this.id, this.deps.clock.now());
+      for (const family of [4, 6] as const) {
+        const ips = family === 4 ? batch.v4 : batch.v6;
+        if (ips.length) await this.addAddresses(family, ips, batch.seconds);
+      }
+      if (this.params.flushConntrack) await this.flusher.forget([...batch.v4, ...batch.v6]);
+    });
+  }
+
+  unban(bans: Ban[]): Promise<void> {
+    return this.serial.run(async () => {
+      const batch = splitBans(bans, this.deps.logger, this.id);
+      for (const family of [4, 6] as const) {
+        const ips = family === 4 ? batch.v4 : batch.v6;
+        if (ips.length) await this.removeAddresses(family, ips);
+      }
+    });
+  }
+
+  flush(): Promise<void> {
+    return this.serial.run(async () => {
+      for (const { family } of this.families) await this.removeAddresses(family, [...this.banned[family]]);
+    });
+  }
+
+  stop(): Promise<void> {
+    return this.serial.run(async () => {
+      if (this.keepOnStop()) {
+        this.deps.logger.info(`${this.id}: keep = yes, bans stay in the kernel until their timeouts`);
+        return;
+      }
+      for (const { family } of this.families) {
+        const saved = await this.readSave(family);
+        const lines = saved.jumps.map((j) => `-D ${this.params.chain} ${j}`);
+        if (saved.chainExists) lines.push(`-F ${this.chain}`, `-X ${this.chain}`);
+        await this.restore(family, lines);
+        this.banned[family].clear();
+      }
+      await this.teardown();
+    });
+  }
+
+  list(): Promise<string[]> {
+    return this.serial.run(async () => {
+      const out: string[] = [];
+      for (const { family } of this.families) out.push(...canonical(await this.kernelAddresses(family)));
+      return out;
+    });
+  }
+}

@@ -1,0 +1,215 @@
+import type { Action, ActionDeps, BanOptions } from './types.js';
+import type { Ban } from '../core/types.js';
+import type { Invocation } from '../settings/types.js';
+import { spawnRunner, netnsRunner, type CommandRunner } from './exec.js';
+import { parseFirewallParams, type FirewallParams } from './params.js';
+import { nftPortSet } from './ports.js';
+import { splitBans, canonical, chunk } from './batch.js';
+import { ConntrackFlusher } from './conntrack.js';
+import { Serial } from './serial.js';
+import { CHAIN_PREFIX } from './iptables-base.js';
+
+type Family = 4 | 6;
+const SET: Record<Family, string> = { 4: 'addr-v4', 6: 'addr-v6' };
+const ELEMENTS_PER_LINE = 1_000;
+
+/**
+ * One `inet` table of ours per action name with a v4 and a v6 set
+ * (`flags timeout`: every element expires by itself if we die) and a base
+ * chain hooked before the usual filter chains. A drop in a base chain is
+ * final whatever other tables accept, so an ESTABLISHED accept elsewhere
+ * cannot keep a banned flow alive. Every change is one `nft -f -` transaction.
+ */
+export class Nftables implements Action {
+  readonly kind = 'firewall' as const;
+  readonly id: string;
+  readonly table: string;
+  private readonly run: CommandRunner;
+  private readonly banned: Record<Family, Set<string>> = { 4: new Set(), 6: new Set() };
+  private readonly flusher: ConntrackFlusher;
+  private readonly serial = new Serial();
+
+  constructor(actionName: string, private readonly params: FirewallParams, private readonly deps: ActionDeps) {
+    this.id = `${actionName}[${params.name}]`;
+    this.table = `inet ${CHAIN_PREFIX}${params.name}`;
+    const base = deps.run ?? spawnRunner;
+    this.run = params.netns ? netnsRunner(params.netns, 'ip', base) : base;
+    this.flusher = new ConntrackFlusher(this.run, params.conntrack, deps.logger);
+  }
+
+  private hook(): string {
+    return this.params.chain.toLowerCase() === 'forward' ? 'forward' : 'input';
+  }
+
+  private rules(): string[] {
+    const { ports, protocol, blocktype } = this.params;
+    const verdict = blocktype.kind === 'DROP' ? 'drop' : blocktype.with === 'tcp-reset' ? 'reject with tcp reset' : 'reject';
+    let match = '';
+    if (ports !== null) match = `meta l4proto ${protocol === 'all' ? '{ tcp, udp }' : protocol} th dport ${nftPortSet(ports)} `;
+    else if (protocol !== 'all') match = `meta l4proto ${protocol} `;
+    return [
+      `${match}ip saddr @${SET[4]} ${verdict}`,
+      `${match}ip6 saddr @${SET[6]} ${verdict}`,
+      // Connection tracking must be on in this namespace for ban verification.
+      'ct state new comment "asterisk-ban: keeps connection tracking on"',
+    ];
+  }
+
+  private structure(): string[] {
+    const t = this.table;
+    const chain = this.hook();
+    return [
+      `add table ${t}`,
+      `add set ${t} ${SET[4]} { type ipv4_addr; flags timeout; }`,
+      `add set ${t} ${SET[6]} { type ipv6_addr; flags timeout; }`,
+      `add chain ${t} ${chain} { type filter hook ${chain} priority filter - 10; policy accept; }`,
+      `flush chain ${t} ${chain}`,
+      ...this.rules().map((r) => `add rule ${t} ${chain} ${r}`),
+    ];
+  }
+
+  private async nft(lines: string[]): Promise<void> {
+    if (lines.length === 0) return;
+    await this.run(this.params.nft, ['-f', '-'], { input: `${lines.join('\n')}\n` });
+  }
+
+  /** The table as JSON, or null when it does not exist. */
+  private async readTable(): Promise<unknown[] | null> {
+    const res = await this.run(this.params.nft, ['-j', 'list', 'table', ...this.table.split(' ')], { okCodes: [1] });
+    if (res.code !== 0) return null;
+    try {
+      const doc = JSON.parse(res.stdout) as { nftables?: unknown[] };
+      return Array.isArray(doc.nftables) ? doc.nftables : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private static members(doc: unknown[], name: string): string[] | null {
+    for (const item of doc) {
+      const set = (item as { set?: { name?: string; elem?: unknown[] } }).set;
+      if (!set || set.name !== name) continue;
+      const out: string[] = [];
+      for (const e of set.elem ?? []) {
+        const val = typeof e === 'string' ? e : (e as { elem?: { val?: unknown } }).elem?.val;
+        if (typeof val === 'string') out.push(val);
+      }
+      return canonical(out);
+    }
+    return null;
+  }
+
+  private static ruleCount(doc: unknown[], chain: string): number {
+    return doc.filter((i) => (i as { rule?: { chain?: string } }).rule?.chain === chain).length;
+  }
+
+  private elementLines(verb: 'add' | 'delete', f: Family, ips: string[], seconds?: Map<string, number | null>): string[] {
+    return chunk(ips, ELEMENTS_PER_LINE).map((part) => {
+      const items = part.map((ip) => {
+        const s = seconds?.get(ip);
+        return typeof s === 'number' ? `${ip} timeout ${s}s` : ip;
+      });
+      return `${verb} element ${this.table} ${SET[f]} { ${items.join(', ')} }`;
+    });
+  }
+
+  /** Add-then-delete: deleting an element that expired meanwhile would fail the whole transaction. */
+  private removalLines(f: Family, ips: string[]): string[] {
+    return [...this.elementLines('add', f, ips), ...this.elementLines('delete', f, ips)];
+  }
+
+  /** Known elements are replaced so that a new ban end (bantime increment) takes effect. */
+  private additionLines(f: Family, ips: string[], seconds: Map<string, number | null>): string[] {
+    const known = ips.filter((ip) => this.banned[f].has(ip));
+    return [...this.removalLines(f, known), ...this.elementLines('add', f, ips, seconds)];
+  }
+
+  start(): Promise<void> {
+    return this.serial.run(async () => {
+      await this.nft(this.structure());
+      const doc = await this.readTable();
+      for (const f of [4, 6] as const) for (const ip of (doc && Nftables.members(doc, SET[f])) ?? []) this.banned[f].add(ip);
+    });
+  }
+
+  check(current: Ban[]): Promise<boolean> {
+    return this.serial.run(async () => {
+      const want = splitBans(current, this.deps.logger, this.id, this.deps.clock.now());
+      const doc = await this.readTable();
+      const ok =
+        doc !== null &&
+        Nftables.ruleCount(doc, this.hook()) === this.rules().length &&
+        ([4, 6] as const).every((f) => {
+          const have = Nftables.members(doc, SET[f]);
+          if (have === null) return false;
+          const inKernel = new Set(have);
+          return (f === 4 ? want.v4 : want.v6).every((ip) => inKernel.has(ip));
+        });
+      if (ok) return false;
+      this.deps.logger.warn(`${this.id}: nftables table was changed outside asterisk-ban; restoring it`);
+      const lines = this.structure();
+      for (const f of [4, 6] as const) {
+        const ips = f === 4 ? want.v4 : want.v6;
+        this.banned[f] = new Set();
+        lines.push(...this.removalLines(f, ips), ...this.elementLines('add', f, ips, want.seconds));
+        this.banned[f] = new Set(ips);
+      }
+      await this.nft(lines);
+      return true;
+    });
+  }
+
+  ban(bans: Ban[], _opts: BanOptions): Promise<void> {
+    return this.serial.run(async () => {
+      const batch = splitBans(bans, this.deps.logger, this.id, this.deps.clock.now());
+      const lines = [...this.additionLines(4, batch.v4, batch.seconds), ...this.additionLines(6, batch.v6, batch.seconds)];
+      await this.nft(lines);
+      for (const ip of batch.v4) this.banned[4].add(ip);
+      for (const ip of batch.v6) this.banned[6].add(ip);
+      if (this.params.flushConntrack) await this.flusher.forget([...batch.v4, ...batch.v6]);
+    });
+  }
+
+  unban(bans: Ban[]): Promise<void> {
+    return this.serial.run(async () => {
+      const batch = splitBans(bans, this.deps.logger, this.id);
+      await this.nft([...this.removalLines(4, batch.v4), ...this.removalLines(6, batch.v6)]);
+      for (const ip of batch.v4) this.banned[4].delete(ip);
+      for (const ip of batch.v6) this.banned[6].delete(ip);
+    });
+  }
+
+  flush(): Promise<void> {
+    return this.serial.run(async () => {
+      await this.nft([`add table ${this.table}`, ...([4, 6] as const).map((f) => `flush set ${this.table} ${SET[f]}`)]);
+      this.banned[4].clear();
+      this.banned[6].clear();
+    });
+  }
+
+  stop(): Promise<void> {
+    return this.serial.run(async () => {
+      if (this.params.keep) {
+        this.deps.logger.info(`${this.id}: keep = yes, bans stay in the kernel until their timeouts`);
+        return;
+      }
+      // `add` first makes the delete succeed even when the table is already gone.
+      await this.nft([`add table ${this.table}`, `delete table ${this.table}`]);
+      this.banned[4].clear();
+      this.banned[6].clear();
+    });
+  }
+
+  list(): Promise<string[]> {
+    return this.serial.run(async () => {
+      const doc = await this.readTable();
+      if (!doc) return [];
+      return [...(Nftables.members(doc, SET[4]) ?? []), ...(Nftables.members(doc, SET[6]) ?? [])];
+    });
+  }
+}
+
+export function nftablesFactory(actionName: string, allports: boolean) {
+  return (spec: Invocation, deps: ActionDeps) =>
+    new Nftables(actionName, parseFirewallParams(spec, { allports, jailOptions: deps.jail.options }), deps);
+}

@@ -1,0 +1,122 @@
+import type { Action, ActionDeps, ActionFactory } from './types.js';
+import type { Invocation } from '../settings/types.js';
+import { AsteriskBanError } from '../core/errors.js';
+import { printable } from '../core/address.js';
+import { FIREWALL_PARAMS, GENERIC_PARAMS, parseFirewallParams } from './params.js';
+import { iptablesAllports } from './iptables-allports.js';
+import { iptablesMultiport } from './iptables-multiport.js';
+import { ipsetFactory } from './iptables-ipset.js';
+import { nftablesFactory } from './nftables.js';
+import { dryRunFactory } from './dry-run.js';
+import { mailActions } from './mail/index.js';
+
+interface Entry {
+  factory: ActionFactory;
+  params: readonly string[];
+  /** Firewall parameter rules apply (port list needed unless allports). */
+  firewall?: { allports: boolean; sets: boolean };
+}
+
+// fail2ban's nftables takes `type = allports | multiport`.
+function nftables(name: string, allports: boolean): ActionFactory {
+  return (spec, deps) => nftablesFactory(name, allports || /^["']?allports["']?$/i.test(spec.params.type ?? ''))(spec, deps);
+}
+
+const FIREWALLS: Record<string, Entry> = {
+  'iptables-allports': { factory: iptablesAllports, params: FIREWALL_PARAMS, firewall: { allports: true, sets: false } },
+  'iptables-multiport': { factory: iptablesMultiport, params: FIREWALL_PARAMS, firewall: { allports: false, sets: false } },
+  // fail2ban's plain `iptables` closes one port; a one-port multiport rule does the same.
+  iptables: { factory: iptablesMultiport, params: FIREWALL_PARAMS, firewall: { allports: false, sets: false } },
+  'iptables-ipset': { factory: ipsetFactory('iptables-ipset', false), params: FIREWALL_PARAMS, firewall: { allports: false, sets: true } },
+  'iptables-ipset-proto4': { factory: ipsetFactory('iptables-ipset', false), params: FIREWALL_PARAMS, firewall: { allports: false, sets: true } },
+  'iptables-ipset-proto6': { factory: ipsetFactory('iptables-ipset', false), params: FIREWALL_PARAMS, firewall: { allports: false, sets: true } },
+  'iptables-ipset-allports': { factory: ipsetFactory('iptables-ipset-allports', true), params: FIREWALL_PARAMS, firewall: { allports: true, sets: true } },
+  'iptables-ipset-proto6-allports': { factory: ipsetFactory('iptables-ipset-allports', true), params: FIREWALL_PARAMS, firewall: { allports: true, sets: true } },
+  nftables: { factory: nftables('nftables', false), params: FIREWALL_PARAMS, firewall: { allports: false, sets: true } },
+  'nftables-multiport': { factory: nftables('nftables', false), params: FIREWALL_PARAMS, firewall: { allports: false, sets: true } },
+  'nftables-allports': { factory: nftables('nftables-allports', true), params: FIREWALL_PARAMS, firewall: { allports: true, sets: true } },
+  'dry-run': { factory: dryRunFactory, params: GENERIC_PARAMS },
+  dummy: { factory: dryRunFactory, params: GENERIC_PARAMS },
+};
+
+const REGISTRY: Record<string, Entry> = { ...FIREWALLS, ...mailActions };
+
+export function actionNames(): string[] {
+  return Object.keys(REGISTRY).sort();
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** The closest candidate within a few edits, for "did you mean" hints. */
+export function closest(word: string, candidates: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = distance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return best !== null && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : null;
+}
+
+function lookup(spec: Invocation): Entry | undefined {
+  return Object.hasOwn(REGISTRY, spec.name) ? REGISTRY[spec.name] : undefined;
+}
+
+/** Every problem with an `action = name[...]` line, each naming spec.file:spec.line. */
+export function validateInvocation(spec: Invocation): AsteriskBanError[] {
+  const location = { file: spec.file, line: spec.line };
+  const entry = lookup(spec);
+  if (!entry) {
+    const guess = closest(spec.name, actionNames());
+    return [
+      new AsteriskBanError('E_ACTION_UNKNOWN', `unknown action "${printable(spec.name)}"`, {
+        location,
+        hint: guess ? `did you mean "${guess}"?` : `known actions: ${actionNames().join(', ')}`,
+      }),
+    ];
+  }
+  const errors: AsteriskBanError[] = [];
+  for (const key of Object.keys(spec.params)) {
+    if (entry.params.includes(key)) continue;
+    const guess = closest(key, entry.params);
+    errors.push(
+      new AsteriskBanError('E_CONFIG', `action ${spec.name}: unknown parameter "${printable(key)}"`, {
+        location,
+        hint: guess ? `did you mean "${guess}"?` : `${spec.name} takes: ${[...entry.params].sort().join(', ')}`,
+      }),
+    );
+  }
+  if (entry.firewall && errors.length === 0) {
+    try {
+      const p = parseFirewallParams(spec, { allports: entry.firewall.allports });
+      if (p.keep && !entry.firewall.sets) {
+        errors.push(new AsteriskBanError('E_CONFIG', `action ${spec.name}: keep = yes needs a set back end`, {
+          location,
+          hint: 'iptables rules have no timeouts; use iptables-ipset or nftables to keep bans across a stop',
+        }));
+      }
+    } catch (e) {
+      errors.push(e instanceof AsteriskBanError ? e : new AsteriskBanError('E_CONFIG', String(e), { location }));
+    }
+  }
+  return errors;
+}
+
+/** Builds the action; throws the first validation error (the settings loader reports them all up front). */
+export function createAction(spec: Invocation, deps: ActionDeps): Action {
+  const errors = validateInvocation(spec);
+  if (errors.length > 0) throw errors[0]!;
+  return lookup(spec)!.factory(spec, deps);
+}
