@@ -1,0 +1,340 @@
+import type { Action } from '../actions/types.js';
+import { mustParseAddress } from '../core/address.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { AsteriskBanError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { Ban, BanRequest } from '../core/types.js';
+import { metrics } from '../control/metrics.js';
+import type { IgnoreList } from '../jail/ignore.js';
+import type { IncrementSettings } from '../settings/types.js';
+import type { StoredBan, Store } from '../store/store.js';
+import { Dispatcher, type Operation } from './dispatch.js';
+import { compileIncrement, type BantimeFn } from './increment.js';
+import { reconcileAction, splitByExpiry } from './restore.js';
+import { ExpiryHeap } from './schedule.js';
+import { expiryJitterMs, type SpreadOptions } from './spread.js';
+
+export interface JailPolicy {
+  /** Seconds; -1 permanent. */
+  bantime: number;
+  increment: IncrementSettings;
+  actions: Action[];
+  ignore?: IgnoreList;
+}
+
+export interface BanManagerOptions {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  random?: () => number;
+  /** Seconds of ban history kept and looked back on for bantime.increment (dbpurgeage); default 1 day. */
+  purgeAge?: number;
+  spread?: SpreadOptions;
+}
+
+interface JailState {
+  name: string;
+  policy: JailPolicy;
+  bantimeFn: BantimeFn;
+  bans: Map<string, Ban>;
+  total: number;
+}
+
+interface Pending {
+  req: BanRequest;
+  manual?: { seconds?: number };
+  resolve(ban: Ban | null): void;
+}
+
+// Expiries this close together are lifted in one batch (and one timer): "exact to within a second".
+const EXPIRY_BATCH_MS = 500;
+const PURGE_EVERY_MS = 3_600_000;
+
+/**
+ * Owns the ban table: persists each ban before any action runs, applies it
+ * through every action of its jail, lifts it on expiry, restores everything
+ * after a restart. Requests arriving in the same tick share one transaction
+ * and one batch per action.
+ */
+export class BanManager {
+  private readonly jails = new Map<string, JailState>();
+  private readonly heap = new ExpiryHeap<Ban>();
+  private readonly dispatcher: Dispatcher;
+  private readonly random: () => number;
+  private readonly purgeAgeMs: number;
+  private queue: Pending[] = [];
+  private flushing: Promise<void> | null = null;
+  private timer: { handle: TimerHandle; at: number } | null = null;
+  private purgeTimer: TimerHandle | null = null;
+  private started = false;
+  private closed = false;
+
+  constructor(private readonly opts: BanManagerOptions) {
+    this.random = opts.random ?? Math.random;
+    this.purgeAgeMs = (opts.purgeAge ?? 86_400) * 1000;
+    this.dispatcher = new Dispatcher({
+      store: opts.store, clock: opts.clock, logger: opts.logger, random: this.random,
+      stillWanted: (op, bans) => this.stillWanted(op, bans),
+    });
+  }
+
+  /** Adds or reconfigures a jail. After start(), a new jail's stored bans (or a new action) are restored at once. */
+  setJail(name: string, policy: JailPolicy): Promise<void> {
+    const bantimeFn = compileIncrement(policy.increment);
+    const old = this.jails.get(name);
+    if (old) {
+      const known = new Set(old.policy.actions.map((a) => a.id));
+      Object.assign(old, { policy, bantimeFn });
+      const added = policy.actions.filter((a) => !known.has(a.id));
+      if (!this.started || added.length === 0) return Promise.resolve();
+      const plan = { live: [...old.bans.values()] as StoredBan[], due: [] };
+      return Promise.all(added.map((a) => reconcileAction(name, a, plan, this.dispatcher, this.opts.logger))).then(() => undefined);
+    }
+    const state: JailState = { name, policy, bantimeFn, bans: new Map(), total: 0 };
+    this.jails.set(name, state);
+    return this.started ? this.restoreJail(state, this.opts.store.loadBans({ jail: name })) : Promise.resolve();
+  }
+
+  /** Forgets a jail's bans in memory; they stay in the database (and in the kernel until its actions are stopped). */
+  removeJail(name: string): void {
+    this.jails.delete(name);
+    metrics.banned.set({ jail: name }, 0);
+  }
+
+  /** Restores persisted bans: unexpired re-applied, overdue lifted, one batch per action; reconciles with the kernel. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const now = this.opts.clock.now();
+    this.purge();
+    const byJail = new Map<string, StoredBan[]>();
+    for (const b of this.opts.store.loadBans()) {
+      let list = byJail.get(b.jail);
+      if (!list) byJail.set(b.jail, (list = []));
+      list.push(b);
+    }
+    const orphans = [...byJail.keys()].filter((j) => !this.jails.has(j));
+    if (orphans.length > 0) this.opts.logger.warn(`bans of unconfigured jails kept in the database, not enforced: ${orphans.join(', ')}`);
+    await Promise.all([...this.jails.values()].map((j) => this.restoreJail(j, byJail.get(j.name) ?? [])));
+    this.opts.logger.info(`ban manager ready: ${this.active().length} ban(s) in force`, { at: new Date(now).toISOString() });
+  }
+
+  /** Bans for a jail; null when the address is already banned (or ignored) there. */
+  async request(req: BanRequest): Promise<Ban | null> {
+    const jail = this.jail(req.jail);
+    const addr = mustParseAddress(req.ip);
+    if (this.closed || jail.policy.ignore?.has(addr) || jail.bans.has(addr.text)) return null;
+    return this.enqueue({ ...req, ip: addr.text, family: addr.family });
+  }
+
+  /** An administrator's ban; an ignored address needs force. Returns the existing ban if there is one. */
+  async manualBan(jailName: string, ip: string, opts: { seconds?: number; force?: boolean } = {}): Promise<Ban> {
+    const jail = this.jail(jailName);
+    const addr = mustParseAddress(ip);
+    if (jail.policy.ignore?.has(addr) && !opts.force) {
+      throw new AsteriskBanError('E_IGNORED', `${addr.text} is in the ignore list of jail ${jailName}`, { hint: 'use --force to ban it anyway' });
+    }
+    const existing = jail.bans.get(addr.text);
+    if (existing) return existing;
+    const req: BanRequest = { jail: jailName, ip: addr.text, family: addr.family, time: this.opts.clock.now(), source: 'manual', reason: 'manual ban', failures: [] };
+    const ban = await this.enqueue(req, { seconds: opts.seconds });
+    return ban ?? jail.bans.get(addr.text) ?? this.fail('E_INTERNAL', `ban of ${addr.text} was not recorded`);
+  }
+
+  /** Lifts matching bans now (E_NOT_BANNED when none match). */
+  async unban(opts: { ip?: string; jail?: string; all?: boolean }): Promise<Ban[]> {
+    if (opts.jail !== undefined) this.jail(opts.jail);
+    const ip = opts.ip === undefined ? undefined : mustParseAddress(opts.ip).text;
+    if (ip === undefined && !opts.all) throw new AsteriskBanError('E_REQUEST', 'unban needs an address or all');
+    const matched = this.active(opts.jail).filter((b) => ip === undefined || b.ip === ip);
+    if (matched.length === 0) throw new AsteriskBanError('E_NOT_BANNED', `${ip ?? 'nothing'} is not banned${opts.jail ? ` in jail ${opts.jail}` : ''}`);
+    await this.lift(matched);
+    return matched;
+  }
+
+  active(jail?: string): Ban[] {
+    const states = jail === undefined ? [...this.jails.values()] : [this.jail(jail)];
+    return states.flatMap((j) => [...j.bans.values()]);
+  }
+
+  stats(jail: string): { currentlyBanned: number; totalBanned: number } {
+    const j = this.jail(jail);
+    return { currentlyBanned: j.bans.size, totalBanned: j.total };
+  }
+
+  /** Settles pending requests and stops timers. The store belongs to the caller and stays open; bans stay in the kernel. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.queue.length > 0) await this.flush();
+    await this.flushing;
+    this.closed = true;
+    if (this.timer) this.opts.clock.clearTimeout(this.timer.handle);
+    if (this.purgeTimer) this.opts.clock.clearTimeout(this.purgeTimer);
+    this.timer = null;
+    this.dispatcher.close();
+  }
+
+  private async restoreJail(jail: JailState, stored: StoredBan[]): Promise<void> {
+    const plan = splitByExpiry(stored, this.opts.clock.now());
+    // Memory first, synchronously: a request arriving during the awaits below sees these bans.
+    for (const b of plan.live) {
+      jail.bans.set(b.ip, b);
+      if (b.end !== null) this.heap.push(b.end, b);
+    }
+    jail.total += plan.live.length;
+    this.opts.store.deleteBans(plan.due);
+    metrics.banned.set({ jail: jail.name }, jail.bans.size);
+    metrics.unbans.inc({ jail: jail.name }, plan.due.length);
+    this.reschedule();
+    await Promise.all(jail.policy.actions.map((a) => reconcileAction(jail.name, a, plan, this.dispatcher, this.opts.logger)));
+    if (plan.live.length + plan.due.length > 0) this.opts.logger.info(`restored ${plan.live.length} ban(s), lifted ${plan.due.length} overdue`, { jail: jail.name });
+  }
+
+  private enqueue(req: BanRequest, manual?: { seconds?: number }): Promise<Ban | null> {
+    return new Promise((resolve) => {
+      this.queue.push({ req, manual, resolve });
+      // setImmediate runs after the current I/O phase: a flood's events land in one batch.
+      if (this.queue.length === 1) setImmediate(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    const work = this.commit(batch);
+    this.flushing = work;
+    await work;
+    if (this.flushing === work) this.flushing = null;
+  }
+
+  private async commit(batch: Pending[]): Promise<void> {
+    const now = this.opts.clock.now();
+    const made: { p: Pending; ban: Ban }[] = [];
+    for (const p of batch) {
+      const jail = this.jails.get(p.req.jail);
+      if (!jail || jail.bans.has(p.req.ip)) {
+        p.resolve(null);
+        continue;
+      }
+      const inc = jail.policy.increment;
+      const previous = this.opts.store.previousBans(p.req.ip, inc.overalljails ? null : jail.name, now - this.purgeAgeMs);
+      const seconds = p.manual?.seconds ?? jail.bantimeFn(jail.policy.bantime, previous);
+      const jitter = p.manual?.seconds !== undefined ? 0 : expiryJitterMs(seconds, inc.rndtime, this.random, this.opts.spread);
+      const ban: Ban = {
+        jail: jail.name, ip: p.req.ip, family: p.req.family, start: now,
+        end: seconds < 0 ? null : now + Math.round(seconds * 1000) + jitter,
+        count: previous + 1, source: p.req.source, reason: p.req.reason, failures: p.req.failures,
+      };
+      jail.bans.set(ban.ip, ban);
+      made.push({ p, ban });
+    }
+    if (made.length === 0) return;
+    try {
+      this.opts.store.saveBans(made.map((m) => m.ban));
+    } catch (err) {
+      // Still enforce: an attacker must not get through because our disk is full.
+      this.opts.logger.error(`cannot persist ${made.length} ban(s); enforcing them in memory only`, { error: (err as Error).message });
+    }
+    const byJail = new Map<string, Ban[]>();
+    for (const { ban } of made) {
+      if (ban.end !== null) this.heap.push(ban.end, ban);
+      byJail.get(ban.jail)?.push(ban) ?? byJail.set(ban.jail, [ban]);
+    }
+    this.reschedule();
+    const firewall: Promise<boolean>[] = [];
+    for (const [name, bans] of byJail) {
+      const jail = this.jails.get(name)!;
+      jail.total += bans.length;
+      metrics.bans.inc({ jail: name }, bans.length);
+      metrics.banned.set({ jail: name }, jail.bans.size);
+      const calledAt = this.opts.clock.now();
+      for (const b of made) if (b.ban.jail === name) metrics.banLatency.observe({ jail: name }, Math.max(0, calledAt - b.p.req.time) / 1000);
+      for (const action of jail.policy.actions) {
+        const run = this.dispatcher.run(name, action, 'ban', bans);
+        if (action.kind === 'firewall') firewall.push(run);
+      }
+    }
+    // Callers learn of the ban once the firewall has had its first try; mail is not waited for.
+    await Promise.all(firewall);
+    for (const { p, ban } of made) p.resolve(ban);
+  }
+
+  private async lift(bans: Ban[]): Promise<void> {
+    const byJail = new Map<string, Ban[]>();
+    for (const b of bans) {
+      const jail = this.jails.get(b.jail);
+      if (!jail || jail.bans.get(b.ip) !== b) continue;
+      jail.bans.delete(b.ip);
+      byJail.get(b.jail)?.push(b) ?? byJail.set(b.jail, [b]);
+    }
+    const lifted = [...byJail.values()].flat();
+    if (lifted.length === 0) return;
+    try {
+      this.opts.store.deleteBans(lifted);
+    } catch (err) {
+      this.opts.logger.error(`cannot delete ${lifted.length} lifted ban(s) from the database`, { error: (err as Error).message });
+    }
+    const runs: Promise<boolean>[] = [];
+    for (const [name, list] of byJail) {
+      const jail = this.jails.get(name)!;
+      metrics.unbans.inc({ jail: name }, list.length);
+      metrics.banned.set({ jail: name }, jail.bans.size);
+      for (const action of jail.policy.actions) runs.push(this.dispatcher.run(name, action, 'unban', list));
+    }
+    this.reschedule();
+    await Promise.all(runs);
+  }
+
+  private expire(): void {
+    this.timer = null;
+    const due = this.heap.popDue(this.opts.clock.now() + EXPIRY_BATCH_MS).map((e) => e.token).filter((b) => this.isLive(b));
+    if (due.length > 0) void this.lift(due);
+    else this.reschedule();
+  }
+
+  private reschedule(): void {
+    if (this.closed) return;
+    let top = this.heap.peek();
+    while (top && !this.isLive(top.token)) {
+      this.heap.pop();
+      top = this.heap.peek();
+    }
+    if (this.timer && (!top || this.timer.at !== top.end)) {
+      this.opts.clock.clearTimeout(this.timer.handle);
+      this.timer = null;
+    }
+    if (!top || this.timer) return;
+    const handle = this.opts.clock.setTimeout(() => this.expire(), Math.max(0, top.end - this.opts.clock.now()));
+    handle.unref?.();
+    this.timer = { handle, at: top.end };
+  }
+
+  private purge(): void {
+    try {
+      const removed = this.opts.store.purgeHistory(this.opts.clock.now() - this.purgeAgeMs);
+      if (removed > 0) this.opts.logger.debug(`purged ${removed} old ban history row(s)`);
+    } catch (err) {
+      this.opts.logger.error('cannot purge ban history', { error: (err as Error).message });
+    }
+    if (this.closed) return;
+    this.purgeTimer = this.opts.clock.setTimeout(() => this.purge(), PURGE_EVERY_MS);
+    this.purgeTimer.unref?.();
+  }
+
+  private isLive(ban: Ban): boolean {
+    return this.jails.get(ban.jail)?.bans.get(ban.ip) === ban;
+  }
+
+  private stillWanted(op: Operation, bans: Ban[]): Ban[] {
+    return op === 'ban' ? bans.filter((b) => this.isLive(b)) : bans.filter((b) => !this.jails.get(b.jail)?.bans.has(b.ip));
+  }
+
+  private jail(name: string): JailState {
+    return this.jails.get(name) ?? this.fail('E_UNKNOWN_JAIL', `no jail named ${name}`);
+  }
+
+  private fail(code: 'E_UNKNOWN_JAIL' | 'E_INTERNAL', message: string): never {
+    throw new AsteriskBanError(code, message);
+  }
+}
