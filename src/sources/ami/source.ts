@@ -27,6 +27,7 @@ export class AmiSource implements Source {
   private readonly session: AmiSession;
   private readonly interpreter: EventInterpreter;
   private readonly logger: Logger;
+  private readonly listeners: Array<(next: SessionStatus, prev: SessionStatus) => void> = [];
 
   constructor(private readonly opts: AmiSourceOptions) {
     const ami = opts.settings.ami;
@@ -48,12 +49,20 @@ export class AmiSource implements Source {
       },
       {
         frame: (f) => this.interpreter.frame(f),
-        status: (next, prev) => opts.onStatus?.(next, prev),
+        status: (next, prev) => {
+          opts.onStatus?.(next, prev);
+          for (const l of this.listeners) l(next, prev);
+        },
         lost: () => this.interpreter.reset(),
       },
       opts.clock,
       this.logger,
     );
+  }
+
+  /** Every later session status change is reported to `fn`. */
+  onStatusChange(fn: (next: SessionStatus, prev: SessionStatus) => void): void {
+    this.listeners.push(fn);
   }
 
   get sessionStatus(): SessionStatus {
