@@ -3,12 +3,13 @@ import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { AsteriskBanError, isAsteriskBanError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
+import { DEFAULT_DAEMON } from '../settings/defaults.js';
 import type { DaemonApi } from './api.js';
 import { findCommand } from './commands.js';
 import { metrics } from './metrics.js';
 import { LineSplitter, MAX_REQUEST_BYTES, RequestError, errorAnswer, okAnswer, parseRequest, type RequestId } from './protocol.js';
 
-export const DEFAULT_SOCKET = '/run/asterisk-ban/asterisk-ban.sock';
+export const DEFAULT_SOCKET = DEFAULT_DAEMON.socket;
 
 export interface ControlServerOptions {
   path: string;

@@ -1,0 +1,98 @@
+import { parseAddress } from '../core/address.js';
+import { isAsteriskBanError } from '../core/errors.js';
+import { parseDuration } from '../core/duration.js';
+import { request } from '../control/client.js';
+import type { BanView, JailStatus } from '../control/api.js';
+import { packageVersion } from '../control/version.js';
+import { EXIT, UsageError, type CliIo } from './io.js';
+import { formatBanned, formatBans, formatReload, formatStatus, formatUnbanned, formatVersion, jsonLine } from './format.js';
+
+/** The commands that talk to a running daemon over its control socket. */
+export interface ClientContext {
+  socket: string;
+  io: CliIo;
+}
+
+// A reload re-reads every file and may restart AMI sessions; give it longer.
+const TIMEOUT_MS = 30_000;
+const RELOAD_TIMEOUT_MS = 120_000;
+
+function out(ctx: ClientContext, text: string): void {
+  ctx.io.stdout.write(text);
+}
+
+function asArray<T>(v: unknown, what: string): T[] {
+  if (!Array.isArray(v)) throw new Error(`the daemon answered ${what} with something that is not a list`);
+  return v as T[];
+}
+
+function jailName(text: string): string {
+  if (text.length === 0 || text.length > 128 || /[\s\u0000-\u001f]/.test(text)) throw new UsageError(`"${text.slice(0, 64)}" is not a jail name`);
+  return text;
+}
+
+function address(text: string): string {
+  const a = parseAddress(text);
+  if (!a) throw new UsageError(`"${text.slice(0, 64)}" is not an IP address`, 'give one IPv4 or IPv6 address, e.g. 203.0.113.5 or 2001:db8::1');
+  return a.text;
+}
+
+export async function statusCommand(ctx: ClientContext, jail: string | undefined, opts: { json?: boolean }): Promise<number> {
+  const args = jail === undefined ? {} : { jail: jailName(jail) };
+  const jails = asArray<JailStatus>(await request(ctx.socket, 'status', args, { timeoutMs: TIMEOUT_MS }), 'status');
+  out(ctx, opts.json ? jails.map(jsonLine).join('') : formatStatus(jails));
+  return EXIT.OK;
+}
+
+export async function listCommand(ctx: ClientContext, opts: { json?: boolean }): Promise<number> {
+  const bans = asArray<BanView>(await request(ctx.socket, 'list', {}, { timeoutMs: TIMEOUT_MS }), 'list');
+  out(ctx, opts.json ? bans.map(jsonLine).join('') : formatBans(bans));
+  return EXIT.OK;
+}
+
+export async function banCommand(ctx: ClientContext, jail: string, ip: string, opts: { time?: string; force?: boolean }): Promise<number> {
+  const args: Record<string, unknown> = { jail: jailName(jail), ip: address(ip) };
+  if (opts.time !== undefined) {
+    let seconds: number;
+    try {
+      seconds = parseDuration(opts.time);
+    } catch (err) {
+      throw new UsageError(isAsteriskBanError(err) ? err.message : `"${opts.time}" is not a duration`, 'use e.g. 600, 10m, 1h, 3d, 1w; -1 means permanent');
+    }
+    if (seconds === 0) throw new UsageError('--time must be longer than 0 (use -1 for a permanent ban)');
+    args.seconds = seconds;
+  }
+  if (opts.force) args.force = true;
+  const ban = (await request(ctx.socket, 'ban', args, { timeoutMs: TIMEOUT_MS })) as BanView;
+  out(ctx, formatBanned(ban));
+  return EXIT.OK;
+}
+
+export async function unbanCommand(ctx: ClientContext, ip: string | undefined, opts: { jail?: string; all?: boolean }): Promise<number> {
+  if (opts.all && ip !== undefined) throw new UsageError('give either an ADDRESS or --all, not both');
+  if (!opts.all && ip === undefined) throw new UsageError('unban needs an ADDRESS or --all');
+  const args: Record<string, unknown> = opts.all ? { all: true } : { ip: address(ip as string) };
+  if (opts.jail !== undefined) args.jail = jailName(opts.jail);
+  const gone = asArray<BanView>(await request(ctx.socket, 'unban', args, { timeoutMs: TIMEOUT_MS }), 'unban');
+  out(ctx, formatUnbanned(gone));
+  return EXIT.OK;
+}
+
+export async function reloadCommand(ctx: ClientContext, jail: string | undefined): Promise<number> {
+  const args = jail === undefined ? {} : { jail: jailName(jail) };
+  const result = (await request(ctx.socket, 'reload', args, { timeoutMs: RELOAD_TIMEOUT_MS })) as { reloaded: string[]; stopped: string[]; started: string[] };
+  out(ctx, formatReload({ reloaded: result.reloaded ?? [], stopped: result.stopped ?? [], started: result.started ?? [] }));
+  return EXIT.OK;
+}
+
+/** Our own version always; the daemon's too when one answers. */
+export async function versionCommand(ctx: ClientContext): Promise<number> {
+  let daemon: { version: string; pid: number; uptime: number } | null = null;
+  try {
+    daemon = (await request(ctx.socket, 'version', {}, { timeoutMs: 5_000 })) as typeof daemon;
+  } catch (err) {
+    if (!isAsteriskBanError(err, 'E_NOT_RUNNING')) throw err;
+  }
+  out(ctx, formatVersion(packageVersion(), daemon));
+  return EXIT.OK;
+}

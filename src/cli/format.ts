@@ -1,0 +1,99 @@
+import { printable } from '../core/address.js';
+import { formatDuration } from '../core/duration.js';
+import type { BanView, JailStatus } from '../control/api.js';
+
+/**
+ * Human and JSON renderings of what the daemon answers. Reasons, account names
+ * and source details can carry attacker text, so everything printed for humans
+ * goes through printable() (no terminal escapes), and JSON output escapes the
+ * C1 controls JSON.stringify leaves raw.
+ */
+
+function pad2(n: number): string {
+  return String(n).padStart(2, '0');
+}
+
+/** `2026-11-27 12:00:00` in local time, as fail2ban prints it. */
+export function formatTime(ms: number): string {
+  if (!Number.isFinite(ms)) return '?';
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+
+function isoTime(iso: string | null | undefined, none: string): string {
+  if (iso === null || iso === undefined) return none;
+  return formatTime(Date.parse(iso));
+}
+
+function safe(v: unknown, max = 200): string {
+  return printable(typeof v === 'string' ? v : String(v ?? ''), max);
+}
+
+export function jsonLine(value: unknown): string {
+  return `${JSON.stringify(value).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`;
+}
+
+/** Columns padded to their widest cell; the last column is not padded. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n') + '\n';
+}
+
+export function formatStatus(jails: JailStatus[]): string {
+  if (jails.length === 0) return 'No jails configured.\n';
+  return jails.map(formatJail).join('\n');
+}
+
+function formatJail(j: JailStatus): string {
+  const out: string[] = [];
+  out.push(`Jail ${safe(j.jail)} (${j.enabled ? 'enabled' : 'disabled'}, backend ${safe(j.backend)})`);
+  const row = (label: string, value: string): void => {
+    out.push(`  ${label.padEnd(19)}${value}`);
+  };
+  row('currently failed:', String(j.currentlyFailed));
+  row('total failed:', String(j.totalFailed));
+  row('currently banned:', String(j.currentlyBanned));
+  row('total banned:', String(j.totalBanned));
+  row('refused by verify:', String(j.refusedByVerify));
+  row('banned:', j.banned.length ? j.banned.map((ip) => safe(ip, 64)).join(' ') : '-');
+  row('actions:', j.actions.length ? j.actions.map((a) => safe(a)).join(', ') : '-');
+  if (j.sources.length === 0) {
+    row('sources:', '-');
+  } else {
+    out.push('  sources:');
+    for (const s of j.sources) {
+      out.push(`    ${safe(s.name)}: ${safe(s.state)} since ${formatTime(s.since)}${s.detail ? ` (${safe(s.detail)})` : ''}`);
+    }
+  }
+  return out.join('\n') + '\n';
+}
+
+export function formatBans(bans: BanView[]): string {
+  if (bans.length === 0) return 'No active bans.\n';
+  return table(
+    ['ADDRESS', 'JAIL', 'SINCE', 'UNTIL', 'COUNT', 'REASON'],
+    bans.map((b) => [safe(b.ip, 64), safe(b.jail), isoTime(b.since, '?'), isoTime(b.until, 'permanent'), String(b.count), safe(b.reason, 80)]),
+  );
+}
+
+export function formatBanned(b: BanView): string {
+  return `Banned ${safe(b.ip, 64)} in ${safe(b.jail)} until ${isoTime(b.until, 'never (permanent)')} (ban #${b.count}).\n`;
+}
+
+export function formatUnbanned(bans: BanView[]): string {
+  if (bans.length === 0) return 'Nothing to unban.\n';
+  return bans.map((b) => `Unbanned ${safe(b.ip, 64)} from ${safe(b.jail)}.\n`).join('');
+}
+
+export function formatReload(r: { reloaded: string[]; stopped: string[]; started: string[] }): string {
+  const part = (label: string, names: string[]): string => `${label}: ${names.length ? names.map((n) => safe(n)).join(', ') : '-'}`;
+  return `${part('reloaded', r.reloaded)}; ${part('started', r.started)}; ${part('stopped', r.stopped)}\n`;
+}
+
+export function formatVersion(client: string, daemon: { version: string; pid: number; uptime: number } | null): string {
+  const first = `asterisk-ban ${client}\n`;
+  if (!daemon) return `${first}daemon: not running\n`;
+  return `${first}daemon: ${safe(daemon.version)}, pid ${daemon.pid}, up ${formatDuration(daemon.uptime)}\n`;
+}

@@ -1,0 +1,84 @@
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { DEFAULT_DAEMON } from '../settings/defaults.js';
+
+export const SYSTEM_CONFIG_DIR = '/etc/asterisk-ban';
+
+// asterisk-ban.conf is a few hundred bytes; anything far larger is not ours to parse here.
+const MAX_CONF_BYTES = 1024 * 1024;
+
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** --config, then ASTERISK_BAN_CONFIG, then ./config when it exists, then /etc/asterisk-ban. */
+export function resolveConfigDir(flag: string | undefined, env: NodeJS.ProcessEnv, cwd: string): string {
+  const given = flag ?? (env.ASTERISK_BAN_CONFIG || undefined);
+  if (given !== undefined) return isAbsolute(given) ? given : resolve(cwd, given);
+  const local = join(cwd, 'config');
+  return isDir(local) ? local : SYSTEM_CONFIG_DIR;
+}
+
+/**
+ * --socket, then ASTERISK_BAN_SOCKET, then `socket` in asterisk-ban.local /
+ * asterisk-ban.conf of the config dir, then the default. The client must reach
+ * the daemon even when the rest of the configuration is broken, so this reads
+ * the one key itself instead of loading (and validating) all settings.
+ */
+export function resolveSocketPath(flag: string | undefined, env: NodeJS.ProcessEnv, configDir: string): string {
+  if (flag !== undefined) return flag;
+  if (env.ASTERISK_BAN_SOCKET) return env.ASTERISK_BAN_SOCKET;
+  for (const name of ['asterisk-ban.local', 'asterisk-ban.conf']) {
+    const value = readDefinitionKey(join(configDir, name), 'socket');
+    if (value) return isAbsolute(value) ? value : resolve(configDir, value);
+  }
+  return DEFAULT_DAEMON.socket;
+}
+
+function readSmallFile(path: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const buf = Buffer.alloc(MAX_CONF_BYTES);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return buf.subarray(0, n).toString('utf8');
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The last `key = value` (or `key: value`) of the [Definition] section, the
+ * way a fail2ban-style INI reader resolves repeats. Comments start with # or ;.
+ */
+export function readDefinitionKey(path: string, key: string): string | null {
+  const text = readSmallFile(path);
+  if (text === null) return null;
+  let inDefinition = false;
+  let found: string | null = null;
+  for (const rawLine of text.split(/\r?\n/)) {
+    const line = rawLine.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    const section = /^\[([^\]]*)\]$/.exec(line);
+    if (section) {
+      inDefinition = section[1]!.trim() === 'Definition';
+      continue;
+    }
+    if (!inDefinition || /^\s/.test(rawLine)) continue;
+    const sep = line.search(/[=:]/);
+    if (sep <= 0 || line.slice(0, sep).trim() !== key) continue;
+    const value = line.slice(sep + 1).replace(/\s[#;].*$/, '').trim();
+    found = value === '' ? null : value;
+  }
+  return found;
+}

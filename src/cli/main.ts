@@ -1,0 +1,146 @@
+import { Command, CommanderError } from 'commander';
+import { packageVersion } from '../control/version.js';
+import {
+  banCommand, listCommand, reloadCommand, statusCommand, unbanCommand, versionCommand, type ClientContext,
+} from './client-commands.js';
+import { EXIT, EXIT_CODES_HELP, describeError, exitCodeFor, processIo, type CliIo } from './io.js';
+import { resolveConfigDir, resolveSocketPath } from './locate.js';
+
+/**
+ * The command line. A thin client: everything but `run`, `check-config` and
+ * `test-filter` is one request over the control socket. Exit codes are listed
+ * in io.ts (EXIT) and printed at the end of --help.
+ */
+
+interface Globals {
+  config?: string;
+  socket?: string;
+}
+
+interface Resolved {
+  config: string;
+  socket: string;
+  /** --socket or ASTERISK_BAN_SOCKET, when given explicitly (the daemon reads its own settings otherwise). */
+  socketGiven?: string;
+}
+
+function resolveGlobals(cmd: Command, io: CliIo): Resolved {
+  const g = cmd.optsWithGlobals<Globals>();
+  const config = resolveConfigDir(g.config, io.env, io.cwd);
+  const socketGiven = g.socket ?? (io.env.ASTERISK_BAN_SOCKET || undefined);
+  return { config, socket: resolveSocketPath(g.socket, io.env, config), socketGiven };
+}
+
+function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
+  const program = new Command('asterisk-ban');
+  program
+    .description('Intrusion prevention for Asterisk: bans attackers seen in AMI security events or logs')
+    .version(packageVersion(), '-V, --version', 'print the client version')
+    .option('--config <dir>', 'configuration directory (env ASTERISK_BAN_CONFIG; default ./config if it exists, else /etc/asterisk-ban)')
+    .option('--socket <path>', "the daemon's control socket (env ASTERISK_BAN_SOCKET; default: `socket` in asterisk-ban.conf, else /run/asterisk-ban/asterisk-ban.sock)")
+    .addHelpText('after', EXIT_CODES_HELP)
+    .showHelpAfterError('(see asterisk-ban --help)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+
+  // Commander calls actions with (...arguments, options, command). Each returns its
+  // exit code; errors propagate to main() for one-line reporting.
+  const act = <A extends unknown[]>(fn: (cmd: Command, ...args: A) => Promise<number>) =>
+    async (...args: unknown[]): Promise<void> => {
+      const cmd = args[args.length - 1] as Command;
+      setCode(await fn(cmd, ...(args.slice(0, -1) as A)));
+    };
+  const client = (cmd: Command): ClientContext => ({ socket: resolveGlobals(cmd, io).socket, io });
+
+  program.command('run')
+    .description('run the daemon in the foreground (systemd runs it so; npm start runs this)')
+    .action(act(async (cmd) => {
+      const g = resolveGlobals(cmd, io);
+      // Loaded only here: the client commands never pay for the daemon's modules.
+      const { runDaemon } = await import('../daemon/run.js');
+      return runDaemon(g.socketGiven === undefined ? { config: g.config } : { config: g.config, socket: g.socketGiven });
+    }));
+
+  program.command('check-config')
+    .description('validate the whole configuration; non-zero exit with file:line messages')
+    .action(act(async (cmd) => {
+      const { checkConfigCommand } = await import('./check-config.js');
+      return checkConfigCommand({ config: resolveGlobals(cmd, io).config }, io.stdout, io.stderr);
+    }));
+
+  program.command('test-filter')
+    .description('run a filter over a log file and report what it matches')
+    .argument('<log>', 'a log file (or a single line)')
+    .argument('<filter>', 'a filter name from filter.d, or a filter file')
+    .option('--json', 'one JSON object per line')
+    .option('--print-all-missed', 'print every line no failregex matched')
+    .option('--print-all-matched', 'print every matched line')
+    .action(act(async (cmd, log: string, filter: string, opts: { json?: boolean; printAllMissed?: boolean; printAllMatched?: boolean }) => {
+      const { testFilterCommand } = await import('./test-filter.js');
+      return testFilterCommand(log, filter, { ...opts, config: resolveGlobals(cmd, io).config }, io.stdout, io.stderr);
+    }));
+
+  program.command('status')
+    .description('per-jail counters, banned addresses and source state')
+    .argument('[jail]', 'only this jail')
+    .option('--json', 'one JSON object per jail per line')
+    .action(act(async (cmd, jail: string | undefined, opts: { json?: boolean }) => statusCommand(client(cmd), jail, opts)));
+
+  program.command('list')
+    .description('active bans: address, jail, since, until, count, reason')
+    .option('--json', 'one JSON object per ban per line')
+    .action(act(async (cmd, opts: { json?: boolean }) => listCommand(client(cmd), opts)));
+
+  program.command('ban')
+    .description('ban an address in a jail now')
+    .argument('<jail>', 'the jail whose actions apply the ban')
+    .argument('<address>', 'an IPv4 or IPv6 address')
+    .option('--time <duration>', "ban length: 600, 10m, 1h, 3d, 1w; -1 permanent (default: the jail's bantime)")
+    .option('--force', 'ban even an ignored address and skip verification')
+    .action(act(async (cmd, jail: string, ip: string, opts: { time?: string; force?: boolean }) => banCommand(client(cmd), jail, ip, opts)));
+
+  program.command('unban')
+    .description('lift a ban (in every jail unless --jail), or all bans with --all')
+    .argument('[address]', 'an IPv4 or IPv6 address')
+    .option('--jail <jail>', 'only in this jail')
+    .option('--all', 'lift every ban')
+    .action(act(async (cmd, ip: string | undefined, opts: { jail?: string; all?: boolean }) => unbanCommand(client(cmd), ip, opts)));
+
+  program.command('reload')
+    .description('re-read the configuration (all jails, or one)')
+    .argument('[jail]', 'only this jail')
+    .action(act(async (cmd, jail: string | undefined) => reloadCommand(client(cmd), jail)));
+
+  program.command('version')
+    .description("print this client's version and the running daemon's")
+    .action(act(async (cmd) => versionCommand(client(cmd))));
+
+  return program;
+}
+
+function commanderExit(err: CommanderError): number {
+  if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.OK;
+  return EXIT.USAGE;
+}
+
+/**
+ * Runs the CLI and resolves with the exit code. `argv` is process.argv-shaped
+ * (node, script, args...); `io` is injectable so tests run this in-process.
+ */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  let code: number = EXIT.OK;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv, { from: 'node' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) return commanderExit(err);
+    io.stderr.write(`${describeError(err)}\n`);
+    return exitCodeFor(err);
+  }
+}

@@ -1,0 +1,203 @@
+process.env.TZ = 'UTC';
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.js';
+import { EXIT, exitCodeFor } from '../../src/cli/io.js';
+import { connectError } from '../../src/control/client.js';
+import { ControlServer } from '../../src/control/server.js';
+import { FakeApi, tempDir } from '../control/fake-api.js';
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+function collect(stream: PassThrough): () => string {
+  const parts: Buffer[] = [];
+  stream.on('data', (d: Buffer) => parts.push(d));
+  return () => Buffer.concat(parts).toString('utf8');
+}
+
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}, cwd = '/'): Promise<Run> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out = collect(stdout);
+  const err = collect(stderr);
+  const code = await main(['node', 'asterisk-ban', ...args], { stdout, stderr, env, cwd });
+  return { code, out: out(), err: err() };
+}
+
+describe('cli against a control server', () => {
+  const tmp = tempDir();
+  const socket = join(tmp.dir, 'ab.sock');
+  const api = new FakeApi();
+  const server = new ControlServer({ path: socket, api });
+  const run = (...args: string[]): Promise<Run> => cli(['--socket', socket, ...args]);
+
+  before(() => server.start());
+  after(async () => {
+    await server.close();
+    tmp.remove();
+  });
+
+  it('status prints a table per jail with counters, bans and source state', async () => {
+    const r = await run('status');
+    assert.equal(r.code, EXIT.OK, r.err);
+    assert.match(r.out, /^Jail asterisk \(enabled, backend ami\)$/m);
+    assert.match(r.out, /^ {2}currently failed: +3$/m);
+    assert.match(r.out, /^ {2}total failed: +120$/m);
+    assert.match(r.out, /^ {2}currently banned: +2$/m);
+    assert.match(r.out, /^ {2}total banned: +15$/m);
+    assert.match(r.out, /^ {2}refused by verify: +1$/m);
+    assert.match(r.out, /^ {2}banned: +203\.0\.113\.5 2001:db8::1$/m);
+    assert.match(r.out, /^ {4}ami: ready since 2026-11-27 12:00:00$/m);
+    assert.equal(r.err, '');
+  });
+
+  it('status --json prints one JailStatus object per line', async () => {
+    const r = await run('status', 'asterisk', '--json');
+    assert.equal(r.code, EXIT.OK);
+    const lines = r.out.trimEnd().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines.length, 1);
+    assert.deepEqual(Object.keys(lines[0]).sort(), [
+      'actions', 'backend', 'banned', 'currentlyBanned', 'currentlyFailed', 'enabled', 'jail', 'refusedByVerify', 'sources', 'totalBanned', 'totalFailed',
+    ]);
+    assert.deepEqual(api.calls.at(-1), { method: 'status', args: ['asterisk'] });
+  });
+
+  it('status of an unknown jail exits 1 with the daemon message on stderr', async () => {
+    const r = await run('status', 'nosuch');
+    assert.equal(r.code, EXIT.ERROR);
+    assert.equal(r.out, '');
+    assert.equal(r.err, 'asterisk-ban: no jail named "nosuch"\n');
+  });
+
+  it('list prints aligned columns, permanent bans as such', async () => {
+    const r = await run('list');
+    assert.equal(r.code, EXIT.OK);
+    const lines = r.out.trimEnd().split('\n');
+    assert.match(lines[0]!, /^ADDRESS +JAIL +SINCE +UNTIL +COUNT +REASON$/);
+    assert.match(lines[1]!, /^203\.0\.113\.5 +asterisk +2026-11-27 12:00:00 +2026-11-27 13:00:00 +2 +InvalidPassword$/);
+    assert.match(lines[2]!, /^2001:db8::1 +asterisk +2026-11-27 12:05:00 +permanent +1 +failregex 0$/);
+    assert.equal(lines[1]!.indexOf('JAIL'), -1);
+    assert.equal(lines[0]!.indexOf('JAIL'), lines[1]!.indexOf('asterisk'), 'columns line up');
+  });
+
+  it('list --json prints one BanView per line with stable fields', async () => {
+    const r = await run('list', '--json');
+    const lines = r.out.trimEnd().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines, api.bans);
+    assert.deepEqual(Object.keys(lines[0]), ['jail', 'ip', 'since', 'until', 'count', 'source', 'reason']);
+  });
+
+  it('escapes terminal control sequences an attacker put into a reason', async () => {
+    api.bans.push({ jail: 'asterisk', ip: '198.51.100.66', since: '2026-11-27T12:00:00.000Z', until: null, count: 1, source: 'log', reason: 'x\u001b[2J\u009b31m' });
+    try {
+      const human = await run('list');
+      assert.ok(!/[\u001b\u009b]/.test(human.out));
+      assert.match(human.out, /x\\x1b\[2J\\x9b31m/);
+      const json = await run('list', '--json');
+      assert.ok(!/[\u001b\u009b]/.test(json.out));
+      assert.equal(JSON.parse(json.out.trimEnd().split('\n').at(-1)!).reason, 'x\u001b[2J\u009b31m');
+    } finally {
+      api.bans.pop();
+    }
+  });
+
+  it('ban sends a normalised address and --time in seconds', async () => {
+    const r = await run('ban', 'asterisk', '::FFFF:192.0.2.7', '--time', '1h', '--force');
+    assert.equal(r.code, EXIT.OK, r.err);
+    assert.deepEqual(api.calls.at(-1), { method: 'ban', args: ['asterisk', '192.0.2.7', { seconds: 3600, force: true }] });
+    assert.equal(r.out, 'Banned 192.0.2.7 in asterisk until 2026-11-27 13:00:00 (ban #1).\n');
+  });
+
+  it('ban --time -1 is permanent', async () => {
+    const r = await run('ban', 'asterisk', '192.0.2.8', '--time', '-1');
+    assert.equal(r.code, EXIT.OK, r.err);
+    assert.deepEqual(api.calls.at(-1)!.args[2], { seconds: -1 });
+    assert.match(r.out, /until never \(permanent\)/);
+  });
+
+  const usage: Array<[string, string[], RegExp]> = [
+    ['a non-address', ['ban', 'asterisk', '1.2.3.4; reboot'], /is not an IP address/],
+    ['a bad duration', ['ban', 'asterisk', '192.0.2.9', '--time', 'soon'], /"soon" is not a duration/],
+    ['a zero duration', ['ban', 'asterisk', '192.0.2.9', '--time', '0'], /longer than 0/],
+    ['a missing address', ['ban', 'asterisk'], /missing required argument/],
+    ['unban with neither address nor --all', ['unban'], /needs an ADDRESS or --all/],
+    ['unban with both', ['unban', '192.0.2.9', '--all'], /either an ADDRESS or --all/],
+    ['an unknown command', ['frobnicate'], /unknown command/],
+    ['an unknown option', ['list', '--colour'], /unknown option/],
+  ];
+  for (const [name, args, message] of usage) {
+    it(`exits 2 on ${name} without asking the daemon`, async () => {
+      const before = api.calls.length;
+      const r = await run(...args);
+      assert.equal(r.code, EXIT.USAGE);
+      assert.match(r.err, message);
+      assert.ok(!/\n\s+at /.test(r.err), 'no stack trace');
+      assert.equal(api.calls.length, before);
+    });
+  }
+
+  it('unban one address, then all', async () => {
+    const one = await run('unban', '192.0.2.7', '--jail', 'asterisk');
+    assert.equal(one.code, EXIT.OK, one.err);
+    assert.equal(one.out, 'Unbanned 192.0.2.7 from asterisk.\n');
+    assert.deepEqual(api.calls.at(-1), { method: 'unban', args: [{ ip: '192.0.2.7', jail: 'asterisk' }] });
+    const again = await run('unban', '192.0.2.7');
+    assert.equal(again.code, EXIT.ERROR);
+    assert.match(again.err, /not banned/);
+    const all = await run('unban', '--all');
+    assert.equal(all.code, EXIT.OK);
+    assert.deepEqual(api.calls.at(-1), { method: 'unban', args: [{ all: true }] });
+    assert.equal(api.bans.length, 0);
+  });
+
+  it('reload names what was reloaded', async () => {
+    const r = await run('reload', 'asterisk');
+    assert.equal(r.code, EXIT.OK);
+    assert.equal(r.out, 'reloaded: asterisk; started: -; stopped: -\n');
+  });
+
+  it('version prints the client and the daemon', async () => {
+    const r = await run('version');
+    assert.equal(r.code, EXIT.OK);
+    assert.match(r.out, /^asterisk-ban \d+\.\d+\.\d+\ndaemon: 9\.9\.9, pid 4242, up 1h2m3s\n$/);
+  });
+
+  it('finds the socket through ASTERISK_BAN_SOCKET', async () => {
+    const r = await cli(['list', '--json'], { ASTERISK_BAN_SOCKET: socket });
+    assert.equal(r.code, EXIT.OK, r.err);
+  });
+});
+
+describe('cli without a daemon', () => {
+  it('exits 3 with one clear line when nothing listens', async () => {
+    const r = await cli(['--socket', '/nonexistent/ab.sock', 'status']);
+    assert.equal(r.code, EXIT.NOT_RUNNING);
+    assert.equal(r.err, 'asterisk-ban is not running (no socket at /nonexistent/ab.sock)\n');
+  });
+
+  it('version still prints the client version', async () => {
+    const r = await cli(['--socket', '/nonexistent/ab.sock', 'version']);
+    assert.equal(r.code, EXIT.OK);
+    assert.match(r.out, /daemon: not running/);
+  });
+
+  it('maps EACCES on the socket to exit 4 with a hint', () => {
+    const err = connectError('/run/asterisk-ban/asterisk-ban.sock', Object.assign(new Error('x'), { code: 'EACCES' }));
+    assert.equal(err.code, 'E_PERMISSION');
+    assert.equal(err.message, "permission denied on /run/asterisk-ban/asterisk-ban.sock: run as root or as the daemon's user");
+    assert.equal(exitCodeFor(err), EXIT.PERMISSION);
+  });
+
+  it('--help exits 0 and documents the exit codes', async () => {
+    const r = await cli(['--help']);
+    assert.equal(r.code, EXIT.OK);
+    assert.match(r.out, /Exit codes:\n {2}0 {2}ok\n {2}1 .*\n {2}2 {2}usage error\n {2}3 .*not running.*\n {2}4 {2}permission denied/);
+  });
+});
