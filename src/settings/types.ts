@@ -120,4 +120,6 @@ export interface Settings {
   jails: JailSettings[];
   /** Values from .env and the process environment that we read. */
   env: Record<string, string>;
+  /** Things accepted but worth telling the admin (`file:line: message`), for the daemon to log. */
+  warnings?: string[];
 }
