@@ -1,0 +1,86 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { collectDefaultMetrics, type Registry } from 'prom-client';
+import type { Logger } from '../core/logger.js';
+import { metrics, registry as defaultRegistry } from './metrics.js';
+import { packageVersion } from './version.js';
+
+/** Loopback only unless the admin says otherwise: the counters reveal who attacks us. */
+export const DEFAULT_METRICS_ADDRESS = { host: '127.0.0.1', port: 9797 } as const;
+
+export interface MetricsServerOptions {
+  host: string;
+  port: number;
+  logger: Logger;
+  /** The registry to serve; the daemon's own by default. */
+  registry?: Registry;
+  /** Also export process metrics (CPU, memory, fds, event loop lag). Default true. */
+  processMetrics?: boolean;
+}
+
+export interface MetricsServer {
+  close(): Promise<void>;
+  /** The bound port (useful when asked for port 0). */
+  port: number;
+}
+
+const processMetricsOn = new WeakSet<Registry>();
+
+/** Serves the Prometheus text format on GET /metrics and nothing else. */
+export async function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsServer> {
+  const registry = opts.registry ?? defaultRegistry;
+  if (opts.processMetrics !== false && !processMetricsOn.has(registry)) {
+    // Only once per registry: prom-client refuses to register the same names twice.
+    processMetricsOn.add(registry);
+    collectDefaultMetrics({ register: registry, prefix: 'asterisk_ban_' });
+  }
+  if (registry === defaultRegistry) metrics.info.set({ version: packageVersion() }, 1);
+  const server = createServer((req, res) => {
+    handle(registry, req, res).catch((err: unknown) => {
+      opts.logger.error('metrics scrape failed', { error: err instanceof Error ? err.message : String(err) });
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('internal error\n');
+    });
+  });
+  // A scraper that stalls must not hold sockets for ever.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 15_000;
+  server.maxHeadersCount = 50;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  }).catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`cannot serve metrics on ${opts.host}:${opts.port}: ${err.code ?? err.message}`);
+  });
+  server.on('error', (err) => opts.logger.error('metrics server error', { error: err.message }));
+  const port = (server.address() as AddressInfo).port;
+  opts.logger.info('metrics endpoint listening', { url: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}/metrics` });
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(registry: Registry, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (path !== '/metrics') {
+    res.writeHead(404, { 'content-type': 'text/plain' });
+    res.end('not found; metrics are at /metrics\n');
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, HEAD' });
+    res.end('method not allowed\n');
+    return;
+  }
+  const body = await registry.metrics();
+  res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(body) });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
