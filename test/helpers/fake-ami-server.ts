@@ -14,6 +14,8 @@ export interface FakeAmiOptions {
   banner?: string;
   /** Fixed port (restart tests reuse the old one); 0 = any. */
   port?: number;
+  /** '\n' makes it answer with bare LF line ends, as no Asterisk does. */
+  lineEnd?: '\r\n' | '\n';
 }
 
 export const BANNER = 'Asterisk Call Manager/9.0.0';
@@ -69,7 +71,7 @@ export class FakeAmiServer {
       this.sockets.delete(sock);
       this.authed.delete(sock);
     });
-    sock.write(`${this.opts.banner ?? BANNER}\r\n`);
+    this.out(sock, `${this.opts.banner ?? BANNER}\r\n`);
     let buf = '';
     sock.on('data', (chunk) => {
       buf += chunk.toString('utf8');
@@ -98,25 +100,30 @@ export class FakeAmiServer {
       const secret = h.get('secret') ?? '';
       this.loginAttempts.push({ username, secret });
       if (this.refuseLogin || username !== this.username || secret !== this.secret) {
-        sock.write(`Response: Error\r\n${idLine}Message: Authentication failed\r\n\r\n`);
+        this.out(sock, `Response: Error\r\n${idLine}Message: Authentication failed\r\n\r\n`);
         return;
       }
       this.authed.add(sock);
       this.logins++;
-      sock.write(`Response: Success\r\n${idLine}Message: Authentication accepted\r\n\r\n`);
+      this.out(sock, `Response: Success\r\n${idLine}Message: Authentication accepted\r\n\r\n`);
       this.loginWaiters = this.loginWaiters.filter((w) => (this.logins >= w.n ? (w.resolve(), false) : true));
     } else if (action === 'ping') {
       this.pings++;
       if (!this.authed.has(sock)) {
-        sock.write(`Response: Error\r\n${idLine}Message: Permission denied\r\n\r\n`);
+        this.out(sock, `Response: Error\r\n${idLine}Message: Permission denied\r\n\r\n`);
         return;
       }
-      sock.write(`Response: Success\r\n${idLine}Ping: Pong\r\nTimestamp: 1795793312.295906\r\n\r\n`);
+      this.out(sock, `Response: Success\r\n${idLine}Ping: Pong\r\nTimestamp: 1795793312.295906\r\n\r\n`);
     } else if (action === 'logoff') {
-      sock.end(`Response: Goodbye\r\n${idLine}Message: Thanks for all the fish.\r\n\r\n`);
+      this.out(sock, `Response: Goodbye\r\n${idLine}Message: Thanks for all the fish.\r\n\r\n`);
+      sock.end();
     } else {
-      sock.write(`Response: Error\r\n${idLine}Message: Invalid/unknown command\r\n\r\n`);
+      this.out(sock, `Response: Error\r\n${idLine}Message: Invalid/unknown command\r\n\r\n`);
     }
+  }
+
+  private out(sock: Socket, text: string): void {
+    sock.write(this.opts.lineEnd === '\n' ? text.replaceAll('\r\n', '\n') : text);
   }
 
   /** Resolves once `n` logins in total have succeeded. */
