@@ -20,7 +20,7 @@ export async function startFakeWhois(opts: FakeWhoisOptions = {}): Promise<FakeW
   const queries: string[] = [];
   const sockets = new Set<Socket>();
   const answer = opts.answer ?? ((q: string) => `% fake whois\nnetname: TEST-NET-${q}\ncountry: ZZ\n`);
-  const server = createServer((sock) => {
+  const server = createServer({ allowHalfOpen: true }, (sock) => {
     sockets.add(sock);
     sock.on('close', () => sockets.delete(sock));
     sock.on('error', () => {});

@@ -1,3 +1,4 @@
+import { access, constants } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Action, ActionDeps, BanOptions } from '../types.js';
 import type { Ban } from '../../core/types.js';
@@ -86,6 +87,13 @@ export function createMailAction(spec: Invocation, deps: ActionDeps, variant: Ma
     async start() {
       if (started) return;
       started = true;
+      if (options.transport.kind === 'sendmail') {
+        const path = options.transport.path;
+        // Not fatal (an MTA may be installed later) but said once, plainly, instead of a retry loop's warnings.
+        await access(path, constants.X_OK).catch(() =>
+          logger.warn(`mail: ${path} is missing or not executable; install an MTA or set transport=smtp://host:587 (or SMTP_URL)`),
+        );
+      }
       if (options.notifyStart) outbox.addMail(composeLifecycle('started', ctx(new Map()), deps.clock.now()));
     },
     async check() {

@@ -1,3 +1,4 @@
+import { parseDuration } from '../../core/duration.js';
 import { configError } from '../../core/errors.js';
 import type { ActionDeps } from '../types.js';
 import type { Invocation } from '../../settings/types.js';
@@ -63,6 +64,19 @@ export function parseMailOptions(spec: Invocation, deps: ActionDeps, variant: Ma
     return n;
   };
 
+  const dur = (key: string, dflt: number, min: number, max: number): number => {
+    const v = p[key]?.trim();
+    if (v === undefined || v === '') return dflt;
+    let n = Number.NaN;
+    try {
+      n = parseDuration(v);
+    } catch {
+      // reported below with the key's name
+    }
+    if (!Number.isFinite(n) || n < min || n > max) fail(`${key} must be a duration from ${min} s to ${max} s (e.g. 60, 5m), not "${v.slice(0, 40)}"`);
+    return n;
+  };
+
   const toText = (p.dest ?? p.destemail ?? deps.jail.destemail ?? '').trim() || 'root';
   const to = toText.split(/[,\s]+/).filter((s) => s !== '');
   if (to.length === 0) fail('dest is empty', 'set dest=root or destemail in [DEFAULT]');
@@ -87,11 +101,12 @@ export function parseMailOptions(spec: Invocation, deps: ActionDeps, variant: Ma
     fromName,
     transport: parseTransport(deps.env.SMTP_URL ?? p.transport ?? 'sendmail', p.sendmail_path, deps.env, fail),
     whois: bool('whois', variant.whois),
-    whoisServer: p.whois_server?.trim() || null,
-    whoisPort: Math.floor(num('whois_port', 43, 1, 65535)),
-    whoisTimeoutMs: Math.round(num('whois_timeout', 5, 0.01, 60) * 1000),
+    // Env overrides (like SMTP_URL) let a test or a locked-down host redirect lookups without editing jails.
+    whoisServer: deps.env.WHOIS_SERVER?.trim() || p.whois_server?.trim() || null,
+    whoisPort: envPort(deps.env.WHOIS_PORT) ?? Math.floor(num('whois_port', 43, 1, 65535)),
+    whoisTimeoutMs: Math.round(dur('whois_timeout', 5, 0.01, 60) * 1000),
     lines,
-    digestMs: Math.round(num('digest', 60, 0, 86_400) * 1000),
+    digestMs: Math.round(dur('digest', 60, 0, 86_400) * 1000),
     notifyStart: bool('notify_start', false),
     notifyUnban: bool('notify_unban', false),
   };
@@ -127,6 +142,11 @@ function parseTransport(
   const user = url.username === '' ? null : decodeURIComponent(url.username);
   const pass = env.SMTP_PASSWORD ?? null;
   return { kind: 'smtp', host, port, secure, user, pass, text: `${url.protocol}//${user ? `${user}@` : ''}${url.host}` };
+}
+
+function envPort(text: string | undefined): number | null {
+  const n = Number(text?.trim());
+  return text !== undefined && Number.isInteger(n) && n >= 1 && n <= 65535 ? n : null;
 }
 
 /** Configuration text bound for a header: control characters out, bounded. */

@@ -99,7 +99,6 @@ export class Outbox {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, deadlineMs);
-      timer.unref();
     });
     const drain = (async () => {
       await this.settled();

@@ -85,6 +85,7 @@ export function createSender(opts: SenderOptions): MailSender {
         const e = err as { code?: unknown; responseCode?: unknown; message?: unknown };
         const parts = [typeof e.message === 'string' ? e.message : String(err)];
         if (typeof e.code === 'string') parts.unshift(e.code);
+        if (e.code === 'EAUTH') parts.push('check the user in the SMTP URL and SMTP_PASSWORD');
         // Deliberately no `cause`: nodemailer errors carry the command sent, which may hold the AUTH token.
         throw new AsteriskBanError('E_ACTION', scrubSecret(`mail via ${describe} failed: ${parts.join(': ')}`, secret, user).slice(0, 500));
       } finally {

@@ -35,10 +35,12 @@ export function queryWhoisServer(address: string, server: string, port: number, 
       sock.destroy();
       resolve(r);
     };
-    const finish = (): void => done({ ok: true, text: Buffer.concat(chunks).toString('utf8'), truncated });
+    const finish = (): void =>
+      done(size > 0 ? { ok: true, text: Buffer.concat(chunks).toString('utf8'), truncated } : { ok: false, error: `${server}:${port} closed without an answer` });
     const sock = connect({ host: server, port });
     const timer = setTimeout(() => done({ ok: false, error: `no answer from ${server}:${port} within ${timeoutMs} ms` }), timeoutMs);
-    sock.on('connect', () => sock.end(`${address}\r\n`));
+    // No half-close after the query: some servers treat it as the client going away.
+    sock.on('connect', () => sock.write(`${address}\r\n`));
     sock.on('data', (chunk: Buffer) => {
       const room = WHOIS_MAX_BYTES - size;
       if (chunk.length >= room) {
