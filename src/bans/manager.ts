@@ -131,11 +131,11 @@ export class BanManager {
   async manualBan(jailName: string, ip: string, opts: { seconds?: number; force?: boolean } = {}): Promise<Ban> {
     const jail = this.jail(jailName);
     const addr = mustParseAddress(ip);
+    const existing = jail.bans.get(addr.text);
+    if (existing) return existing;
     if (jail.policy.ignore?.has(addr) && !opts.force) {
       throw new AsteriskBanError('E_IGNORED', `${addr.text} is in the ignore list of jail ${jailName}`, { hint: 'use --force to ban it anyway' });
     }
-    const existing = jail.bans.get(addr.text);
-    if (existing) return existing;
     const req: BanRequest = { jail: jailName, ip: addr.text, family: addr.family, time: this.opts.clock.now(), source: 'manual', reason: 'manual ban', failures: [] };
     const ban = await this.enqueue(req, { seconds: opts.seconds });
     return ban ?? jail.bans.get(addr.text) ?? this.fail('E_INTERNAL', `ban of ${addr.text} was not recorded`);

@@ -1,0 +1,156 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BanManager, type JailPolicy } from '../../src/bans/manager.js';
+import { Store } from '../../src/store/store.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { isAsteriskBanError } from '../../src/core/errors.js';
+import { IgnoreList } from '../../src/jail/ignore.js';
+import { metrics } from '../../src/control/metrics.js';
+import { FakeAction, inc, logger, req, tick, v4 } from './fakes.js';
+
+const NO_SPREAD = { fraction: 0, maxSeconds: 0 };
+
+function setup(policy: Partial<JailPolicy> = {}, opts: { spread?: typeof NO_SPREAD; random?: () => number } = {}) {
+  const clock = new ManualClock();
+  const store = Store.open(':memory:');
+  const fw = new FakeAction('fw');
+  const mail = new FakeAction('mail', 'notify');
+  const manager = new BanManager({ store, clock, logger, random: opts.random ?? (() => 0), spread: opts.spread ?? NO_SPREAD });
+  void manager.setJail('asterisk', { bantime: 600, increment: inc(), actions: [fw, mail], ...policy });
+  return { clock, store, fw, mail, manager };
+}
+
+async function errorCount(jail: string, action: string): Promise<number> {
+  const v = (await metrics.actionErrors.get()).values.find((x) => x.labels.jail === jail && x.labels.action === action);
+  return v?.value ?? 0;
+}
+
+test('requests in the same tick share one transaction and one batch per action', async () => {
+  const { manager, fw, mail, store, clock } = setup();
+  await manager.start();
+  const results = await Promise.all([...Array.from({ length: 1000 }, (_, i) => manager.request(req(v4(i), clock.now()))), manager.request(req(v4(0), clock.now()))]);
+  assert.equal(results.filter((r) => r !== null).length, 1000, 'the duplicate request yields null');
+  assert.equal(fw.bansOf('ban').length, 1);
+  assert.equal(fw.calls[0]!.ips.length, 1000);
+  assert.equal(fw.calls[0]!.restored, false);
+  assert.equal(mail.bansOf('ban').length, 1);
+  assert.equal(store.countBans(), 1000);
+  assert.equal(await manager.request(req(v4(5), clock.now())), null, 'already banned');
+  assert.deepEqual(manager.stats('asterisk'), { currentlyBanned: 1000, totalBanned: 1000 });
+  const b = results[0]!;
+  assert.deepEqual([b.count, b.end! - b.start, b.source], [1, 600_000, 'ami']);
+  await manager.close();
+});
+
+test('an ignored address is never banned by a request; a manual ban needs force', async () => {
+  const ignore = IgnoreList.fromEntries(['192.0.2.0/24'], { ignoreself: false });
+  const { manager, fw } = setup({ ignore });
+  await manager.start();
+  assert.equal(await manager.request(req('192.0.2.10', 0)), null);
+  await assert.rejects(manager.manualBan('asterisk', '192.0.2.10'), (e) => isAsteriskBanError(e, 'E_IGNORED'));
+  assert.equal(fw.calls.length, 0);
+  const forced = await manager.manualBan('asterisk', '192.0.2.10', { force: true, seconds: 60 });
+  assert.deepEqual([forced.source, forced.end! - forced.start], ['manual', 60_000]);
+  assert.deepEqual(fw.calls, [{ op: 'ban', ips: ['192.0.2.10'], restored: false }]);
+  assert.equal(await manager.manualBan('asterisk', '192.0.2.10'), forced, 'banning again returns the ban in force');
+  await assert.rejects(manager.manualBan('nope', '198.51.100.1'), (e) => isAsteriskBanError(e, 'E_UNKNOWN_JAIL'));
+  await assert.rejects(manager.manualBan('asterisk', 'not-an-ip'), (e) => isAsteriskBanError(e, 'E_ADDRESS'));
+  await manager.close();
+});
+
+test('unban by address, by jail and all; E_NOT_BANNED when nothing matches', async () => {
+  const { manager, fw, store, clock } = setup();
+  const other = new FakeAction('other-fw');
+  await manager.setJail('other', { bantime: 600, increment: inc(), actions: [other] });
+  await manager.start();
+  await Promise.all([manager.request(req('198.51.100.1', 0)), manager.request(req('198.51.100.2', 0)), manager.request(req('198.51.100.1', clock.now(), 'other'))]);
+  const one = await manager.unban({ ip: '198.51.100.1', jail: 'asterisk' });
+  assert.deepEqual(one.map((b) => b.jail), ['asterisk']);
+  assert.deepEqual(fw.bansOf('unban'), [{ op: 'unban', ips: ['198.51.100.1'] }]);
+  assert.equal(fw.kernel.has('198.51.100.1'), false);
+  assert.equal(other.kernel.has('198.51.100.1'), true);
+  await assert.rejects(manager.unban({ ip: '198.51.100.1', jail: 'asterisk' }), (e) => isAsteriskBanError(e, 'E_NOT_BANNED'));
+  const rest = await manager.unban({ all: true });
+  assert.equal(rest.length, 2);
+  assert.equal(store.countBans(), 0);
+  await assert.rejects(manager.unban({ all: true }), (e) => isAsteriskBanError(e, 'E_NOT_BANNED'));
+  await manager.close();
+});
+
+test('expiry is driven by the clock, to the second, in batches; permanent bans stay', async () => {
+  const { manager, fw, store, clock } = setup();
+  await manager.start();
+  await Promise.all([manager.request(req('203.0.113.1', 0)), manager.request(req('203.0.113.2', 0))]);
+  await manager.manualBan('asterisk', '203.0.113.3', { seconds: -1 });
+  clock.advance(599_000);
+  await tick();
+  assert.equal(fw.bansOf('unban').length, 0);
+  clock.advance(1_000);
+  await tick();
+  assert.deepEqual(fw.bansOf('unban'), [{ op: 'unban', ips: ['203.0.113.1', '203.0.113.2'] }]);
+  assert.deepEqual(manager.active().map((b) => b.ip), ['203.0.113.3']);
+  assert.equal(store.countBans(), 1);
+  clock.advance(10 * 365 * 86_400_000);
+  await tick();
+  assert.equal(manager.active().length, 1, 'a permanent ban never expires');
+  assert.equal(clock.pending() <= 1, true, 'no timer for a permanent ban except the hourly purge');
+  await manager.close();
+});
+
+test('bans created together expire spread out, never earlier than bantime', async () => {
+  let seed = 1;
+  const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+  const { manager, fw, clock } = setup({ increment: inc({ rndtime: 30 }) }, { spread: { fraction: 0.01, maxSeconds: 60 }, random });
+  await manager.start();
+  const start = clock.now();
+  const bans = await Promise.all(Array.from({ length: 500 }, (_, i) => manager.request(req(v4(i), start))));
+  const ends = bans.map((b) => b!.end! - start);
+  assert.ok(Math.min(...ends) >= 600_000);
+  assert.ok(Math.max(...ends) <= 600_000 + 36_000);
+  assert.ok(Math.max(...ends) - Math.min(...ends) > 20_000, 'spread over more than 20 s');
+  for (let s = 0; s < 40; s++) {
+    clock.advance(1000 * (s === 0 ? 600 : 1));
+    await tick();
+  }
+  assert.equal(manager.active().length, 0);
+  const batches = fw.bansOf('unban');
+  assert.ok(batches.length > 10, `unbanned in ${batches.length} batches`);
+  assert.equal(batches.reduce((n, c) => n + c.ips.length, 0), 500);
+  await manager.close();
+});
+
+test('a failing action is retried with backoff; the record and other actions are unaffected', async () => {
+  const { manager, fw, mail, store, clock } = setup();
+  await manager.start();
+  fw.failNext = 2;
+  const before = await errorCount('asterisk', 'fw');
+  const ban = await manager.request(req('198.51.100.77', clock.now()));
+  assert.ok(ban);
+  assert.equal(store.countBans(), 1, 'the ban is recorded although the firewall failed');
+  assert.equal(mail.bansOf('ban').length, 1, 'mail got it at once');
+  assert.equal(fw.kernel.has('198.51.100.77'), false);
+  assert.deepEqual(store.loadBans()[0]!.applied, ['mail']);
+  clock.advance(500); // first retry (random 0 → base delay)
+  await tick();
+  assert.equal(fw.bansOf('ban').length, 2);
+  assert.equal(fw.kernel.has('198.51.100.77'), false);
+  clock.advance(1000);
+  await tick();
+  assert.equal(fw.kernel.has('198.51.100.77'), true);
+  assert.equal(fw.bansOf('ban').length, 3);
+  assert.equal(await errorCount('asterisk', 'fw') - before, 2);
+  assert.deepEqual(store.loadBans()[0]!.applied.sort(), ['fw', 'mail']);
+  await manager.close();
+});
+
+test('a retry is dropped when the ban was lifted meanwhile', async () => {
+  const { manager, fw, clock } = setup();
+  await manager.start();
+  fw.failNext = 1;
+  await manager.request(req('198.51.100.78', clock.now()));
+  await manager.unban({ ip: '198.51.100.78' });
+  clock.advance(60_000);
+  await tick();
+  assert.deepEqual(fw.bansOf('ban').map((c) => c.ips), [['198.51.100.78']], 'no re-ban of a lifted address');
+  await manager.close();
+});
