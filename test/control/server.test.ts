@@ -200,3 +200,45 @@ describe('control client', () => {
     }
   });
 });
+
+describe('control server lifecycle and limits', () => {
+  it('removes its socket file on close, so the next start finds nothing stale', async () => {
+    const tmp = tempDir();
+    const path = join(tmp.dir, 'ab.sock');
+    const server = new ControlServer({ path, api: new FakeApi() });
+    await server.start();
+    const held = createConnection(path);
+    await new Promise<void>((r) => held.once('connect', () => r()));
+    held.on('error', () => undefined);
+    await server.close();
+    assert.equal(existsSync(path), false);
+    await new Promise<void>((r) => (held.destroyed ? r() : held.once('close', () => r())));
+    tmp.remove();
+  });
+
+  it('turns away connections beyond the limit with an answer, and serves again once one leaves', async () => {
+    const tmp = tempDir();
+    const path = join(tmp.dir, 'ab.sock');
+    const server = new ControlServer({ path, api: new FakeApi(), maxConnections: 2 });
+    await server.start();
+    const held = [createConnection(path), createConnection(path)];
+    try {
+      await Promise.all(held.map((s) => new Promise<void>((r) => s.once('connect', () => r()))));
+      // Let the server register both before the third arrives.
+      assert.deepEqual((await raw(path, '{"id":1,"cmd":"ping"}\n', 1)).answers[0].error, { code: 'E_REQUEST', message: 'too many control connections' });
+      const gone = held.pop()!;
+      await new Promise<void>((r) => { gone.once('close', () => r()); gone.destroy(); });
+      // The server learns of the hang-up asynchronously: ask until it has (bounded).
+      let answer: unknown = null;
+      for (let i = 0; i < 100 && answer === null; i++) {
+        answer = await request(path, 'ping').catch(() => null);
+        if (answer === null) await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.deepEqual(answer, { pong: true });
+    } finally {
+      for (const s of held) s.destroy();
+      await server.close();
+      tmp.remove();
+    }
+  });
+});
