@@ -1,0 +1,78 @@
+import { existsSync } from 'node:fs';
+import { AsteriskBanError, ConfigErrors, configError } from '../core/errors.js';
+import { loadSettings } from '../settings/index.js';
+import type { JailSettings, Settings } from '../settings/types.js';
+import { compileFilter } from '../filter/index.js';
+import { validateInvocation } from '../actions/registry.js';
+
+export interface CheckResult {
+  settings: Settings | null;
+  errors: AsteriskBanError[];
+  warnings: string[];
+}
+
+function asErrors(err: unknown): AsteriskBanError[] {
+  if (err instanceof ConfigErrors) return err.errors;
+  if (err instanceof AsteriskBanError) return [err];
+  return [new AsteriskBanError('E_INTERNAL', err instanceof Error ? err.message : String(err))];
+}
+
+function checkJail(jail: JailSettings, errors: AsteriskBanError[], warnings: string[]): void {
+  const where = { file: jail.file, line: jail.line };
+  for (const def of [jail.filterDef, jail.gapFilterDef]) {
+    if (!def) continue;
+    try {
+      compileFilter(def);
+    } catch (err) {
+      errors.push(...asErrors(err));
+    }
+  }
+  for (const action of jail.actions) errors.push(...validateInvocation(action));
+  if (jail.backend !== 'ami') {
+    if (jail.logpath.length === 0) {
+      errors.push(configError(`jail [${jail.name}] reads logs (backend = ${jail.backend}) but has no logpath`, where, 'add logpath = /var/log/asterisk/messages'));
+    } else if (!jail.filterDef) {
+      errors.push(configError(`jail [${jail.name}] reads logs (backend = ${jail.backend}) but has no filter`, where, 'add filter = asterisk'));
+    }
+    for (const p of jail.logpath) {
+      if (!/[*?[]/.test(p.value) && !existsSync(p.value)) {
+        warnings.push(`${p.file}:${p.line}: logpath ${p.value} does not exist yet; it will be followed once it appears`);
+      }
+    }
+  }
+  if (jail.backend !== 'log' && (!jail.ami.username || !jail.ami.secret)) {
+    const msg = `jail [${jail.name}] uses AMI (backend = ${jail.backend}) but has no AMI username or secret`;
+    const hint = 'set AMI_USERNAME and AMI_SECRET in .env (or ami_username / ami_secret in the jail)';
+    if (jail.backend === 'ami') errors.push(configError(msg, where, hint));
+    else warnings.push(`${jail.file}:${jail.line}: ${msg}; it will read the log only (${hint})`);
+  }
+}
+
+/** Everything `run` would refuse, found without starting anything. */
+export function checkConfig(dir: string, env: NodeJS.ProcessEnv = process.env): CheckResult {
+  const errors: AsteriskBanError[] = [];
+  const warnings: string[] = [];
+  let settings: Settings | null = null;
+  try {
+    settings = loadSettings(dir, { env });
+  } catch (err) {
+    return { settings: null, errors: asErrors(err), warnings };
+  }
+  const enabled = settings.jails.filter((j) => j.enabled);
+  if (enabled.length === 0) warnings.push(`${dir}: no jail is enabled`);
+  for (const jail of enabled) checkJail(jail, errors, warnings);
+  return { settings, errors, warnings };
+}
+
+export async function checkConfigCommand(opts: { config: string }, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+  const result = checkConfig(opts.config);
+  for (const w of result.warnings) err.write(`warning: ${w}\n`);
+  if (result.errors.length > 0) {
+    for (const e of result.errors) err.write(`error: ${e.describe()}\n`);
+    err.write(`${result.errors.length} error(s) in ${opts.config}\n`);
+    return 1;
+  }
+  const jails = result.settings!.jails.filter((j) => j.enabled).map((j) => j.name);
+  out.write(`OK: ${opts.config}: ${jails.length} jail(s) enabled${jails.length ? ` (${jails.join(', ')})` : ''}\n`);
+  return 0;
+}

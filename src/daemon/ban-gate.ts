@@ -1,0 +1,80 @@
+import type { Logger } from '../core/logger.js';
+import { printable } from '../core/address.js';
+import type { BanRequest } from '../core/types.js';
+import { metrics } from '../control/metrics.js';
+
+/** Which addresses really sent packets here (src/jail/verify.ts asks conntrack). */
+export interface PacketWitness {
+  seen(ips: string[]): Promise<Set<string>>;
+}
+
+export interface BanGateDeps {
+  logger: Logger;
+  /** null: verification off or unavailable; every request passes. */
+  witness: PacketWitness | null;
+  pass(req: BanRequest): void;
+}
+
+/**
+ * Between a jail's decision and the ban manager: a due ban is checked against
+ * the kernel's connection tracking, so a forged line or frame naming a
+ * bystander bans nobody. Requests arriving in the same tick share one lookup,
+ * which keeps a flood to one conntrack query per batch.
+ */
+export class BanGate {
+  refused = 0;
+  private pending: BanRequest[] = [];
+  private scheduled = false;
+
+  constructor(private readonly jail: string, private deps: BanGateDeps) {}
+
+  setWitness(witness: PacketWitness | null): void {
+    this.deps = { ...this.deps, witness };
+  }
+
+  submit(req: BanRequest): void {
+    if (!this.deps.witness) {
+      this.deps.pass(req);
+      return;
+    }
+    this.pending.push(req);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => void this.drain());
+    }
+  }
+
+  private async drain(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    this.scheduled = false;
+    const witness = this.deps.witness;
+    if (!witness) {
+      for (const req of batch) this.deps.pass(req);
+      return;
+    }
+    let seen: Set<string>;
+    try {
+      seen = await witness.seen([...new Set(batch.map((r) => r.ip))]);
+    } catch (err) {
+      // A broken conntrack query must not let attackers through: fail open,
+      // loudly, as a firewall that cannot verify is still a firewall.
+      this.deps.logger.error(`ban verification failed, banning unverified: ${(err as Error).message}`, { jail: this.jail });
+      for (const req of batch) this.deps.pass(req);
+      return;
+    }
+    for (const req of batch) {
+      if (seen.has(req.ip)) {
+        this.deps.pass(req);
+        continue;
+      }
+      this.refused++;
+      metrics.verifyRefused.inc({ jail: this.jail });
+      const last = req.failures[req.failures.length - 1];
+      this.deps.logger.warn(
+        `REFUSED ban of ${req.ip}: it never sent packets to this host (forged ${req.source === 'ami' ? 'event' : 'log line'}?)`,
+        { jail: this.jail, ip: req.ip, reason: req.reason, evidence: printable(last?.raw ?? req.reason, 300) },
+      );
+    }
+  }
+}

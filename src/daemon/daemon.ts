@@ -1,0 +1,140 @@
+import { BanManager } from '../bans/manager.js';
+import type { Clock } from '../core/clock.js';
+import { AsteriskBanError, ConfigErrors } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { Settings } from '../settings/types.js';
+import { Store } from '../store/store.js';
+import { checkConfig } from '../cli/check-config.js';
+import { JailRuntime } from './jail-runtime.js';
+import type { PacketWitness } from './ban-gate.js';
+import { witnessFor } from './witness.js';
+
+export interface DaemonOptions {
+  configDir: string;
+  settings: Settings;
+  clock: Clock;
+  logger: Logger;
+}
+
+const CHECK_EVERY_MS = 60_000;
+
+/**
+ * The running daemon: the state store, the ban manager and one runtime per
+ * enabled jail. Reload re-reads and validates everything before touching the
+ * running jails, so a broken edit never drops protection.
+ */
+export class Daemon {
+  readonly store: Store;
+  readonly manager: BanManager;
+  readonly runtimes = new Map<string, JailRuntime>();
+  readonly startedAt: number;
+  private settings: Settings;
+  private checkTimer: NodeJS.Timeout | null = null;
+  private witnessCache = new Map<string, Promise<PacketWitness | null>>();
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.settings = opts.settings;
+    this.startedAt = opts.clock.now();
+    this.store = Store.open(opts.settings.daemon.dbfile);
+    this.manager = new BanManager({
+      store: this.store,
+      clock: opts.clock,
+      logger: opts.logger.child({ source: 'bans' }),
+      purgeAge: opts.settings.daemon.dbpurgeage,
+    });
+  }
+
+  get currentSettings(): Settings {
+    return this.settings;
+  }
+
+  async start(): Promise<void> {
+    for (const js of this.settings.jails.filter((j) => j.enabled)) {
+      this.runtimes.set(js.name, await JailRuntime.create(js, this.deps()));
+    }
+    for (const rt of this.runtimes.values()) await rt.startActions();
+    // Restore after every jail is registered: one batch per action, overdue bans lifted.
+    await this.manager.start();
+    for (const rt of this.runtimes.values()) await rt.startSource();
+    this.checkTimer = setInterval(() => void this.checkAll(), CHECK_EVERY_MS);
+    this.checkTimer.unref();
+    this.opts.logger.info(`asterisk-ban ready: ${this.runtimes.size} jail(s): ${[...this.runtimes.keys()].join(', ') || 'none'}`);
+  }
+
+  /**
+   * Re-reads the configuration. Invalid → E_CONFIG and nothing changes.
+   * Unchanged jails keep running untouched; changed ones are rebuilt keeping
+   * their failure counts and bans; removed ones are stopped.
+   */
+  async reload(only?: string): Promise<{ reloaded: string[]; stopped: string[]; started: string[] }> {
+    const check = checkConfig(this.opts.configDir);
+    if (check.errors.length > 0 || !check.settings) throw new ConfigErrors(check.errors);
+    const next = check.settings;
+    if (only !== undefined && !this.runtimes.has(only) && !next.jails.some((j) => j.name === only && j.enabled)) {
+      throw new AsteriskBanError('E_UNKNOWN_JAIL', `no jail named ${only}`);
+    }
+    const result = { reloaded: [] as string[], stopped: [] as string[], started: [] as string[] };
+    const wanted = new Map(next.jails.filter((j) => j.enabled).map((j) => [j.name, j]));
+    for (const [name, rt] of [...this.runtimes]) {
+      if (only !== undefined && name !== only) continue;
+      if (wanted.has(name)) continue;
+      await rt.stopSource();
+      rt.jail.stop();
+      await rt.stopActions();
+      this.manager.removeJail(name);
+      this.runtimes.delete(name);
+      result.stopped.push(name);
+    }
+    for (const [name, js] of wanted) {
+      if (only !== undefined && name !== only) continue;
+      const old = this.runtimes.get(name);
+      if (old && sameSettings(old.settings, js)) continue;
+      if (old) {
+        await old.stopSource();
+        await old.stopActions();
+      }
+      const rt = await JailRuntime.create(js, this.deps(), old?.jail);
+      this.runtimes.set(name, rt);
+      await rt.startActions();
+      await rt.startSource();
+      (old ? result.reloaded : result.started).push(name);
+    }
+    this.settings = next;
+    this.opts.logger.info(`reloaded: ${JSON.stringify(result)}`);
+    return result;
+  }
+
+  /** Clean stop: sources first (no new bans), then the manager, then actions per their stop semantics. */
+  async stop(): Promise<void> {
+    if (this.checkTimer) clearInterval(this.checkTimer);
+    await Promise.allSettled([...this.runtimes.values()].map((rt) => rt.stopSource()));
+    for (const rt of this.runtimes.values()) rt.jail.stop();
+    await this.manager.close();
+    await Promise.allSettled([...this.runtimes.values()].map((rt) => rt.stopActions()));
+    this.store.close();
+  }
+
+  private async checkAll(): Promise<void> {
+    for (const rt of this.runtimes.values()) await rt.checkActions();
+  }
+
+  private deps() {
+    return {
+      clock: this.opts.clock,
+      logger: this.opts.logger,
+      manager: this.manager,
+      env: this.settings.env,
+      positions: this.store.positions,
+      witness: (mode: 'auto' | 'conntrack' | 'off') => {
+        let w = this.witnessCache.get(mode);
+        if (!w) this.witnessCache.set(mode, (w = witnessFor(mode, this.opts.logger)));
+        return w;
+      },
+    };
+  }
+}
+
+function sameSettings(a: Settings['jails'][number], b: Settings['jails'][number]): boolean {
+  const strip = (j: Settings['jails'][number]) => JSON.stringify({ ...j, file: '', line: 0 }, (_k, v) => (v && typeof v === 'object' && 'line' in v && 'file' in v && 'value' in v ? v.value : v));
+  return strip(a) === strip(b);
+}

@@ -1,0 +1,179 @@
+import type { Action } from '../actions/types.js';
+import { createAction } from '../actions/registry.js';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import type { BanManager } from '../bans/manager.js';
+import { compileFilter } from '../filter/index.js';
+import { IgnoreList } from '../jail/ignore.js';
+import { Jail } from '../jail/jail.js';
+import type { JailSettings } from '../settings/types.js';
+import { AmiSource } from '../sources/ami/source.js';
+import { AutoSource } from '../sources/failover.js';
+import { LogSource } from '../sources/logfile/source.js';
+import type { PositionStore } from '../sources/logfile/positions.js';
+import type { Source, SourceEvents, SourceStatus } from '../sources/types.js';
+import type { JailStatus } from '../control/api.js';
+import { BanGate, type PacketWitness } from './ban-gate.js';
+
+export interface RuntimeDeps {
+  clock: Clock;
+  logger: Logger;
+  manager: BanManager;
+  env: Record<string, string>;
+  positions?: PositionStore;
+  /** Resolves the conntrack witness for verify = auto | conntrack (null when unavailable). */
+  witness(mode: JailSettings['verify']): Promise<PacketWitness | null>;
+}
+
+/**
+ * One configured jail, wired: source → jail → ban gate → ban manager →
+ * actions. Built from settings; rebuilt (keeping counts and bans) on reload.
+ */
+export class JailRuntime {
+  readonly name: string;
+  readonly jail: Jail;
+  readonly gate: BanGate;
+  readonly actions: Action[];
+  private source: Source | null;
+  private readonly logger: Logger;
+
+  private constructor(
+    public settings: JailSettings,
+    private readonly deps: RuntimeDeps,
+    readonly ignore: IgnoreList,
+    jail?: Jail,
+  ) {
+    this.name = settings.name;
+    this.logger = deps.logger.child({ jail: settings.name });
+    this.gate = new BanGate(settings.name, {
+      logger: this.logger,
+      witness: null,
+      pass: (req) => {
+        deps.manager.request(req).catch((err: Error) => this.logger.error(`ban of ${req.ip} failed: ${err.message}`, { ip: req.ip }));
+      },
+    });
+    if (jail) {
+      jail.reconfigure(settings, ignore);
+      this.jail = jail;
+    } else {
+      this.jail = new Jail(settings, { clock: deps.clock, logger: this.logger, ignore, onBan: (req) => this.gate.submit(req) });
+    }
+    this.actions = settings.actions.map((spec) =>
+      createAction(spec, { jail: settings, logger: this.logger, clock: deps.clock, env: deps.env }),
+    );
+    this.source = this.buildSource(settings);
+  }
+
+  static async create(settings: JailSettings, deps: RuntimeDeps, keep?: Jail): Promise<JailRuntime> {
+    const ignore = await IgnoreList.resolve(settings.ignoreip, { ignoreself: settings.ignoreself, logger: deps.logger });
+    return new JailRuntime(settings, deps, ignore, keep);
+  }
+
+  /** Starts actions (each on its own: one broken back end does not stop the others) and registers with the ban manager. */
+  async startActions(): Promise<void> {
+    await Promise.all(
+      this.actions.map(async (a) => {
+        try {
+          await a.start();
+        } catch (err) {
+          this.logger.error(`action ${a.id} failed to start: ${(err as Error).message}; bans are kept and re-applied by its check`, { action: a.id });
+        }
+      }),
+    );
+    this.gate.setWitness(await this.deps.witness(this.settings.verify));
+    await this.deps.manager.setJail(this.name, {
+      bantime: this.settings.bantime,
+      increment: this.settings.increment,
+      actions: this.actions,
+      ignore: this.ignore,
+    });
+  }
+
+  async startSource(): Promise<void> {
+    if (!this.source) return;
+    await this.source.start();
+  }
+
+  async stopSource(): Promise<void> {
+    const s = this.source;
+    this.source = null;
+    if (s) await s.stop();
+  }
+
+  async stopActions(): Promise<void> {
+    await Promise.allSettled(
+      this.actions.map(async (a) => {
+        try {
+          await a.stop();
+        } catch (err) {
+          this.logger.error(`action ${a.id} failed to stop: ${(err as Error).message}`, { action: a.id });
+        }
+      }),
+    );
+  }
+
+  /** Re-checks every action (an admin may have flushed our chain) and repairs it with the current bans. */
+  async checkActions(): Promise<void> {
+    const current = this.deps.manager.active(this.name);
+    for (const a of this.actions) {
+      try {
+        if (await a.check(current)) this.logger.warn(`action ${a.id} was missing its rules; repaired with ${current.length} ban(s)`);
+      } catch (err) {
+        this.logger.error(`action ${a.id} check failed: ${(err as Error).message}`, { action: a.id });
+      }
+    }
+  }
+
+  status(): JailStatus {
+    const c = this.jail.counters();
+    const bans = this.deps.manager.active(this.name);
+    const stats = this.deps.manager.stats(this.name);
+    const sources: SourceStatus[] = this.source ? this.source.status() : [];
+    return {
+      jail: this.name,
+      enabled: this.settings.enabled,
+      backend: this.settings.backend,
+      currentlyFailed: c.currentlyFailed,
+      totalFailed: c.totalFailed,
+      currentlyBanned: stats.currentlyBanned,
+      totalBanned: stats.totalBanned,
+      refusedByVerify: this.gate.refused,
+      banned: bans.map((b) => b.ip),
+      sources,
+      actions: this.actions.map((a) => a.id),
+    };
+  }
+
+  private buildSource(s: JailSettings): Source | null {
+    const events: SourceEvents = {
+      failure: (f) => this.jail.addFailure(f),
+      success: (ip) => this.jail.clearFailures(ip),
+    };
+    const common = { jail: s.name, clock: this.deps.clock, logger: this.logger, events };
+    const hasAmi = s.ami.username !== '' && s.ami.secret !== '';
+    const makeLog = (): LogSource | null => {
+      if (s.logpath.length === 0 || !s.filterDef) return null;
+      return new LogSource({
+        ...common,
+        paths: s.logpath.map((p) => p.value),
+        filter: compileFilter(s.filterDef),
+        ...(s.gapFilterDef ? { gapFilter: compileFilter(s.gapFilterDef) } : {}),
+        ...(this.deps.positions ? { positions: this.deps.positions } : {}),
+        ...(s.readback ? { readbackMs: s.findtime * 1000 } : {}),
+      });
+    };
+    if (s.backend === 'log') return makeLog();
+    if (s.backend === 'ami') return new AmiSource({ ...common, settings: s });
+    const log = makeLog();
+    if (!hasAmi) {
+      this.logger.warn('backend = auto without AMI_USERNAME/AMI_SECRET: reading the log only');
+      return log;
+    }
+    const ami = new AmiSource({ ...common, settings: s });
+    if (!log) {
+      this.logger.warn('backend = auto without logpath/filter: AMI only, nothing covers an Asterisk restart');
+      return ami;
+    }
+    return new AutoSource({ jail: s.name, ami, log, clock: this.deps.clock, logger: this.logger });
+  }
+}

@@ -1,0 +1,90 @@
+import { systemClock } from '../core/clock.js';
+import { AsteriskBanError } from '../core/errors.js';
+import { createLogger, type Logger } from '../core/logger.js';
+import { checkConfig } from '../cli/check-config.js';
+import { ControlServer } from '../control/server.js';
+import { startMetricsServer, type MetricsServer } from '../control/metrics-server.js';
+import { daemonApi } from './api.js';
+import { Daemon } from './daemon.js';
+
+const STOP_DEADLINE_MS = 10_000;
+
+export interface RunOptions {
+  config: string;
+  socket?: string;
+}
+
+/**
+ * `asterisk-ban run`: validate, open state, restore bans, start jails, serve
+ * the control socket; SIGHUP reloads, SIGTERM/SIGINT stop within 10 s.
+ */
+export async function runDaemon(opts: RunOptions): Promise<number> {
+  const check = checkConfig(opts.config);
+  for (const w of check.warnings) process.stderr.write(`warning: ${w}\n`);
+  if (check.errors.length > 0 || !check.settings) {
+    for (const e of check.errors) process.stderr.write(`error: ${e.describe()}\n`);
+    process.stderr.write(`asterisk-ban: refusing to start: ${check.errors.length} configuration error(s) in ${opts.config}\n`);
+    return 1;
+  }
+  const settings = check.settings;
+  if (opts.socket) settings.daemon.socket = opts.socket;
+  const ds = settings.daemon;
+  const logger = createLogger({ level: ds.loglevel, target: ds.logtarget, json: ds.logjson });
+
+  let daemon: Daemon;
+  try {
+    daemon = new Daemon({ configDir: opts.config, settings, clock: systemClock, logger });
+  } catch (err) {
+    return fatal(logger, err, 'cannot open the state database');
+  }
+  const control = new ControlServer({ path: ds.socket, api: daemonApi(daemon, () => systemClock.now()), logger: logger.child({ source: 'control' }) });
+  let metrics: MetricsServer | null = null;
+  try {
+    await control.start();
+    await daemon.start();
+    if (ds.metrics) {
+      metrics = await startMetricsServer({ host: ds.metrics.host, port: ds.metrics.port, logger });
+      logger.info(`metrics on http://${ds.metrics.host}:${metrics.port}/metrics`);
+    }
+  } catch (err) {
+    await Promise.allSettled([control.close(), daemon.stop()]);
+    return fatal(logger, err, 'start-up failed');
+  }
+  logger.info(`control socket ${ds.socket}`);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info(`${signal}: stopping`);
+      const deadline = setTimeout(() => {
+        logger.error(`clean stop took over ${STOP_DEADLINE_MS / 1000} s; exiting anyway`);
+        resolve(1);
+      }, STOP_DEADLINE_MS);
+      deadline.unref();
+      void (async () => {
+        await Promise.allSettled([control.close(), metrics?.close()]);
+        await daemon.stop().catch((err: Error) => logger.error(`stop: ${err.message}`));
+        clearTimeout(deadline);
+        logger.info('stopped');
+        resolve(0);
+      })();
+    };
+    const reload = () => {
+      daemon.reload().catch((err: unknown) => {
+        const msg = err instanceof AsteriskBanError ? err.describe() : String(err);
+        logger.error(`reload refused, running configuration kept:\n${msg}`);
+      });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', reload);
+  });
+}
+
+function fatal(logger: Logger, err: unknown, what: string): number {
+  const msg = err instanceof AsteriskBanError ? `${err.code}: ${err.describe()}` : err instanceof Error ? err.message : String(err);
+  logger.error(`${what}: ${msg}`);
+  return 1;
+}
