@@ -23,6 +23,8 @@ export interface FollowerOptions {
   /** Caught up with the end of the file after delivering lines. */
   onIdle?(): void;
   onState?(state: FollowState, since: number): void;
+  /** A file was opened under the name (at start, after rotation or re-creation). */
+  onOpen?(inode: number, dev: number): void;
   positions?: PositionStore;
   /** With no saved position: start at the end (default), or at the start (a file that appeared after we started). */
   startAt?: 'end' | 'start';
@@ -230,6 +232,7 @@ export class LogFollower {
     this.fh = fh;
     this.ino = st.ino;
     this.dev = st.dev;
+    this.opts.onOpen?.(st.ino, st.dev);
     this.firstHash = await readFirstLineHash(fh);
     this.splitter.reset();
     this.readPos = this.opened ? 0 : await this.startOffset(st.size);

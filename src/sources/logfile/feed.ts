@@ -1,0 +1,140 @@
+import type { Clock } from '../../core/clock.js';
+import type { CompiledFilter, FilterMatch, LineMatcher, MatcherHooks } from '../../filter/types.js';
+import { DEFAULT_RECENT, RecentLines, type RecentLimits } from './recent.js';
+
+/**
+ * What the log counts: `full` (the log is the only source), `gaps` (AMI is
+ * up: only what AMI does not report, through the gap filter), `off` (read,
+ * keep positions, count nothing).
+ */
+export type LogMode = 'full' | 'gaps' | 'off';
+
+export interface FeedOptions {
+  filter: CompiledFilter;
+  gapFilter?: CompiledFilter;
+  clock: Clock;
+  mode?: LogMode;
+  recent?: Partial<RecentLimits>;
+  /** How long after a switch to `gaps` lines are still read by both filters, split by their date. */
+  handoverMs?: number;
+  count(m: FilterMatch): void;
+  injected?(): void;
+}
+
+/** Log dates usually have whole seconds: a line dated hh:mm:ss may have been written up to 999 ms later. */
+const DATE_RESOLUTION_MS = 999;
+const DEFAULT_HANDOVER_MS = 10_000;
+
+/**
+ * The lines of one file on their way into the filters, with the mode
+ * switches of `backend = auto` made gap-free:
+ * - to `full` with `sinceMs` (AMI was lost then): lines read but not counted
+ *   whose date is at or after sinceMs are replayed through the full filter;
+ * - to `gaps` with `sinceMs` (AMI is back since then): for handoverMs, every
+ *   line goes through both filters; the full filter counts those dated
+ *   before sinceMs (AMI did not see them), the gap filter those after.
+ * An attempt is counted twice only when its date's second straddles sinceMs.
+ */
+export class LineFeed {
+  private modeValue: LogMode;
+  private readonly full: LineMatcher;
+  private readonly gap: LineMatcher | null;
+  private gapNo = 0;
+  private readonly recent: RecentLines;
+  /** During a handover to gaps: full matches dated before this count, gap matches from it on. */
+  private handoverAt: number | null = null;
+  private handoverEnd = 0;
+
+  constructor(private readonly o: FeedOptions) {
+    this.modeValue = o.mode ?? 'full';
+    this.recent = new RecentLines({ ...DEFAULT_RECENT, ...o.recent });
+    this.full = o.filter.matcher(this.hooks((m) => {
+      if (this.modeValue === 'full' || (this.handoverAt !== null && this.timeOf(m) < this.handoverAt)) o.count(m);
+    }));
+    this.gap = o.gapFilter
+      ? o.gapFilter.matcher(this.hooks((m) => {
+          this.recent.markGap(m.lineNo);
+          if (this.handoverAt === null || this.timeOf(m) >= this.handoverAt) o.count(m);
+        }))
+      : null;
+  }
+
+  get mode(): LogMode {
+    return this.modeValue;
+  }
+
+  push(lines: readonly string[]): void {
+    if (this.modeValue === 'full') {
+      for (const line of lines) this.full.push(line);
+      return;
+    }
+    const now = this.o.clock.now();
+    if (this.handoverAt !== null && now > this.handoverEnd) this.endHandover();
+    const inHandover = this.handoverAt !== null;
+    for (const line of lines) {
+      if (this.modeValue === 'gaps' && this.gap) {
+        this.recent.push(line, now, ++this.gapNo);
+        this.gap.push(line);
+      } else {
+        this.recent.push(line, now, 0);
+      }
+      if (inHandover) this.full.push(line);
+    }
+  }
+
+  /** Caught up: let the matchers decide the lines they hold back. */
+  flush(): void {
+    this.full.flush();
+    this.gap?.flush();
+    if (this.handoverAt !== null && this.o.clock.now() > this.handoverEnd) this.endHandover();
+  }
+
+  setMode(mode: LogMode, sinceMs?: number): void {
+    // Held-back lines are decided under the rules they were read with.
+    this.full.flush();
+    this.gap?.flush();
+    this.handoverAt = null;
+    const now = this.o.clock.now();
+    if (mode === 'full') {
+      const pending = this.recent.takePending(now);
+      this.modeValue = mode;
+      if (sinceMs !== undefined && pending.length > 0) this.replay(pending, sinceMs);
+      return;
+    }
+    if (mode === 'gaps' && this.modeValue === 'full' && sinceMs !== undefined) {
+      this.handoverAt = sinceMs;
+      this.handoverEnd = now + (this.o.handoverMs ?? DEFAULT_HANDOVER_MS);
+    }
+    this.modeValue = mode;
+  }
+
+  private replay(pending: { line: string; at: number }[], sinceMs: number): void {
+    const from = sinceMs - DATE_RESOLUTION_MS;
+    const m = this.o.filter.matcher(this.hooks((match) => {
+      const at = pending[match.lineNo - 1]?.at ?? this.o.clock.now();
+      if ((match.time ?? at) >= from) this.o.count(match);
+    }));
+    for (const p of pending) m.push(p.line);
+    m.flush();
+  }
+
+  private endHandover(): void {
+    this.full.flush();
+    this.handoverAt = null;
+  }
+
+  private timeOf(m: FilterMatch): number {
+    return m.time ?? this.o.clock.now();
+  }
+
+  private hooks(onMatch: (m: FilterMatch) => void): MatcherHooks {
+    const injected = this.o.injected;
+    if (!injected) return { onMatch };
+    return {
+      onMatch,
+      onLine: (_no, _line, outcome) => {
+        if (outcome === 'injected') injected();
+      },
+    };
+  }
+}
