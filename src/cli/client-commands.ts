@@ -5,7 +5,7 @@ import { request } from '../control/client.js';
 import type { BanView, JailStatus } from '../control/api.js';
 import { packageVersion } from '../control/version.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
-import { formatBanned, formatBans, formatReload, formatStatus, formatUnbanned, formatVersion, jsonLine } from './format.js';
+import { formatBanned, formatBans, formatReload, formatStatus, formatUnbanned, formatVersion, banJson, jailJson } from './format.js';
 
 /** The commands that talk to a running daemon over its control socket. */
 export interface ClientContext {
@@ -40,13 +40,13 @@ function address(text: string): string {
 export async function statusCommand(ctx: ClientContext, jail: string | undefined, opts: { json?: boolean }): Promise<number> {
   const args = jail === undefined ? {} : { jail: jailName(jail) };
   const jails = asArray<JailStatus>(await request(ctx.socket, 'status', args, { timeoutMs: TIMEOUT_MS }), 'status');
-  out(ctx, opts.json ? jails.map(jsonLine).join('') : formatStatus(jails));
+  out(ctx, opts.json ? jails.map(jailJson).join('') : formatStatus(jails));
   return EXIT.OK;
 }
 
 export async function listCommand(ctx: ClientContext, opts: { json?: boolean }): Promise<number> {
   const bans = asArray<BanView>(await request(ctx.socket, 'list', {}, { timeoutMs: TIMEOUT_MS }), 'list');
-  out(ctx, opts.json ? bans.map(jsonLine).join('') : formatBans(bans));
+  out(ctx, opts.json ? bans.map(banJson).join('') : formatBans(bans));
   return EXIT.OK;
 }
 

@@ -33,6 +33,20 @@ export function jsonLine(value: unknown): string {
   return `${JSON.stringify(value).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`;
 }
 
+/** BanView's fields in contract order, whatever else the daemon may send. */
+export function banJson(b: BanView): string {
+  return jsonLine({ jail: b.jail, ip: b.ip, since: b.since, until: b.until, count: b.count, source: b.source, reason: b.reason });
+}
+
+/** JailStatus's fields in contract order. */
+export function jailJson(j: JailStatus): string {
+  return jsonLine({
+    jail: j.jail, enabled: j.enabled, backend: j.backend, currentlyFailed: j.currentlyFailed, totalFailed: j.totalFailed,
+    currentlyBanned: j.currentlyBanned, totalBanned: j.totalBanned, refusedByVerify: j.refusedByVerify,
+    banned: j.banned, sources: j.sources, actions: j.actions,
+  });
+}
+
 /** Columns padded to their widest cell; the last column is not padded. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

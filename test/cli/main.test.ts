@@ -63,9 +63,10 @@ describe('cli against a control server', () => {
     assert.equal(r.code, EXIT.OK);
     const lines = r.out.trimEnd().split('\n').map((l) => JSON.parse(l));
     assert.equal(lines.length, 1);
-    assert.deepEqual(Object.keys(lines[0]).sort(), [
-      'actions', 'backend', 'banned', 'currentlyBanned', 'currentlyFailed', 'enabled', 'jail', 'refusedByVerify', 'sources', 'totalBanned', 'totalFailed',
+    assert.deepEqual(Object.keys(lines[0]), [
+      'jail', 'enabled', 'backend', 'currentlyFailed', 'totalFailed', 'currentlyBanned', 'totalBanned', 'refusedByVerify', 'banned', 'sources', 'actions',
     ]);
+    assert.deepEqual(lines[0].sources, [{ name: 'ami', kind: 'ami', state: 'ready', since: Date.UTC(2026, 10, 27, 12, 0, 0) }]);
     assert.deepEqual(api.calls.at(-1), { method: 'status', args: ['asterisk'] });
   });
 
