@@ -75,6 +75,9 @@ export function createSender(opts: SenderOptions): MailSender {
           transporter.sendMail({
             from: { name: opts.fromName, address: opts.from },
             to: opts.to,
+            // Explicit, because nodemailer drops a bare local name such as the seed's dest=root
+            // from the derived envelope (the To header still omits it; the MTA delivers it).
+            envelope: { from: opts.from, to: opts.to },
             subject: mail.subject,
             text: mail.text,
             headers: { 'Auto-Submitted': 'auto-generated', 'X-Mailer': 'asterisk-ban' },
