@@ -43,7 +43,8 @@ export function parseSave(text: string, parent: string, chain: string): SavedSta
     if (line.startsWith(`:${chain} `)) state.chainExists = true;
     else if (line.startsWith(`-A ${parent} `)) {
       const spec = line.slice(parent.length + 4);
-      if (spec.endsWith(jumpTail) || spec.includes(`${jumpTail} `)) {
+      const padded = ` ${spec} `;
+      if (padded.includes(`${jumpTail} `)) {
         if (index !== state.jumps.length) state.jumpsFirst = false;
         state.jumps.push(spec);
       }
