@@ -23,6 +23,8 @@ export interface ControlServerOptions {
   idleTimeoutMs?: number;
 }
 
+export const MAX_SOCKET_PATH_BYTES = 107;
+
 // Requests read ahead of their answers per connection; beyond it we stop reading.
 const MAX_IN_FLIGHT = 8;
 
@@ -51,14 +53,24 @@ export class ControlServer {
 
   async start(): Promise<void> {
     if (this.server) return;
-    await mkdir(dirname(this.path), { recursive: true, mode: 0o750 });
-    await this.clearStale();
+    // sun_path holds 108 bytes with its NUL; a longer path fails obscurely in bind().
+    if (Buffer.byteLength(this.path) > MAX_SOCKET_PATH_BYTES) {
+      throw new AsteriskBanError('E_CONFIG', `control socket path is longer than ${MAX_SOCKET_PATH_BYTES} bytes: ${this.path}`, {
+        hint: 'choose a shorter `socket` in asterisk-ban.conf',
+      });
+    }
+    try {
+      await mkdir(dirname(this.path), { recursive: true, mode: 0o750 });
+      await this.clearStale();
+    } catch (err) {
+      throw fsError(this.path, err);
+    }
     const server = createServer((sock) => this.onConnection(sock));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
         reject(err.code === 'EADDRINUSE'
           ? inUse(this.path)
-          : new AsteriskBanError('E_INTERNAL', `cannot listen on ${this.path}: ${err.code ?? err.message}`));
+          : fsError(this.path, err));
       };
       server.once('error', onError);
       // The socket is created by bind() inside listen(); a tight umask around it
@@ -178,6 +190,18 @@ export class ControlServer {
       return errorAnswer(id, 'E_INTERNAL', 'internal error; see the daemon log');
     }
   }
+}
+
+function fsError(path: string, err: unknown): AsteriskBanError {
+  if (isAsteriskBanError(err)) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new AsteriskBanError('E_PERMISSION', `cannot create the control socket ${path}: ${code}`, {
+      hint: 'run as root, or give the daemon\'s user a writable directory for `socket`',
+      cause: err,
+    });
+  }
+  return new AsteriskBanError('E_INTERNAL', `cannot listen on ${path}: ${code ?? (err as Error).message}`, { cause: err });
 }
 
 function inUse(path: string): AsteriskBanError {

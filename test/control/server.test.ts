@@ -242,3 +242,16 @@ describe('control server lifecycle and limits', () => {
     }
   });
 });
+
+describe('control server path problems', () => {
+  it('refuses a socket path too long for a Unix socket with E_CONFIG', async () => {
+    const path = `/tmp/${'x'.repeat(110)}.sock`;
+    await assert.rejects(new ControlServer({ path, api: new FakeApi() }).start(), (err) => isAsteriskBanError(err, 'E_CONFIG') && /longer than 107 bytes/.test(err.message));
+  });
+
+  it('reports a directory it may not create as E_PERMISSION', async () => {
+    // sysfs refuses mkdir even to root (EPERM, or EROFS when mounted read-only).
+    await assert.rejects(new ControlServer({ path: '/sys/asterisk-ban-test/ab.sock', api: new FakeApi() }).start(), (err) =>
+      isAsteriskBanError(err, 'E_PERMISSION') && /cannot create the control socket/.test(err.message));
+  });
+});
