@@ -191,7 +191,7 @@ export function normalise(text: string): string {
   return text
     .split('\n')
     .filter((l) => !l.startsWith('#') && l.trim() !== '')
-    .map((l) => l.replace(/\[\d+:\d+\]/g, '[0:0]').replace(/counter packets \d+ bytes \d+ ?/g, ''))
+    .map((l) => l.replace(/\[\d+:\d+\]/g, '[0:0]').replace(/counter packets \d+ bytes \d+ ?/g, '').replace(/ expires [0-9a-z.]+/g, ''))
     .join('\n');
 }
 

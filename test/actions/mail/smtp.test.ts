@@ -213,3 +213,22 @@ test('whois that never answers: the mail still goes, without whois', () =>
     assert.match(body, /Whois for 203\.0\.113\.99:\n {2}\(not available: no answer from 127\.0\.0\.1:\d+ within 200 ms\)/);
     await a.stop();
   }));
+
+test('notify_unban=true mails lifted bans; the action can start again after stop()', () =>
+  withServer(async (s) => {
+    const { a } = action('sendmail', { ...seed, notify_unban: 'yes' }, { SMTP_URL: `smtp://127.0.0.1:${s.port}` });
+    await a.start();
+    await a.unban([ban('192.0.2.77')]);
+    await a.settled();
+    await a.stop();
+    await a.ban([ban('192.0.2.78')], { restored: false });
+    await a.settled();
+    assert.equal(s.received.length, 1, 'a stopped action mails nothing');
+    await a.start();
+    await a.ban([ban('192.0.2.79')], { restored: false });
+    await a.settled();
+    await s.waitFor(2);
+    assert.match(splitMessage(s.received[0]!.raw).headers, /^Subject: \[asterisk-ban\] ASTERISK: unbanned 192\.0\.2\.77$/m);
+    assert.match(splitMessage(s.received[1]!.raw).headers, /^Subject: \[asterisk-ban\] ASTERISK: banned 192\.0\.2\.79$/m);
+    await a.stop();
+  }));
