@@ -1,0 +1,132 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { loadSettings, parseMetrics } from '../../src/settings/index.js';
+import { configDir, configErrors, errorAt, STUB_FILTER } from './helpers.js';
+
+const JAIL = '[j]\nenabled = true\nfilter = stub\nlogpath = /x\n';
+
+function load(files: Record<string, string>, env: NodeJS.ProcessEnv = {}) {
+  return loadSettings(configDir({ 'jail.conf': JAIL, 'filter.d/stub.conf': STUB_FILTER, ...files }), { env });
+}
+
+describe('daemon settings', () => {
+  it('uses the defaults without asterisk-ban.conf', () => {
+    const d = load({}).daemon;
+    assert.equal(d.socket, '/run/asterisk-ban/asterisk-ban.sock');
+    assert.equal(d.loglevel, 'info');
+    assert.equal(d.metrics, null);
+    assert.equal(d.dbpurgeage, 86400);
+  });
+
+  it('reads [Definition], resolving relative paths against the working directory', () => {
+    const d = load({
+      'asterisk-ban.conf': '[Definition]\nsocket = ./var/a.sock\ndbfile = /tmp/x.sqlite3\nloglevel = NOTICE\nlogtarget = SYSLOG\nlogjson = yes\nmetrics = 127.0.0.1:9797\ndbpurgeage = 1w\n',
+    }).daemon;
+    assert.deepEqual(d, {
+      socket: resolve('./var/a.sock'), dbfile: '/tmp/x.sqlite3', loglevel: 'info', logtarget: 'syslog', logjson: true,
+      metrics: { host: '127.0.0.1', port: 9797 }, dbpurgeage: 604800,
+    });
+  });
+
+  it('lets asterisk-ban.local override asterisk-ban.conf, and the environment override both', () => {
+    const files = {
+      'asterisk-ban.conf': '[Definition]\nloglevel = info\nsocket = /a.sock\nmetrics = off\n',
+      'asterisk-ban.local': '[Definition]\nloglevel = DEBUG\nsocket = /b.sock\n',
+    };
+    assert.deepEqual([load(files).daemon.loglevel, load(files).daemon.socket], ['debug', '/b.sock']);
+    const d = load(files, {
+      ASTERISK_BAN_SOCKET: '/c.sock', ASTERISK_BAN_DBFILE: 'rel.db', ASTERISK_BAN_LOGLEVEL: 'warning',
+      ASTERISK_BAN_LOGTARGET: '/var/log/ab.log', ASTERISK_BAN_METRICS: '9100',
+    }).daemon;
+    assert.deepEqual([d.socket, d.dbfile, d.loglevel, d.logtarget, d.metrics], ['/c.sock', resolve('rel.db'), 'warn', '/var/log/ab.log', { host: '127.0.0.1', port: 9100 }]);
+  });
+
+  const levels: Array<[string, string]> = [['CRITICAL', 'error'], ['ERROR', 'error'], ['WARNING', 'warn'], ['NOTICE', 'info'], ['INFO', 'info'], ['DEBUG', 'debug']];
+  for (const [name, level] of levels) {
+    it(`maps loglevel ${name} to ${level}`, () => {
+      assert.equal(load({ 'asterisk-ban.conf': `[Definition]\nloglevel = ${name}\n` }).daemon.loglevel, level);
+    });
+  }
+
+  const bad: Array<[string, RegExp, RegExp?]> = [
+    ['loglevel = loud', /bad value "loud" for loglevel/, /CRITICAL/],
+    ['logjson = perhaps', /logjson/],
+    ['metrics = localhost:http', /metrics: expected host:port/],
+    ['metrics = 70000', /metrics/],
+    ['dbpurgeage = -1', /dbpurgeage: expected a positive duration/],
+    ['dbpurgeage = later', /dbpurgeage/],
+    ['sockt = /x', /unknown option "sockt" in \[Definition\]/, /did you mean "socket"/],
+    ['pidfile = /x', /unknown option "pidfile"/, /known options/],
+  ];
+  for (const [line, re, hint] of bad) {
+    it(`rejects ${line} at asterisk-ban.conf:2`, () => {
+      const errors = configErrors(() => load({ 'asterisk-ban.conf': `[Definition]\n${line}\n` }));
+      const e = errorAt(errors, 'asterisk-ban.conf', 2);
+      assert.match(e.message, re);
+      if (hint) assert.match(e.hint ?? '', hint);
+    });
+  }
+
+  it('names an unknown section, with a hint', () => {
+    const errors = configErrors(() => load({ 'asterisk-ban.conf': '[Defintion]\nloglevel = info\n' }));
+    assert.match(errorAt(errors, 'asterisk-ban.conf', 1).hint ?? '', /did you mean "Definition"/);
+  });
+
+  it('names the environment variable holding a bad value', () => {
+    const errors = configErrors(() => load({}, { ASTERISK_BAN_LOGLEVEL: 'shouty' }));
+    assert.equal(errors[0]!.location?.file, 'environment variable ASTERISK_BAN_LOGLEVEL');
+  });
+
+  const metrics: Array<[string, unknown]> = [
+    ['off', null], ['no', null], ['9797', { host: '127.0.0.1', port: 9797 }], ['0.0.0.0:80', { host: '0.0.0.0', port: 80 }],
+    ['[::1]:9797', { host: '::1', port: 9797 }], ['metrics.local:9797', { host: 'metrics.local', port: 9797 }],
+    ['::1:9797', undefined], ['host:', undefined], ['host:0', undefined],
+  ];
+  for (const [text, want] of metrics) {
+    it(`parses metrics = ${text}`, () => assert.deepEqual(parseMetrics(text), want));
+  }
+});
+
+describe('.env and the environment', () => {
+  it('reads .env under the real environment without touching process.env', () => {
+    const before = process.env.AMI_USERNAME;
+    const s = load({ '.env': 'AMI_USERNAME=fromfile\nAMI_SECRET="with # hash"\nSMTP_URL=smtp://x\nOTHER=1\n' }, { AMI_USERNAME: 'fromenv', PATH: '/bin', SMTP_PASSWORD: 'pw' });
+    assert.equal(s.env.AMI_USERNAME, 'fromenv');
+    assert.equal(s.env.AMI_SECRET, 'with # hash');
+    assert.equal(s.env.SMTP_PASSWORD, 'pw');
+    assert.equal(s.env.OTHER, '1');
+    assert.ok(!('PATH' in s.env), 'unrelated variables are not kept');
+    assert.equal(s.jails[0]!.ami.username, 'fromenv');
+    assert.equal(s.jails[0]!.ami.secret, 'with # hash');
+    assert.equal(process.env.AMI_USERNAME, before);
+  });
+
+  it('writes .env into process.env only when asked, never overwriting', () => {
+    const key = 'ASTERISK_BAN_TEST_ONLY_VAR';
+    const dir = configDir({ 'jail.conf': JAIL, 'filter.d/stub.conf': STUB_FILTER, '.env': `${key}=fromfile\n` });
+    try {
+      loadSettings(dir, { env: {} });
+      assert.equal(process.env[key], undefined);
+      loadSettings(dir, { env: {}, writeEnv: true });
+      assert.equal(process.env[key], 'fromfile');
+    } finally {
+      delete process.env[key];
+    }
+  });
+
+  it('rejects a binary .env', () => {
+    const errors = configErrors(() => load({ '.env': 'A=1\u0000\u0001' }));
+    assert.match(errors[0]!.message, /binary/);
+  });
+
+  it('reports a missing configuration directory', () => {
+    const errors = configErrors(() => loadSettings('/nonexistent/asterisk-ban-config', { env: {} }));
+    assert.equal(errors[0]!.code, 'E_CONFIG_IO');
+  });
+
+  it('reports a directory without jail.conf', () => {
+    const errors = configErrors(() => loadSettings(configDir({ 'asterisk-ban.conf': '[Definition]\n' }), { env: {} }));
+    assert.match(errors[0]!.message, /no jail.conf or jail.local/);
+  });
+});
