@@ -68,12 +68,13 @@ function readAnswer(line: string, id: number): unknown {
     throw new AsteriskBanError('E_INTERNAL', 'the daemon sent an answer that is not JSON');
   }
   if (typeof answer !== 'object' || answer === null) throw new AsteriskBanError('E_INTERNAL', 'the daemon sent a malformed answer');
-  const a = answer as { id?: unknown; ok?: unknown; result?: unknown; error?: { code?: unknown; message?: unknown } };
+  const a = answer as { id?: unknown; ok?: unknown; result?: unknown; error?: { code?: unknown; message?: unknown; hint?: unknown } };
   if (a.ok === true && a.id === id) return a.result;
   if (a.ok === false) {
     const code = isErrorCode(a.error?.code) ? a.error.code : 'E_INTERNAL';
     const message = typeof a.error?.message === 'string' ? a.error.message : 'the daemon reported an error';
-    throw new AsteriskBanError(code, message);
+    const hint = typeof a.error?.hint === 'string' ? a.error.hint : undefined;
+    throw new AsteriskBanError(code, message, hint === undefined ? {} : { hint });
   }
   throw new AsteriskBanError('E_INTERNAL', 'the daemon answered a different request');
 }

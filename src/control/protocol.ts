@@ -23,6 +23,8 @@ export interface ControlRequest {
 export interface ControlError {
   code: ErrorCode;
   message: string;
+  /** How to fix it, when the daemon knows (e.g. the names of the configured jails). */
+  hint?: string;
 }
 
 export type ControlAnswer =
@@ -77,8 +79,9 @@ export function okAnswer(id: RequestId, result: unknown): string {
   return `${JSON.stringify({ id, ok: true, result: result === undefined ? null : result })}\n`;
 }
 
-export function errorAnswer(id: RequestId, code: ErrorCode, message: string): string {
-  return `${JSON.stringify({ id, ok: false, error: { code, message } })}\n`;
+export function errorAnswer(id: RequestId, code: ErrorCode, message: string, hint?: string): string {
+  const error: ControlError = hint ? { code, message, hint } : { code, message };
+  return `${JSON.stringify({ id, ok: false, error })}\n`;
 }
 
 export function isErrorCode(v: unknown): v is ErrorCode {

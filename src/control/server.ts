@@ -184,7 +184,7 @@ export class ControlServer {
     } catch (err) {
       metrics.controlRequests.inc({ cmd, outcome: 'error' });
       if (err instanceof RequestError) return errorAnswer(err.id ?? id, err.code, err.message);
-      if (isAsteriskBanError(err)) return errorAnswer(id, err.code, err.message);
+      if (isAsteriskBanError(err)) return errorAnswer(id, err.code, err.message, err.hint);
       // Internals (paths, stack, maybe settings) stay in our log, not on the socket.
       this.logger.error('control command failed', { cmd, error: err instanceof Error ? err.stack ?? err.message : String(err) });
       return errorAnswer(id, 'E_INTERNAL', 'internal error; see the daemon log');

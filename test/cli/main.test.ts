@@ -8,6 +8,7 @@ import { main } from '../../src/cli/main.js';
 import { EXIT, exitCodeFor } from '../../src/cli/io.js';
 import { connectError } from '../../src/control/client.js';
 import { ControlServer } from '../../src/control/server.js';
+import { AsteriskBanError } from '../../src/core/errors.js';
 import { FakeApi, tempDir } from '../control/fake-api.js';
 
 interface Run {
@@ -75,6 +76,13 @@ describe('cli against a control server', () => {
     assert.equal(r.code, EXIT.ERROR);
     assert.equal(r.out, '');
     assert.equal(r.err, 'asterisk-ban: no jail named "nosuch"\n');
+  });
+
+  it('prints the hint the daemon gave with its error', async () => {
+    api.fail = new AsteriskBanError('E_UNKNOWN_JAIL', 'no jail named sip', { hint: 'jails: asterisk' });
+    const r = await run('reload', 'sip');
+    assert.equal(r.code, EXIT.ERROR);
+    assert.equal(r.err, 'asterisk-ban: no jail named sip\n  hint: jails: asterisk\n');
   });
 
   it('list prints aligned columns, permanent bans as such', async () => {

@@ -109,8 +109,9 @@ describe('control server', () => {
   }
 
   it('keeps the code of an AsteriskBanError thrown by a handler', async () => {
-    api.fail = new AsteriskBanError('E_UNKNOWN_JAIL', 'no jail named "x"');
-    await assert.rejects(request(path, 'status', { jail: 'x' }), (err) => isAsteriskBanError(err, 'E_UNKNOWN_JAIL') && /no jail named/.test(err.message));
+    api.fail = new AsteriskBanError('E_UNKNOWN_JAIL', 'no jail named "x"', { hint: 'jails: asterisk' });
+    await assert.rejects(request(path, 'status', { jail: 'x' }), (err) =>
+      isAsteriskBanError(err, 'E_UNKNOWN_JAIL') && /no jail named/.test(err.message) && err.hint === 'jails: asterisk');
   });
 
   it('turns any other error into E_INTERNAL without its internals', async () => {
