@@ -67,16 +67,18 @@ export function createMailAction(spec: Invocation, deps: ActionDeps, variant: Ma
   };
 
   // The sender is created lazily so that a mail-less run never spawns or connects.
-  const outbox = new Outbox({
-    clock: deps.clock,
-    logger,
-    sender: { send: (m) => getSender().send(m), close: () => sender?.close(), get describe() { return getSender().describe; } },
-    digestMs: options.digestMs,
-    compose,
-    maxPending: over.maxPending,
-    maxQueued: over.maxQueued,
-    maxPerMail: over.maxPerMail,
-  });
+  const newOutbox = (): Outbox =>
+    new Outbox({
+      clock: deps.clock,
+      logger,
+      sender: { send: (m) => getSender().send(m), close: () => sender?.close(), get describe() { return getSender().describe; } },
+      digestMs: options.digestMs,
+      compose,
+      maxPending: over.maxPending,
+      maxQueued: over.maxQueued,
+      maxPerMail: over.maxPerMail,
+    });
+  let outbox = newOutbox();
   let started = false;
   let stopped = false;
 
@@ -85,7 +87,12 @@ export function createMailAction(spec: Invocation, deps: ActionDeps, variant: Ma
     kind: 'notify',
     options,
     async start() {
-      if (started) return;
+      if (started && !stopped) return;
+      if (stopped) {
+        // Started again after stop() (a reload may reuse the action): the old outbox is closed for good.
+        outbox = newOutbox();
+        stopped = false;
+      }
       started = true;
       if (options.transport.kind === 'sendmail') {
         const path = options.transport.path;
@@ -117,6 +124,7 @@ export function createMailAction(spec: Invocation, deps: ActionDeps, variant: Ma
       if (options.notifyStart && started) outbox.addMail(composeLifecycle('stopped', ctx(new Map()), deps.clock.now()));
       const left = await outbox.close(over.stopDeadlineMs ?? STOP_DEADLINE_MS);
       sender?.close();
+      sender = over.sender ?? null;
       logger.debug('mail: stopped', { ...left });
     },
     settled: () => outbox.settled(),

@@ -39,9 +39,9 @@ function iso(ms: number | null): string {
   return Number.isFinite(ms) ? new Date(ms).toISOString() : 'unknown';
 }
 
-function accounts(ban: Ban): string {
+function accounts(ban: Ban, max = 10): string {
   const seen = new Set<string>();
-  for (const f of ban.failures) if (f.account !== undefined && seen.size < 10) seen.add(`"${printable(f.account, 60)}"`);
+  for (const f of ban.failures) if (f.account !== undefined && seen.size < max) seen.add(`"${printable(f.account, 60)}"`);
   return seen.size === 0 ? '-' : [...seen].join(', ');
 }
 
@@ -115,7 +115,7 @@ export function composeDigest(entries: MailEntry[], ctx: ComposeContext): Compos
     lines.push('', `${title}:`);
     for (const { ban: b } of list) {
       lines.push(
-        `  ${headerAddress(b.ip).padEnd(39)} #${b.count} until ${iso(b.end)} reason ${printable(b.reason, 60)} accounts ${accounts(b)}`,
+        `  ${headerAddress(b.ip).padEnd(39)} #${b.count} until ${iso(b.end)} reason ${printable(b.reason, 60)} accounts ${accounts(b, 3)}`,
       );
     }
   };
