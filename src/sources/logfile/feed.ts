@@ -17,8 +17,35 @@ export interface FeedOptions {
   recent?: Partial<RecentLimits>;
   /** How long after a switch to `gaps` lines are still read by both filters, split by their date. */
   handoverMs?: number;
-  count(m: FilterMatch): void;
+  /** `filter` is the one that matched (the full or the gap filter), for naming the regex. */
+  count(m: FilterMatch, filter: CompiledFilter): void;
   injected?(): void;
+}
+
+// The filter engine may offer a literal screen and skip() (optional in its contract): lines that
+// cannot match are counted, not matched, which is most of a busy log.
+type Screened = CompiledFilter & { readonly screen?: RegExp | null };
+type Skipping = LineMatcher & { skip?(lines: number, bytes: number): void };
+
+function feedLines(m: Skipping, screen: RegExp | null | undefined, lines: readonly string[]): void {
+  if (!screen || !m.skip) {
+    for (const line of lines) m.push(line);
+    return;
+  }
+  let run = 0;
+  let bytes = 0;
+  for (const line of lines) {
+    if (screen.test(line)) {
+      if (run > 0) m.skip(run, bytes);
+      run = 0;
+      bytes = 0;
+      m.push(line);
+    } else {
+      run++;
+      bytes += line.length;
+    }
+  }
+  if (run > 0) m.skip(run, bytes);
 }
 
 /** Log dates usually have whole seconds: a line dated hh:mm:ss may have been written up to 999 ms later. */
@@ -44,17 +71,21 @@ export class LineFeed {
   /** During a handover to gaps: full matches dated before this count, gap matches from it on. */
   private handoverAt: number | null = null;
   private handoverEnd = 0;
+  private readonly fullScreen: RegExp | null | undefined;
+  private readonly gapScreen: RegExp | null | undefined;
 
   constructor(private readonly o: FeedOptions) {
     this.modeValue = o.mode ?? 'full';
+    this.fullScreen = (o.filter as Screened).screen;
+    this.gapScreen = (o.gapFilter as Screened | undefined)?.screen;
     this.recent = new RecentLines({ ...DEFAULT_RECENT, ...o.recent });
     this.full = o.filter.matcher(this.hooks((m) => {
-      if (this.modeValue === 'full' || (this.handoverAt !== null && this.timeOf(m) < this.handoverAt)) o.count(m);
+      if (this.modeValue === 'full' || (this.handoverAt !== null && this.timeOf(m) < this.handoverAt)) o.count(m, o.filter);
     }));
     this.gap = o.gapFilter
       ? o.gapFilter.matcher(this.hooks((m) => {
           this.recent.markGap(m.lineNo);
-          if (this.handoverAt === null || this.timeOf(m) >= this.handoverAt) o.count(m);
+          if (this.handoverAt === null || this.timeOf(m) >= this.handoverAt) o.count(m, o.gapFilter!);
         }))
       : null;
   }
@@ -65,21 +96,16 @@ export class LineFeed {
 
   push(lines: readonly string[]): void {
     if (this.modeValue === 'full') {
-      for (const line of lines) this.full.push(line);
+      feedLines(this.full, this.fullScreen, lines);
       return;
     }
     const now = this.o.clock.now();
     if (this.handoverAt !== null && now > this.handoverEnd) this.endHandover();
-    const inHandover = this.handoverAt !== null;
-    for (const line of lines) {
-      if (this.modeValue === 'gaps' && this.gap) {
-        this.recent.push(line, now, ++this.gapNo);
-        this.gap.push(line);
-      } else {
-        this.recent.push(line, now, 0);
-      }
-      if (inHandover) this.full.push(line);
-    }
+    const viaGap = this.modeValue === 'gaps' && this.gap !== null;
+    for (const line of lines) this.recent.push(line, now, viaGap ? ++this.gapNo : 0);
+    // The full filter first: in a handover, what it counts is dated before what the gap filter counts.
+    if (this.handoverAt !== null) feedLines(this.full, this.fullScreen, lines);
+    if (viaGap) feedLines(this.gap!, this.gapScreen, lines);
   }
 
   /** Caught up: let the matchers decide the lines they hold back. */
@@ -112,9 +138,9 @@ export class LineFeed {
     const from = sinceMs - DATE_RESOLUTION_MS;
     const m = this.o.filter.matcher(this.hooks((match) => {
       const at = pending[match.lineNo - 1]?.at ?? this.o.clock.now();
-      if ((match.time ?? at) >= from) this.o.count(match);
+      if ((match.time ?? at) >= from) this.o.count(match, this.o.filter);
     }));
-    for (const p of pending) m.push(p.line);
+    feedLines(m, this.fullScreen, pending.map((p) => p.line));
     m.flush();
   }
 

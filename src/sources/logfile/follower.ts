@@ -23,8 +23,11 @@ export interface FollowerOptions {
   /** Caught up with the end of the file after delivering lines. */
   onIdle?(): void;
   onState?(state: FollowState, since: number): void;
-  /** A file was opened under the name (at start, after rotation or re-creation). */
-  onOpen?(inode: number, dev: number): void;
+  /**
+   * A file was opened under the name (at start, after rotation or re-creation).
+   * Returning 'end' starts it at its end: it is a file already read under another name.
+   */
+  onOpen?(inode: number, dev: number): 'end' | void;
   positions?: PositionStore;
   /** With no saved position: start at the end (default), or at the start (a file that appeared after we started). */
   startAt?: 'end' | 'start';
@@ -232,12 +235,13 @@ export class LogFollower {
     this.fh = fh;
     this.ino = st.ino;
     this.dev = st.dev;
-    this.opts.onOpen?.(st.ino, st.dev);
+    const known = this.opts.onOpen?.(st.ino, st.dev) === 'end';
     this.firstHash = await readFirstLineHash(fh);
     this.splitter.reset();
-    this.readPos = this.opened ? 0 : await this.startOffset(st.size);
+    this.readPos = known ? st.size : this.opened ? 0 : await this.startOffset(st.size);
     if (this.readPos > 0 && !(await this.atLineStart(this.readPos))) this.splitter.skipToNewline();
     this.opened = true;
+    this.setState('following');
     if (this.opts.watch !== false) this.watchFile();
     this.save(true);
     return true;

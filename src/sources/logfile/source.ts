@@ -157,10 +157,9 @@ export class LogSource implements Source {
       clock: o.clock,
       mode: this.modeValue,
       recent: o.recent,
-      count: (m) => this.count(m),
+      count: (m, filter) => this.count(m, filter),
       injected: () => this.injectedCounter.inc(),
     });
-    let rotatedCopy = false;
     const follower = new LogFollower({
       path,
       clock: o.clock,
@@ -173,21 +172,18 @@ export class LogSource implements Source {
       readback: o.readbackMs && o.readbackMs > 0 && startAt === 'end' ? { ms: o.readbackMs, lineTime: asteriskLineTime } : undefined,
       onOpen: (ino, dev) => {
         const key = `${dev}:${ino}`;
-        if (startAt === 'start' && this.seenInodes.has(key)) {
-          // messages.1 matched by a glob is the messages we already read: skip what is in it now.
-          rotatedCopy = true;
-          o.logger.info('glob matched a rotated copy of a followed log: counting only what is appended', { path: printable(path) });
-        }
+        const known = this.seenInodes.has(key);
         this.remember(key);
+        if (!known || startAt !== 'start') return;
+        // messages.1 matched by a glob is the messages we already read: skip what is in it now.
+        o.logger.info('glob matched a rotated copy of a followed log: counting only what is appended', { path: printable(path) });
+        return 'end';
       },
       onLines: (lines) => {
         this.lineCounter.inc(lines.length);
-        if (!rotatedCopy) feed.push(lines);
+        feed.push(lines);
       },
       onIdle: () => feed.flush(),
-      onState: (state: FollowState) => {
-        if (state === 'following') rotatedCopy = false;
-      },
     });
     this.files.set(path, { follower, feed });
     await follower.start();
@@ -198,14 +194,15 @@ export class LogSource implements Source {
     this.seenInodes.add(key);
   }
 
-  private count(m: FilterMatch): void {
+  private count(m: FilterMatch, filter: CompiledFilter): void {
+    const n = filter.failregex.length;
     this.matchCounter.inc();
     const f: Failure = {
       ip: m.ip,
       family: m.family,
       time: m.time ?? this.o.clock.now(),
       source: 'log',
-      reason: `failregex[${m.regex}]`,
+      reason: m.regex < n ? `failregex[${m.regex}]` : `openregex[${m.regex - n}]`,
       raw: m.line.length > RAW_MAX ? m.line.slice(0, RAW_MAX) : m.line,
     };
     if (m.user !== undefined) f.account = m.user.slice(0, 128);

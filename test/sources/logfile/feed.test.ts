@@ -7,12 +7,12 @@ import { localStamp } from './helpers.js';
 import { stubFilter } from './stub-filter.js';
 
 // Full filter: "failed" and "rejected"; gap filter: only "rejected" (what AMI would not report).
-function setup(mode: 'full' | 'gaps' | 'off' = 'full') {
+function setup(mode: 'full' | 'gaps' | 'off' = 'full', screened = false) {
   const clock = new ManualClock();
   const counted: FilterMatch[] = [];
   const feed = new LineFeed({
-    filter: stubFilter(['failed', 'rejected']),
-    gapFilter: stubFilter(['rejected'], 'gaps'),
+    filter: stubFilter(['failed', 'rejected'], 'full', screened),
+    gapFilter: stubFilter(['rejected'], 'gaps', screened),
     clock,
     mode,
     count: (m) => counted.push(m),
@@ -100,5 +100,17 @@ describe('LineFeed modes', () => {
     feed.setMode('gaps');
     feed.push([line(clock.now() - 5_000, 'failed', '192.0.2.20')]);
     assert.deepEqual(ips(), []);
+  });
+
+  it('keeps gap line numbers aligned when the filter screens lines out (skip)', () => {
+    const { clock, feed, line, ips, counted } = setup('gaps', true);
+    const lost = clock.now();
+    feed.push(['noise 1', line(lost, 'failed', '192.0.2.30'), 'noise 2', 'noise 3', line(lost, 'rejected', '192.0.2.31'), 'noise 4']);
+    assert.deepEqual(ips(), ['192.0.2.31']);
+    assert.equal(counted[0]!.lineNo, 5);
+    feed.setMode('full', lost);
+    assert.deepEqual(ips(), ['192.0.2.31', '192.0.2.30'], 'the gap-counted line is not replayed');
+    feed.push(['noise 5', line(lost, 'failed', '192.0.2.32')]);
+    assert.deepEqual(ips(), ['192.0.2.31', '192.0.2.30', '192.0.2.32']);
   });
 });

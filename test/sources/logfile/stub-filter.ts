@@ -6,14 +6,19 @@ import { asteriskLineTime } from '../../../src/sources/logfile/readback.js';
  * A stand-in for compileFilter() in these tests: `[date] ... <word> for '<HOST>'`,
  * anchored at the end, one regex per word given. Matches at once (holds nothing back).
  */
-export function stubFilter(words: string[] = ['failed'], name = 'stub'): CompiledFilter {
+export function stubFilter(words: string[] = ['failed'], name = 'stub', screened = false): CompiledFilter {
   const res = words.map((w) => new RegExp(`^(?:\\[[^\\]]{1,40}\\] )?[A-Z]+\\S* .{0,2000}? ${w} for '([0-9a-fA-F.:]{2,45})'$`));
   return {
     name,
     failregex: res.map((r) => r.source),
-    matcher(hooks: MatcherHooks): LineMatcher {
+    ...(screened ? { screen: new RegExp(words.join('|')) } : {}),
+    matcher(hooks: MatcherHooks): LineMatcher & { skip(lines: number, bytes: number): void } {
       let lineNo = 0;
       return {
+        skip(lines: number): void {
+          if (!screened) throw new Error('skip() called on a filter without a screen');
+          lineNo += lines;
+        },
         push(line: string): void {
           lineNo++;
           for (let i = 0; i < res.length; i++) {
