@@ -209,14 +209,19 @@ function readJail(dir: string, stack: ConfigStack, name: string, env: Record<str
     }
   }
   const logpath = logpaths(r);
+  if (enabled && backend === 'auto' && (!amiSettings.username || !amiSettings.secret)) {
+    // auto degrades to what it can do: the log alone, said out loud.
+    p.warn(`jail [${name}] has backend = auto but no AMI user name or secret: reading the log only (set AMI_USERNAME and AMI_SECRET in .env)`, r.at('backend') ?? at);
+    backend = 'log';
+  }
+  if (enabled && backend === 'ami') {
+    if (!amiSettings.username) p.error(`jail [${name}] uses AMI (backend = ami) but has no AMI user name`, r.at('backend') ?? at, 'set AMI_USERNAME in .env or ami_username in the jail, or use backend = log');
+    if (!amiSettings.secret) p.error(`jail [${name}] uses AMI (backend = ami) but has no AMI secret`, r.at('backend') ?? at, 'set AMI_SECRET in .env (or ami_secret in the jail)');
+  }
   if (enabled && backend !== 'ami') {
     const why = backend === 'auto' ? 'backend = auto falls back to the log' : 'backend = log reads the log';
     if (!filter) p.error(`jail [${name}] has no filter`, at, `${why}: set filter = asterisk, or use backend = ami`);
     if (logpath.length === 0) p.error(`jail [${name}] has no logpath`, at, `${why}: set logpath = /var/log/asterisk/messages, or use backend = ami`);
-  }
-  if (enabled && backend !== 'log') {
-    if (!amiSettings.username) p.error(`jail [${name}] uses AMI (backend = ${backend}) but has no AMI user name`, r.at('backend') ?? at, 'set AMI_USERNAME in .env or ami_username in the jail, or use backend = log');
-    if (!amiSettings.secret) p.error(`jail [${name}] uses AMI (backend = ${backend}) but has no AMI secret`, r.at('backend') ?? at, 'set AMI_SECRET in .env (or ami_secret in the jail)');
   }
 
   const usedns = r.text('usedns');
