@@ -1,5 +1,6 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import dotenv from 'dotenv';
 import { DEFAULT_DAEMON } from '../settings/defaults.js';
 
 export const SYSTEM_CONFIG_DIR = '/etc/asterisk-ban';
@@ -24,19 +25,26 @@ export function resolveConfigDir(flag: string | undefined, env: NodeJS.ProcessEn
 }
 
 /**
- * --socket, then ASTERISK_BAN_SOCKET, then `socket` in asterisk-ban.local /
- * asterisk-ban.conf of the config dir, then the default. The client must reach
- * the daemon even when the rest of the configuration is broken, so this reads
- * the one key itself instead of loading (and validating) all settings.
+ * The daemon's order: --socket, then ASTERISK_BAN_SOCKET from the environment,
+ * then from <config>/.env, then `socket` in asterisk-ban.local / asterisk-ban.conf,
+ * then the default. Relative paths are taken from the working directory, as the
+ * settings loader does. The client must reach the daemon even when the rest of
+ * the configuration is broken, so this reads the one key itself instead of
+ * loading (and validating) all settings.
  */
-export function resolveSocketPath(flag: string | undefined, env: NodeJS.ProcessEnv, configDir: string): string {
-  if (flag !== undefined) return flag;
-  if (env.ASTERISK_BAN_SOCKET) return env.ASTERISK_BAN_SOCKET;
-  for (const name of ['asterisk-ban.local', 'asterisk-ban.conf']) {
-    const value = readDefinitionKey(join(configDir, name), 'socket');
-    if (value) return isAbsolute(value) ? value : resolve(configDir, value);
-  }
-  return DEFAULT_DAEMON.socket;
+export function resolveSocketPath(flag: string | undefined, env: NodeJS.ProcessEnv, configDir: string, cwd: string): string {
+  const fromFiles = (): string | null => {
+    const dotEnv = readSmallFile(join(configDir, '.env'));
+    const fromDotEnv = dotEnv === null ? undefined : dotenv.parse(dotEnv).ASTERISK_BAN_SOCKET;
+    if (fromDotEnv) return fromDotEnv;
+    for (const name of ['asterisk-ban.local', 'asterisk-ban.conf']) {
+      const value = readDefinitionKey(join(configDir, name), 'socket');
+      if (value) return value;
+    }
+    return null;
+  };
+  const chosen = flag ?? (env.ASTERISK_BAN_SOCKET || fromFiles() || DEFAULT_DAEMON.socket);
+  return resolve(cwd, chosen.trim());
 }
 
 function readSmallFile(path: string): string | null {

@@ -28,7 +28,7 @@ function resolveGlobals(cmd: Command, io: CliIo): Resolved {
   const g = cmd.optsWithGlobals<Globals>();
   const config = resolveConfigDir(g.config, io.env, io.cwd);
   const socketGiven = g.socket ?? (io.env.ASTERISK_BAN_SOCKET || undefined);
-  return { config, socket: resolveSocketPath(g.socket, io.env, config), socketGiven };
+  return { config, socket: resolveSocketPath(g.socket, io.env, config, io.cwd), socketGiven };
 }
 
 function buildProgram(io: CliIo, setCode: (code: number) => void): Command {

@@ -41,13 +41,18 @@ describe('socket path', () => {
     assert.equal(readDefinitionKey(join(tmp.dir, 'missing.conf'), 'socket'), null);
   });
 
-  it('--socket, then ASTERISK_BAN_SOCKET, then .local, then .conf, then the default', () => {
-    assert.equal(resolveSocketPath('/flag.sock', { ASTERISK_BAN_SOCKET: '/env.sock' }, tmp.dir), '/flag.sock');
-    assert.equal(resolveSocketPath(undefined, { ASTERISK_BAN_SOCKET: '/env.sock' }, tmp.dir), '/env.sock');
-    assert.equal(resolveSocketPath(undefined, {}, tmp.dir), '/run/ab.sock');
-    writeFileSync(join(tmp.dir, 'asterisk-ban.local'), '[Definition]\nsocket = local.sock\n');
-    assert.equal(resolveSocketPath(undefined, {}, tmp.dir), join(tmp.dir, 'local.sock'));
-    assert.equal(resolveSocketPath(undefined, {}, join(tmp.dir, 'nowhere')), '/run/asterisk-ban/asterisk-ban.sock');
+  it('--socket, then ASTERISK_BAN_SOCKET, then .env, then .local, then .conf, then the default; relative to the working dir', () => {
+    const cwd = '/srv/pbx';
+    assert.equal(resolveSocketPath('/flag.sock', { ASTERISK_BAN_SOCKET: '/env.sock' }, tmp.dir, cwd), '/flag.sock');
+    assert.equal(resolveSocketPath('flag.sock', {}, tmp.dir, cwd), '/srv/pbx/flag.sock');
+    assert.equal(resolveSocketPath(undefined, { ASTERISK_BAN_SOCKET: '/env.sock' }, tmp.dir, cwd), '/env.sock');
+    assert.equal(resolveSocketPath(undefined, {}, tmp.dir, cwd), '/run/ab.sock');
+    writeFileSync(join(tmp.dir, 'asterisk-ban.local'), '[Definition]\nsocket = ./var/local.sock\n');
+    assert.equal(resolveSocketPath(undefined, {}, tmp.dir, cwd), '/srv/pbx/var/local.sock');
+    writeFileSync(join(tmp.dir, '.env'), 'AMI_SECRET=x\nASTERISK_BAN_SOCKET=/dotenv.sock\n');
+    assert.equal(resolveSocketPath(undefined, {}, tmp.dir, cwd), '/dotenv.sock');
+    assert.equal(resolveSocketPath(undefined, { ASTERISK_BAN_SOCKET: '/env.sock' }, tmp.dir, cwd), '/env.sock');
+    assert.equal(resolveSocketPath(undefined, {}, join(tmp.dir, 'nowhere'), cwd), '/run/asterisk-ban/asterisk-ban.sock');
     tmp.remove();
   });
 });
