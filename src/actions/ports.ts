@@ -56,7 +56,8 @@ export function parsePorts(text: string, services: Map<string, number> = loadSer
   if (items.length === 0) throw new AsteriskBanError('E_CONFIG', 'empty port list', { hint: 'e.g. port = 5060,5061,4569' });
   if (items.length > 1000) throw new AsteriskBanError('E_CONFIG', 'port list longer than 1000 items');
   return items.map((item) => {
-    const m = /^([^:-]+)[:-]([^:-]+)$/.exec(item);
+    // A name like sip-tls is a service before it is a range.
+    const m = services.has(item.toLowerCase()) ? null : /^([^:-]+)[:-]([^:-]+)$/.exec(item);
     if (!m) {
       const p = onePort(item, services);
       return { from: p, to: p };
