@@ -73,6 +73,13 @@ export interface FilterDefinition {
   datepattern: Located | null;
   /** Other [Definition]/[Init] values, for tags like <F-USER> or custom substitutions. */
   vars: Record<string, string>;
+  /**
+   * asterisk-ban's injection-aware pairs ([Definition] openregex/closeregex,
+   * one regex per line, the n-th closeregex completing the n-th openregex).
+   * When absent, src/filter reads them from vars (without line numbers).
+   */
+  openregex?: Located[];
+  closeregex?: Located[];
 }
 
 export interface JailSettings {

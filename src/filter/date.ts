@@ -1,0 +1,241 @@
+import { AsteriskBanError } from '../core/errors.js';
+import type { Located } from '../settings/types.js';
+import { translatePythonRegex, compileJs } from './python-regex.js';
+
+/** Where a line's date ends and what time it names. */
+export interface DateHit {
+  /** ms epoch, or null when the line carries no date. */
+  time: number | null;
+  /** Index where the date starts (0 for dates at the line start). */
+  start: number;
+  /** Index of the first character after the date and the spaces following it (0 when none). */
+  end: number;
+}
+
+export interface DateOptions {
+  /** 'UTC', 'local' (default) or a fixed offset such as '+0100'. */
+  timezone?: string;
+  now?: () => number;
+}
+
+const MONTHS: Record<string, number> = { jan: 0, feb: 1, mar: 2, apr: 3, may: 4, jun: 5, jul: 6, aug: 7, sep: 8, oct: 9, nov: 10, dec: 11 };
+const MONTH_RE = '(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*';
+const DAY_MS = 86_400_000;
+
+/** Groups a parsed date can name; absent ones take their defaults. */
+interface Fields {
+  year?: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  ms: number;
+  /** Minutes east of UTC written in the date itself. */
+  offset?: number;
+  epoch?: number;
+  pm?: boolean;
+}
+
+/** Offset in minutes from '+01:00', '-0530', 'Z', 'UTC'; undefined when not an offset. */
+export function parseOffset(text: string): number | undefined {
+  if (/^(?:Z|UTC|GMT)$/i.test(text)) return 0;
+  const m = /^([+-])(\d{2}):?(\d{2})$/.exec(text);
+  if (!m) return undefined;
+  const v = Number(m[2]) * 60 + Number(m[3]);
+  return m[1] === '-' ? -v : v;
+}
+
+function fraction(text: string | undefined): number {
+  return text ? Math.floor(Number(`0.${text}`) * 1000) : 0;
+}
+
+/**
+ * Turns date text into epoch ms. Zone order: offset written in the line,
+ * then the configured zone, then the machine's local zone. A date without a
+ * year takes the current year, or last year when that would put it more
+ * than a day in the future (a December line read in January).
+ */
+export class DateResolver {
+  private readonly fixedOffset: number | undefined;
+  private readonly now: () => number;
+
+  constructor(opts: DateOptions = {}) {
+    const tz = opts.timezone;
+    if (tz === undefined || tz === '' || tz === 'local') this.fixedOffset = undefined;
+    else {
+      const off = parseOffset(tz);
+      if (off === undefined) throw new AsteriskBanError('E_FILTER', `time zone "${tz}" is not understood`, { hint: "use 'UTC', 'local' or an offset such as '+0100'" });
+      this.fixedOffset = off;
+    }
+    this.now = opts.now ?? (() => Date.now());
+  }
+
+  resolve(f: Fields): number | null {
+    if (f.epoch !== undefined) return Number.isFinite(f.epoch) ? f.epoch : null;
+    let hour = f.hour;
+    if (f.pm !== undefined) hour = (hour % 12) + (f.pm ? 12 : 0);
+    if (f.month < 0 || f.month > 11 || f.day < 1 || f.day > 31 || hour > 23 || f.minute > 59 || f.second > 60) return null;
+    const build = (year: number): number => {
+      const off = f.offset ?? this.fixedOffset;
+      if (off !== undefined) return Date.UTC(year, f.month, f.day, hour, f.minute, f.second, f.ms) - off * 60_000;
+      return new Date(year, f.month, f.day, hour, f.minute, f.second, f.ms).getTime();
+    };
+    if (f.year !== undefined) return build(f.year);
+    const now = this.now();
+    const year = new Date(now).getUTCFullYear();
+    const t = build(year);
+    return t > now + DAY_MS ? build(year - 1) : t;
+  }
+}
+
+// The formats Asterisk writes: logger.conf `dateformat = %F %T` (optionally
+// with milliseconds), its default `%b %e %T`, syslog, and ISO 8601.
+const DEFAULT_DATE = new RegExp(
+  '^(\\[)?(?:(\\d{4})-(\\d{2})-(\\d{2})[T ](\\d{2}):(\\d{2}):(\\d{2})(?:[.,](\\d{1,9}))?(Z|[+-]\\d{2}:?\\d{2})?' +
+    `|(${MONTH_RE}) {1,2}(\\d{1,2}) (\\d{2}):(\\d{2}):(\\d{2})(?:\\.(\\d{1,9}))?(?: (\\d{4}))?)(\\])?`,
+);
+
+function defaultFields(m: RegExpExecArray): Fields | null {
+  if ((m[1] === undefined) !== (m[17] === undefined)) return null;
+  if (m[2] !== undefined) {
+    return {
+      year: Number(m[2]), month: Number(m[3]) - 1, day: Number(m[4]), hour: Number(m[5]), minute: Number(m[6]), second: Number(m[7]),
+      ms: fraction(m[8]), offset: m[9] === undefined ? undefined : parseOffset(m[9]),
+    };
+  }
+  const month = MONTHS[m[10]!.slice(0, 3).toLowerCase()];
+  if (month === undefined) return null;
+  return {
+    year: m[16] === undefined ? undefined : Number(m[16]), month, day: Number(m[11]), hour: Number(m[12]), minute: Number(m[13]),
+    second: Number(m[14]), ms: fraction(m[15]),
+  };
+}
+
+/** strftime-style directives fail2ban's datepattern uses, as regex groups. */
+const DIRECTIVES: Record<string, string> = {
+  Y: '(?<Y>\\d{4})', y: '(?<y>\\d{2})', m: '(?<m>\\d{1,2})', d: '(?<d>\\d{1,2})', e: '(?<d>[ \\d]?\\d)', H: '(?<H>\\d{1,2})',
+  I: '(?<H>\\d{1,2})', M: '(?<M>\\d{2})', S: '(?<S>\\d{2})', f: '(?<f>\\d{1,9})', b: `(?<b>${MONTH_RE})`, B: `(?<b>${MONTH_RE})`,
+  a: '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*', A: '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*', z: '(?<z>Z|[+-]\\d{2}:?\\d{2})',
+  Z: '(?<z>UTC|GMT|Z)', p: '(?<p>AM|PM|am|pm)', s: '(?<s>\\d{9,11}(?:\\.\\d{1,6})?)', '%': '%',
+};
+
+const SPECIAL: Record<string, string> = {
+  '{ISO8601}': '%Y-%m-%d[T ]%H:%M:%S(?:[.,]%f)?(?:%z)?',
+  '{EPOCH}': '%s',
+  '{DATE}': '',
+};
+
+/** A compiled `datepattern` line. */
+export class DatePattern {
+  private readonly re: RegExp;
+  /** Whether the date must open the line ({^LN-BEG} or ^). */
+  readonly anchored: boolean;
+
+  constructor(loc: Located) {
+    let text = loc.value.trim();
+    const where = { file: loc.file, line: loc.line };
+    let anchored = false;
+    if (text.startsWith('{^LN-BEG}')) { anchored = true; text = text.slice(9); }
+    else if (text.startsWith('^')) { anchored = true; text = text.slice(1); }
+    this.anchored = anchored;
+    if (text === '' || text === '{DATE}') { this.re = anchored ? DEFAULT_DATE : new RegExp(DEFAULT_DATE.source.slice(1)); return; }
+    text = text.replace(/\{[^}]*\}/g, (w) => {
+      const s = SPECIAL[w];
+      if (s === undefined || s === '') {
+        throw new AsteriskBanError('E_FILTER', `datepattern ${w} is not supported`, { location: where, hint: 'supported: {^LN-BEG}, {ISO8601}, {EPOCH} and %Y %y %m %d %e %H %I %M %S %f %b %B %a %z %Z %p %s' });
+      }
+      return s;
+    });
+    const seen = new Set<string>();
+    const source = text.replace(/%(.)/g, (_w, d: string) => {
+      const r = DIRECTIVES[d];
+      if (r === undefined) throw new AsteriskBanError('E_FILTER', `datepattern directive %${d} is not supported`, { location: where });
+      const g = /\(\?<(\w)>/.exec(r)?.[1];
+      if (g && seen.has(g)) throw new AsteriskBanError('E_FILTER', `datepattern names the same field twice (%${d})`, { location: where });
+      if (g) seen.add(g);
+      return r;
+    });
+    const t = translatePythonRegex(source, where);
+    this.re = compileJs(`${anchored ? '^' : ''}(?:${t.source})`, t.flags, loc.value, where);
+  }
+
+  /** Source of the date regex for use after `^` (anchored patterns only). */
+  get source(): string {
+    return this.re.source.startsWith('^') ? this.re.source.slice(1) : this.re.source;
+  }
+
+  exec(line: string): { fields: Fields | null; start: number; end: number } | null {
+    const m = this.re.exec(line);
+    if (!m) return null;
+    if (this.re === DEFAULT_DATE || !m.groups) return { fields: defaultFields(m), start: m.index, end: m.index + m[0].length };
+    const g = m.groups;
+    let fields: Fields | null;
+    if (g.s !== undefined) fields = { month: 0, day: 1, hour: 0, minute: 0, second: 0, ms: 0, epoch: Math.round(Number(g.s) * 1000) };
+    else {
+      const month = g.b !== undefined ? MONTHS[g.b.slice(0, 3).toLowerCase()] : g.m !== undefined ? Number(g.m) - 1 : new Date().getMonth();
+      const year = g.Y !== undefined ? Number(g.Y) : g.y !== undefined ? 2000 + Number(g.y) : undefined;
+      fields = month === undefined ? null : {
+        year, month, day: g.d !== undefined ? Number(g.d.trim()) : 1, hour: Number(g.H ?? 0), minute: Number(g.M ?? 0),
+        second: Number(g.S ?? 0), ms: fraction(g.f), offset: g.z !== undefined ? parseOffset(g.z) : undefined,
+        pm: g.p !== undefined ? /pm/i.test(g.p) : undefined,
+      };
+    }
+    return { fields, start: m.index, end: m.index + m[0].length };
+  }
+}
+
+export function defaultDatePattern(): DatePattern {
+  return new DatePattern({ value: '{^LN-BEG}', file: '<default>', line: 0 });
+}
+
+/**
+ * Finds and resolves line dates with a one-entry cache: consecutive lines
+ * mostly share their second, so the common case is one startsWith().
+ */
+export class DateFinder {
+  private lastText = '';
+  private lastTime: number | null = null;
+  private lastLen = 0;
+
+  constructor(private readonly patterns: DatePattern[], private readonly resolver: DateResolver) {}
+
+  /** Fills `hit` for `line`; returns false when the line has no date. */
+  find(line: string, hit: DateHit): boolean {
+    const last = this.lastText;
+    if (last.length > 0 && line.startsWith(last)) {
+      const c = line.charCodeAt(last.length);
+      // The cached text must end the date, not be the prefix of a longer one.
+      if (!(c >= 48 && c <= 57) && c !== 46 && c !== 44 && c !== 58) {
+        hit.time = this.lastTime;
+        hit.start = 0;
+        hit.end = skipSpaces(line, this.lastLen);
+        return true;
+      }
+    }
+    for (const p of this.patterns) {
+      const m = p.exec(line);
+      if (!m || !m.fields) continue;
+      const time = this.resolver.resolve(m.fields);
+      if (time === null) continue;
+      hit.time = time;
+      hit.start = m.start;
+      hit.end = skipSpaces(line, m.end);
+      if (m.start === 0) {
+        this.lastText = line.slice(0, m.end);
+        this.lastLen = m.end;
+        this.lastTime = time;
+      }
+      return true;
+    }
+    hit.time = null;
+    hit.start = 0;
+    hit.end = 0;
+    return false;
+  }
+}
+
+function skipSpaces(line: string, i: number): number {
+  while (line.charCodeAt(i) === 32) i++;
+  return i;
+}

@@ -1,0 +1,116 @@
+import type { Address } from '../core/address.js';
+import type { FilterMatch } from './types.js';
+import type { Rx } from './rx.js';
+import { hostOf, userOf } from './rx.js';
+import { DateFinder } from './date.js';
+import type { DateHit } from './date.js';
+
+/** An opening/closing pair: a message that may stop inside an attacker-controlled field, and its remainder. */
+export interface InjectionPair {
+  open: Rx;
+  close: Rx;
+}
+
+/** The compiled parts of one filter, shared by all its matchers. */
+export interface FilterParts {
+  name: string;
+  failregex: Rx[];
+  ignoreregex: Rx[];
+  prefregex: Rx | null;
+  pairs: InjectionPair[];
+  dates: () => DateFinder;
+  /** Literal screens: a line matching neither cannot match a failregex / an openregex. */
+  failScreen: RegExp | null;
+  openScreen: RegExp | null;
+}
+
+export type Verdict =
+  | { outcome: 'matched'; ip: Address; regex: number; user?: string }
+  | { outcome: 'ignored' | 'missed' };
+
+const MISSED: Verdict = { outcome: 'missed' };
+const IGNORED: Verdict = { outcome: 'ignored' };
+
+/**
+ * Pure per-line evaluation (the stateful injection handling lives in
+ * matcher.ts). Work is lazy: the date costs one startsWith() for most
+ * lines, and the text after it is only cut and run through prefregex for
+ * lines that contain a literal some regex needs.
+ */
+export class LineEngine {
+  private readonly finder: DateFinder;
+
+  constructor(readonly parts: FilterParts) {
+    this.finder = parts.dates();
+  }
+
+  date(line: string, hit: DateHit): boolean {
+    return this.finder.find(line, hit);
+  }
+
+  /** Text after the date, passed through prefregex; null when prefregex refuses the line. */
+  content(line: string, start: number, end: number): string | null {
+    let text = start > 0 ? line.slice(0, start) + line.slice(end) : end > 0 ? line.slice(end) : line;
+    const pref = this.parts.prefregex;
+    if (pref !== null) {
+      if (pref.literal !== null && text.indexOf(pref.literal) < 0) return null;
+      const m = pref.re.exec(text);
+      if (m === null) return null;
+      if (pref.hasContent) text = m.groups?.F_CONTENT ?? '';
+    }
+    return text;
+  }
+
+  /** failregex (the first that yields a valid address wins), then ignoreregex. */
+  verdict(line: string, start: number, end: number): Verdict {
+    const screen = this.parts.failScreen;
+    if (screen !== null && !screen.test(line)) return MISSED;
+    const content = this.content(line, start, end);
+    if (content === null) return MISSED;
+    const list = this.parts.failregex;
+    for (let i = 0; i < list.length; i++) {
+      const rx = list[i]!;
+      if (rx.literal !== null && content.indexOf(rx.literal) < 0) continue;
+      const m = rx.re.exec(content);
+      if (m === null) continue;
+      const ip = hostOf(rx, m);
+      if (ip === null) continue;
+      if (rx.nofail && m.groups?.F_NOFAIL !== undefined) return IGNORED;
+      for (const ig of this.parts.ignoreregex) if (ig.re.test(content)) return IGNORED;
+      const user = userOf(rx, m);
+      return user === undefined ? { outcome: 'matched', ip, regex: i } : { outcome: 'matched', ip, regex: i, user };
+    }
+    return MISSED;
+  }
+
+  /** The first pair whose opening matches, with the address it names (if any). */
+  opening(line: string, start: number, end: number): { pair: number; ip: Address | null } | null {
+    const pairs = this.parts.pairs;
+    if (pairs.length === 0) return null;
+    const screen = this.parts.openScreen;
+    if (screen !== null && !screen.test(line)) return null;
+    const content = this.content(line, start, end);
+    if (content === null) return null;
+    for (let i = 0; i < pairs.length; i++) {
+      const rx = pairs[i]!.open;
+      if (rx.literal !== null && content.indexOf(rx.literal) < 0) continue;
+      const m = rx.re.exec(content);
+      if (m !== null) return { pair: i, ip: hostOf(rx, m) };
+    }
+    return null;
+  }
+
+  /** Whether `fragment` completes pair `i`; the address it names (if any). */
+  closing(i: number, fragment: string): { ip: Address | null } | null {
+    const rx = this.parts.pairs[i]!.close;
+    if (rx.literal !== null && fragment.indexOf(rx.literal) < 0) return null;
+    const m = rx.re.exec(fragment);
+    return m === null ? null : { ip: hostOf(rx, m) };
+  }
+}
+
+export function toMatch(v: Verdict & { outcome: 'matched' }, time: number | null, line: string, lineNo: number): FilterMatch {
+  const m: FilterMatch = { ip: v.ip.text, family: v.ip.family, time, regex: v.regex, line, lineNo };
+  if (v.user !== undefined) m.user = v.user;
+  return m;
+}

@@ -1,0 +1,112 @@
+import { AsteriskBanError } from '../core/errors.js';
+import type { FilterDefinition, Located } from '../settings/types.js';
+import type { CompiledFilter, LineMatcher, MatcherHooks } from './types.js';
+import { compileRx } from './rx.js';
+import type { Rx } from './rx.js';
+import { DateFinder, DatePattern, DateResolver, defaultDatePattern } from './date.js';
+import { InjectionAwareMatcher } from './matcher.js';
+import { LineEngine } from './engine.js';
+import type { FilterParts, InjectionPair } from './engine.js';
+
+export type { CompiledFilter, LineMatcher, MatcherHooks, FilterMatch, LineOutcome } from './types.js';
+export { MAX_LINE_CHARS } from './matcher.js';
+
+export interface CompileOptions {
+  /** 'UTC', 'local' (default) or an offset such as '+0100', for dates that carry none. */
+  timezone?: string;
+  /** The injected clock's now(), for dates without a year. */
+  now?: () => number;
+}
+
+/** Lines of a list option; from the definition when the settings loader set it, else from vars (no line numbers). */
+function listOption(def: FilterDefinition, key: 'openregex' | 'closeregex'): Located[] {
+  const given = def[key];
+  if (given !== undefined) return given;
+  const text = def.vars[key];
+  if (text === undefined) return [];
+  return text.split('\n').filter((l) => l.trim() !== '').map((value) => ({ value, file: def.file, line: 0 }));
+}
+
+function escapeLiteral(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+/** Literals such that a text containing none of them matches none of `rxs`; null when some regex has none. */
+function literalsOf(rxs: Rx[]): string[] | null {
+  const lits = new Set<string>();
+  for (const rx of rxs) {
+    if (rx.literal === null) return null;
+    lits.add(rx.literal);
+  }
+  // A literal containing a shorter one adds nothing.
+  return [...lits].filter((l) => ![...lits].some((o) => o !== l && l.includes(o)));
+}
+
+function alternation(lits: string[] | null): RegExp | null {
+  return lits === null || lits.length === 0 ? null : new RegExp(lits.map(escapeLiteral).join('|'));
+}
+
+/**
+ * The whole-line screen test-filter runs over big chunks: a line it does not
+ * match can neither match nor open anything and carries a date, so it can
+ * be skipped. Multiline, so it also works on a chunk of many lines.
+ */
+function buildScreen(fail: Rx[], open: Rx[], dates: DatePattern[]): RegExp | null {
+  const lits = literalsOf([...fail, ...open]);
+  if (lits === null || dates.some((d) => !d.anchored)) return null;
+  const dated = dates.map((d) => `(?:${d.source.replace(/\(\?<([A-Za-z]\w*)>/g, '(?:')})`).join('|');
+  return new RegExp(`${lits.map(escapeLiteral).join('|')}|^(?!${dated})`, 'm');
+}
+
+/**
+ * Compiles a filter.d definition: fail2ban regex semantics (Python syntax,
+ * <HOST> and friends, prefregex with <F-CONTENT>, datepattern), plus
+ * openregex/closeregex pairs that make the matcher injection-aware.
+ * Throws AsteriskBanError E_REGEX / E_FILTER naming the offending line.
+ */
+export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}): CompiledFilter {
+  const vars = def.vars;
+  const failregex = def.failregex.flatMap((l) => compileRx(l, { vars, key: 'failregex', needsHost: true }));
+  if (failregex.length === 0) {
+    throw new AsteriskBanError('E_FILTER', `filter "${def.name}" has no failregex`, { location: { file: def.file }, hint: 'add at least one failregex line with <HOST>' });
+  }
+  const ignoreregex = def.ignoreregex.flatMap((l) => compileRx(l, { vars, key: 'ignoreregex', needsHost: false }));
+  let prefregex: Rx | null = null;
+  if (def.prefregex !== null && def.prefregex.value.trim() !== '') {
+    const list = compileRx(def.prefregex, { vars, key: 'prefregex', needsHost: false });
+    if (list.length !== 1) throw new AsteriskBanError('E_FILTER', 'prefregex must be a single regex', { location: { file: def.prefregex.file, line: def.prefregex.line } });
+    prefregex = list[0]!;
+  }
+  const opens = listOption(def, 'openregex').flatMap((l) => compileRx(l, { vars, key: 'openregex', needsHost: false }));
+  const closes = listOption(def, 'closeregex').flatMap((l) => compileRx(l, { vars, key: 'closeregex', needsHost: false }));
+  if (opens.length !== closes.length) {
+    throw new AsteriskBanError('E_FILTER', `filter "${def.name}" has ${opens.length} openregex but ${closes.length} closeregex lines`, {
+      location: { file: def.file },
+      hint: 'openregex and closeregex are pairs: the n-th closeregex completes the n-th openregex',
+    });
+  }
+  const pairs: InjectionPair[] = opens.map((open, i) => ({ open, close: closes[i]! }));
+  const resolver = new DateResolver(opts);
+  const patterns = def.datepattern !== null && def.datepattern.value.trim() !== ''
+    ? def.datepattern.value.split('\n').filter((v) => v.trim() !== '').map((value) => new DatePattern({ ...def.datepattern!, value }))
+    : [defaultDatePattern()];
+  const parts: FilterParts = {
+    name: def.name, failregex, ignoreregex, prefregex, pairs, dates: () => new DateFinder(patterns, resolver),
+    failScreen: alternation(literalsOf(failregex)), openScreen: alternation(literalsOf(opens)),
+  };
+  const screen = buildScreen(failregex, opens, patterns);
+  return {
+    name: def.name,
+    failregex: failregex.map((r) => r.source),
+    openregex: opens.map((r) => r.source),
+    screen,
+    matcher(hooks: MatcherHooks): LineMatcher {
+      return new InjectionAwareMatcher(new LineEngine(parts), hooks);
+    },
+  };
+}
+
+/** A filter of one regex given on the command line (test-filter's third form). */
+export function definitionFromRegex(regex: string): FilterDefinition {
+  return { name: 'command line', file: '<command line>', failregex: [{ value: regex, file: '<command line>', line: 1 }], ignoreregex: [], prefregex: null, datepattern: null, vars: {} };
+}

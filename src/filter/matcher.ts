@@ -1,0 +1,200 @@
+import type { Address } from '../core/address.js';
+import type { LineMatcher, LineOutcome, MatcherHooks } from './types.js';
+import type { LineEngine, Verdict } from './engine.js';
+import { toMatch } from './engine.js';
+import type { DateHit } from './date.js';
+
+/** Longest line examined; the rest is cut (a log line longer than this is garbage or an attack). */
+export const MAX_LINE_CHARS = 64 * 1024;
+/**
+ * How much may be held while an opening waits for its remainder. A SIP
+ * datagram carries at most 64 KiB of attacker text, so one injection fits;
+ * past the bound the oldest line is decided as an ordinary line.
+ */
+export const MAX_HELD_BYTES = 128 * 1024;
+export const MAX_HELD_LINES = 1024;
+
+interface Held {
+  no: number;
+  line: string;
+  time: number | null;
+  start: number;
+  end: number;
+  /** > 0: a run of lines the caller skipped as unable to match anything. */
+  gap: number;
+  /** Index of the injection pair this line opens, or -1. */
+  pair: number;
+  openIp: Address | null;
+  /** Carries a bare CR and did not pair up: never counted on its own. */
+  tainted: boolean;
+  /** Decided already (an opening and its remainder on one line, split by CR). */
+  fixed: Verdict | null;
+}
+
+/**
+ * The stateful half of a filter. Asterisk logs some attacker-controlled
+ * fields with their newlines decoded, so one message can carry forged,
+ * well-formed log lines. A line matching an openregex (a known message that
+ * may stop inside such a field) is held with the lines after it. When a
+ * line without a date follows, it is the remainder of a message that was
+ * opened earlier: everything between the earliest held opening and it is
+ * attacker text ('injected'), and only the address Asterisk itself wrote —
+ * in the opening, or in the remainder when a closeregex reads it — is
+ * counted. Openings never completed are decided as ordinary lines at the
+ * bound or on flush(). Text after a bare CR is the attacker's, too.
+ */
+export class InjectionAwareMatcher implements LineMatcher {
+  private lineNo = 0;
+  private held: Held[] = [];
+  private head = 0;
+  private heldBytes = 0;
+  private heldLines = 0;
+  private readonly hit: DateHit = { time: null, start: 0, end: 0 };
+
+  constructor(private readonly engine: LineEngine, private readonly hooks: MatcherHooks) {}
+
+  /** Whether lines are held back waiting for a possible remainder. */
+  get holding(): boolean {
+    return this.head < this.held.length;
+  }
+
+  push(input: string): void {
+    const no = ++this.lineNo;
+    let line = input.length > MAX_LINE_CHARS ? input.slice(0, MAX_LINE_CHARS) : input;
+    if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
+    const cr = line.indexOf('\r');
+    const head = cr < 0 ? line : line.slice(0, cr);
+    const hasDate = this.engine.date(head, this.hit);
+    const { time, start, end } = this.hit;
+    const entry: Held = { no, line, time, start, end, gap: 0, pair: -1, openIp: null, tainted: cr >= 0, fixed: null };
+    if (!hasDate) {
+      if (line.length > 0 && this.holding) {
+        this.close(entry, cr < 0 ? line : line.slice(line.lastIndexOf('\r') + 1));
+        return;
+      }
+    } else {
+      const op = this.engine.opening(head, start, end);
+      if (op !== null) {
+        const done = cr >= 0 ? this.engine.closing(op.pair, line.slice(line.lastIndexOf('\r') + 1)) : null;
+        if (done !== null) {
+          const ip = op.ip ?? done.ip;
+          entry.fixed = ip === null ? { outcome: 'missed' } : { outcome: 'matched', ip, regex: this.pairRegex(op.pair) };
+        } else {
+          entry.pair = op.pair;
+          entry.openIp = op.ip;
+        }
+      }
+    }
+    if (!this.holding && entry.pair < 0) this.decide(entry);
+    else this.hold(entry, line.length, 1);
+  }
+
+  /** `lines` lines (`bytes` long) the caller screened out: they cannot match, open or complete anything. */
+  skip(lines: number, bytes: number): void {
+    if (lines <= 0) return;
+    const entry: Held = { no: this.lineNo + 1, line: '', time: null, start: 0, end: 0, gap: lines, pair: -1, openIp: null, tainted: false, fixed: null };
+    this.lineNo += lines;
+    if (!this.holding) this.decide(entry);
+    else this.hold(entry, bytes, lines);
+  }
+
+  flush(): void {
+    while (this.head < this.held.length) this.decide(this.held[this.head++]!);
+    this.reset();
+  }
+
+  private hold(entry: Held, bytes: number, lines: number): void {
+    this.held.push(entry);
+    this.heldBytes += bytes;
+    this.heldLines += lines;
+    while (this.holding && (this.heldBytes > MAX_HELD_BYTES || this.heldLines > MAX_HELD_LINES)) this.releaseOne();
+    // Lines before the earliest opening cannot be part of an injection.
+    while (this.holding && this.held[this.head]!.pair < 0) this.releaseOne();
+    if (!this.holding) this.reset();
+  }
+
+  private releaseOne(): void {
+    const e = this.held[this.head++]!;
+    this.heldBytes -= e.gap > 0 ? 0 : e.line.length;
+    this.heldLines -= e.gap > 0 ? e.gap : 1;
+    this.decide(e);
+  }
+
+  private reset(): void {
+    this.held = [];
+    this.head = 0;
+    this.heldBytes = 0;
+    this.heldLines = 0;
+  }
+
+  /**
+   * A dateless line while openings are held: the remainder of one of them.
+   * The earliest opening whose closeregex it satisfies is the one (it can
+   * name the address); if none does, the earliest opening is assumed, and
+   * only an address in that opening is counted.
+   */
+  private close(fragment: Held, tail: string): void {
+    let j = -1;
+    let closeIp: Address | null = null;
+    for (let k = this.head; k < this.held.length; k++) {
+      const open = this.held[k]!;
+      if (open.pair < 0) continue;
+      const done = this.engine.closing(open.pair, tail);
+      if (done !== null) {
+        j = k;
+        closeIp = done.ip;
+        break;
+      }
+    }
+    if (j < 0) j = this.head;
+    const open = this.held[j]!;
+    while (this.head < j) this.decide(this.held[this.head++]!);
+    const ip = open.openIp ?? closeIp;
+    const verdict: Verdict = ip === null ? { outcome: 'missed' } : { outcome: 'matched', ip, regex: this.pairRegex(open.pair) };
+    if (open.openIp !== null || ip === null) {
+      if (ip === null) this.report(open.no, open.line, 'injected');
+      else this.emit(open, verdict);
+      this.injected(j + 1);
+      this.report(fragment.no, fragment.line, 'injected');
+    } else {
+      this.report(open.no, open.line, 'injected');
+      this.injected(j + 1);
+      this.emit(fragment, verdict, open.time);
+    }
+    this.reset();
+  }
+
+  /** Matches through an opening/closing pair are numbered after the failregex list. */
+  private pairRegex(pair: number): number {
+    return this.engine.parts.failregex.length + pair;
+  }
+
+  private injected(from: number): void {
+    for (let k = from; k < this.held.length; k++) {
+      const e = this.held[k]!;
+      if (e.gap > 0) this.hooks.onGap?.(e.gap, 'injected');
+      else this.report(e.no, e.line, 'injected');
+    }
+  }
+
+  private decide(e: Held): void {
+    if (e.gap > 0) this.hooks.onGap?.(e.gap, 'missed');
+    else if (e.fixed !== null) this.emit(e, e.fixed);
+    else if (e.tainted) this.report(e.no, e.line, 'injected');
+    else this.emit(e, this.engine.verdict(e.line, e.start, e.end));
+  }
+
+  private emit(e: Held, v: Verdict, time: number | null = e.time): void {
+    if (v.outcome !== 'matched') {
+      this.report(e.no, e.line, v.outcome);
+      return;
+    }
+    const m = toMatch(v, time, e.line, e.no);
+    this.hooks.onMatch(m);
+    this.hooks.onLine?.(e.no, e.line, 'matched', m);
+  }
+
+  private report(no: number, line: string, outcome: LineOutcome): void {
+    this.hooks.onLine?.(no, line, outcome);
+  }
+}

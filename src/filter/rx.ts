@@ -1,0 +1,87 @@
+import { parseAddress } from '../core/address.js';
+import type { Address } from '../core/address.js';
+import { AsteriskBanError } from '../core/errors.js';
+import type { Location } from '../core/errors.js';
+import type { Located } from '../settings/types.js';
+import { expandTags, substituteVars } from './tags.js';
+import { translatePythonRegex, compileJs } from './python-regex.js';
+import { requiredLiteral } from './literal.js';
+
+/** One failregex/ignoreregex/openregex/closeregex line, ready to run. */
+export interface Rx {
+  readonly re: RegExp;
+  /** The text as written in the filter. */
+  readonly source: string;
+  readonly location: Location;
+  readonly hostGroups: readonly string[];
+  readonly hasUser: boolean;
+  readonly hasContent: boolean;
+  readonly nofail: boolean;
+  /** A literal every matching text contains, for cheap screening; null when none could be derived. */
+  readonly literal: string | null;
+}
+
+export interface RxOptions {
+  vars: Record<string, string>;
+  /** What the regex is, for messages: failregex, prefregex... */
+  key: string;
+  /** Whether an address tag is required (failregex, closeregex with no opening address). */
+  needsHost: boolean;
+}
+
+const MAX_REGEX_CHARS = 16 * 1024;
+
+/**
+ * Compiles fail2ban regex text. One written line may expand to several
+ * regexes when a variable holds a multi-line list (fail2ban's
+ * `<mdre-<mode>>` idiom), so this returns a list.
+ */
+export function compileRx(loc: Located, opts: RxOptions): Rx[] {
+  const location: Location = { file: loc.file, line: loc.line > 0 ? loc.line : undefined };
+  const expanded = substituteVars(loc.value, opts.vars, location);
+  const out: Rx[] = [];
+  for (const piece of expanded.split('\n')) {
+    const text = piece.trim();
+    if (text === '') continue;
+    if (text.length > MAX_REGEX_CHARS) throw new AsteriskBanError('E_REGEX', `${opts.key} is longer than ${MAX_REGEX_CHARS} characters`, { location });
+    const tags = expandTags(text, location);
+    if (opts.needsHost && tags.hostGroups.length === 0) {
+      throw new AsteriskBanError('E_REGEX', `${opts.key} "${text.slice(0, 100)}" has no <HOST> (or <ADDR>, <IP4>, <IP6>, <SUBNET>) tag`, {
+        location,
+        hint: 'every failregex must say where the address is',
+      });
+    }
+    const t = translatePythonRegex(tags.pattern, location);
+    const re = compileJs(t.source, t.flags, text, location);
+    out.push({
+      re,
+      source: text,
+      location,
+      hostGroups: tags.hostGroups,
+      hasUser: tags.fieldGroups.includes('F_USER') || tags.fieldGroups.includes('F_ALT_USER') || tags.fieldGroups.includes('F_ID'),
+      hasContent: tags.fieldGroups.includes('F_CONTENT'),
+      nofail: tags.fieldGroups.includes('F_NOFAIL'),
+      literal: t.flags.includes('i') ? null : requiredLiteral(t.source),
+    });
+  }
+  return out;
+}
+
+/** The first address group that captured a valid address; null when none did. */
+export function hostOf(rx: Rx, m: RegExpExecArray): Address | null {
+  const g = m.groups;
+  if (!g) return null;
+  for (const name of rx.hostGroups) {
+    const v = g[name];
+    if (v !== undefined) return parseAddress(v);
+  }
+  return null;
+}
+
+const MAX_USER = 128;
+
+export function userOf(rx: Rx, m: RegExpExecArray): string | undefined {
+  if (!rx.hasUser || !m.groups) return undefined;
+  const u = m.groups.F_USER ?? m.groups.F_ALT_USER ?? m.groups.F_ID;
+  return u === undefined ? undefined : u.slice(0, MAX_USER);
+}
