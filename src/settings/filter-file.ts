@@ -51,13 +51,19 @@ export function readFilter(path: string, params: Record<string, string>, problem
   const reader = new SectionReader(scope, problems);
   const vars: Record<string, string> = { ...params };
   const quiet: Scope = { ...scope, problems: mutedProblems() };
-  for (const sec of ['DEFAULT', 'Definition', 'Init']) {
+  const own = ['DEFAULT', 'Definition', 'Init'];
+  // Other sections (common.conf's [lt_file]) are reachable as `<section/option>` tags, as in fail2ban.
+  const others = [...stack.sections.keys()].filter((sec) => !own.includes(sec));
+  for (const sec of [...others, ...own]) {
     for (const [key, hist] of stack.sections.get(sec)?.values ?? []) {
-      if (key === 'failregex' || key === 'ignoreregex' || key in params) continue;
+      const name = own.includes(sec) ? key : `${sec}/${key}`;
+      if (key === 'failregex' || key === 'ignoreregex' || name in params) continue;
       const lines = interpolateLines(hist[hist.length - 1]!, quiet);
-      if (lines) vars[key] = lines.map((l) => l.value).join('\n').trim();
+      if (lines) vars[name] = lines.map((l) => l.value).join('\n').trim();
     }
   }
+  // fail2ban sets logtype from the backend; we only read files.
+  vars.logtype ??= 'file';
   const regexLines = (key: string): Located[] => {
     const v = latest(defn, key) ?? (key === 'ignoreregex' ? latest(stack.sections.get('DEFAULT'), key) : undefined);
     if (!v) return [];
@@ -93,11 +99,14 @@ export function readFilter(path: string, params: Record<string, string>, problem
 /** Every failregex line must capture the address; a line without one is usually the tail of a wrapped line. */
 export function checkHostTags(lines: Located[], vars: Record<string, string>, problems: Problems): void {
   lines.forEach((l, i) => {
-    if (hasHostTag(l.value, vars)) return;
+    // A line made of tags that expand to nothing (fail2ban's `<mdre-<mode>>` in normal mode) matches nothing: fine.
+    if (hasHostTag(l.value, vars) || expandTags(l.value, vars).trim() === '') return;
     const prev = lines[i - 1];
     problems.error('failregex line has no <HOST> (nor <ADDR>, <IP4>, <IP6>, <CIDR>, <SUBNET>): it cannot tell which address to ban',
       { file: l.file, line: l.line },
-      prev ? `it looks like the end of the line above (line ${prev.line}) wrapped onto its own line: join it to the line above` : 'add <HOST> where the address appears', 'E_FILTER');
+      !prev ? 'add <HOST> where the address appears'
+        : prev.line === l.line ? 'it comes from an interpolated value; every failregex needs <HOST> here (fail2ban\'s multi-line <F-MLFID> matching is not supported)'
+          : `it looks like the end of the line above (line ${prev.line}) wrapped onto its own line: join it to the line above`, 'E_FILTER');
   });
 }
 

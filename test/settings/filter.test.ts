@@ -38,6 +38,15 @@ describe('filter files', () => {
     assert.equal(loadFilterFile(withCommon).failregex[0]!.value, '^\\s*asterisk:\\s+fail <HOST>$');
   });
 
+  it('exposes other sections as <section/option> variables and logtype = file, as fail2ban\'s common.conf expects', () => {
+    const def = loadFilterFile(filterFile('[INCLUDES]\nbefore = common.conf\n[Definition]\nfailregex = <HOST>\n', {
+      'filter.d/common.conf': '[DEFAULT]\n__prefix_line = <lt_<logtype>/__prefix_line>\n[lt_file]\n__prefix_line = \\s*\n',
+    }));
+    assert.equal(def.vars.logtype, 'file');
+    assert.equal(def.vars['lt_file/__prefix_line'], '\\s*');
+    assert.equal(def.vars.__prefix_line, '<lt_<logtype>/__prefix_line>');
+  });
+
   it('reads ignoreregex, prefregex and datepattern (%% is a literal %)', () => {
     const def = loadFilterFile(filterFile('[Definition]\nprefregex = ^<F-CONTENT>.+</F-CONTENT>$\nfailregex = <HOST>\nignoreregex = ^a$\n  ^b$\ndatepattern = ^%%Y-%%m-%%d %%H:%%M:%%S\n'));
     assert.equal(def.prefregex?.value, '^<F-CONTENT>.+</F-CONTENT>$');
@@ -53,6 +62,13 @@ describe('filter files', () => {
       assert.equal(def.failregex[0]!.value, line);
     });
   }
+
+  it('accepts a tag line that expands to nothing in the chosen mode, rejects it in a mode where it has no <HOST>', () => {
+    const text = '[Init]\nmode = normal\n[Definition]\nmdre-normal =\nmdre-extra = ^no address$\nfailregex = ^a <HOST>$\n            <mdre-<mode>>\n';
+    assert.equal(loadFilterFile(filterFile(text)).failregex.length, 2);
+    const errors = configErrors(() => loadFilterFile(filterFile(text), { mode: 'extra' }));
+    assert.match(errorAt(errors, 'filter.d/f.conf', 7).message, /no <HOST>/);
+  });
 
   it('rejects a first failregex line without a host tag, suggesting <HOST>', () => {
     const errors = configErrors(() => loadFilterFile(filterFile('[Definition]\nfailregex = ^no address here$\n')));

@@ -110,6 +110,17 @@ describe('jail options', () => {
     });
   }
 
+  it('expands fail2ban\'s [DEFAULT] action_ chain for each jail', () => {
+    const head = '[DEFAULT]\nbanaction = iptables-multiport\nport = 0:65535\nprotocol = tcp\nchain = INPUT\n' +
+      'action_ = %(banaction)s[name=%(__name__)s, port="%(port)s", protocol="%(protocol)s", chain="%(chain)s"]\n' +
+      'action_mw = %(action_)s\n            %(mta)s-whois[name=%(__name__)s, dest="%(destemail)s"]\nmta = sendmail\ndestemail = a@x\naction = %(action_mw)s\n';
+    const s = load({ 'jail.conf': head + jailConf('port = 5060,5061\nprotocol = udp\n') });
+    assert.deepEqual(s.jails[0]!.actions.map((a) => [a.name, a.params]), [
+      ['iptables-multiport', { name: 'j', port: '5060,5061', protocol: 'udp', chain: 'INPUT' }],
+      ['sendmail-whois', { name: 'j', dest: 'a@x' }],
+    ]);
+  });
+
   it('reports a bad [DEFAULT] value at its own line', () => {
     const errors = configErrors(() => load({ 'jail.conf': jailConf('', '[DEFAULT]\nbantime = forever\n\n') }));
     assert.match(errorAt(errors, 'jail.conf', 2).message, /bantime/);
