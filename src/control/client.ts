@@ -5,7 +5,7 @@ import { LineSplitter, isErrorCode } from './protocol.js';
 export interface RequestOptions {
   /** Give up waiting for the answer after this long. Default 30 s. */
   timeoutMs?: number;
-  /** Largest answer accepted (a `list` of a million bans is ~200 MB). Default 512 MiB. */
+  /** Largest answer accepted (a `list` of a million bans is ~170 MB). Default 256 MiB, under V8's string limit. */
   maxAnswerBytes?: number;
 }
 
@@ -41,7 +41,7 @@ export function request(
     }, timeoutMs);
 
     const splitter = new LineSplitter(
-      opts.maxAnswerBytes ?? 512 * 1024 * 1024,
+      opts.maxAnswerBytes ?? 256 * 1024 * 1024,
       (line) => {
         try {
           finish(null, readAnswer(line, id));
@@ -54,7 +54,13 @@ export function request(
     sock.on('connect', () => {
       sock.write(`${JSON.stringify({ id, cmd, args })}\n`);
     });
-    sock.on('data', (chunk: Buffer) => splitter.push(chunk));
+    sock.on('data', (chunk: Buffer) => {
+      try {
+        splitter.push(chunk);
+      } catch (err) {
+        finish(new AsteriskBanError('E_INTERNAL', `cannot read the daemon's answer: ${(err as Error).message}`));
+      }
+    });
     sock.on('end', () => finish(new AsteriskBanError('E_NOT_RUNNING', `asterisk-ban closed the connection on ${socketPath} without answering`)));
     sock.on('error', (err: NodeJS.ErrnoException) => finish(connectError(socketPath, err)));
   });

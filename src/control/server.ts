@@ -139,21 +139,26 @@ export class ControlServer {
     this.sockets.add(sock);
     sock.on('close', () => this.sockets.delete(sock));
     sock.on('error', () => sock.destroy());
-    sock.setTimeout(this.idleTimeoutMs, () => sock.destroy());
+    sock.setTimeout(this.idleTimeoutMs);
+    sock.on('timeout', () => sock.destroy());
 
     let inFlight = 0;
     let chain = Promise.resolve();
     const splitter = new LineSplitter(
       this.maxLineBytes,
       (line) => {
-        inFlight++;
+        // A reload may take longer than the idle limit; only a connection with
+        // nothing in progress is idle.
+        if (inFlight++ === 0) sock.setTimeout(0);
         if (inFlight >= MAX_IN_FLIGHT) sock.pause();
         chain = chain
           .then(() => this.answer(line))
           .then((text) => write(sock, text))
           .finally(() => {
             inFlight--;
-            if (inFlight < MAX_IN_FLIGHT && !sock.destroyed) sock.resume();
+            if (sock.destroyed) return;
+            if (inFlight < MAX_IN_FLIGHT) sock.resume();
+            if (inFlight === 0) sock.setTimeout(this.idleTimeoutMs);
           });
       },
       () => {

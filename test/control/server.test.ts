@@ -256,3 +256,32 @@ describe('control server path problems', () => {
       isAsteriskBanError(err, 'E_PERMISSION') && /cannot create the control socket/.test(err.message));
   });
 });
+
+describe('control server idle connections', () => {
+  it('drops a silent connection but never one whose request is still being handled', async () => {
+    const tmp = tempDir();
+    const path = join(tmp.dir, 'ab.sock');
+    const api = new FakeApi();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    api.reload = async () => {
+      await gate;
+      return { reloaded: ['asterisk'], stopped: [], started: [] };
+    };
+    const server = new ControlServer({ path, api, idleTimeoutMs: 30 });
+    await server.start();
+    try {
+      const silent = createConnection(path);
+      silent.on('error', () => undefined);
+      const silentClosed = new Promise<void>((r) => silent.once('close', () => r()));
+      const slow = request(path, 'reload', {}, { timeoutMs: 10_000 });
+      await silentClosed; // the idle limit has passed at least once by now
+      await new Promise((r) => setTimeout(r, 60));
+      release();
+      assert.deepEqual(await slow, { reloaded: ['asterisk'], stopped: [], started: [] });
+    } finally {
+      await server.close();
+      tmp.remove();
+    }
+  });
+});
