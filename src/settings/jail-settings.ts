@@ -103,6 +103,14 @@ function increment(r: SectionReader, p: Problems): IncrementSettings {
   };
 }
 
+/** Event and service names are plain words; anything else is a typo or a paste error. */
+function names(r: SectionReader, key: string, def: string[], p: Problems): string[] {
+  const list = r.list(key, def);
+  const bad = list.filter((n) => !/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(n));
+  for (const n of bad) p.error(`${key} entry "${printable(n, 40)}" is not a name`, r.at(key), key === 'ami_events' ? 'e.g. InvalidPassword FailedACL' : 'e.g. PJSIP SIP IAX2 AMI');
+  return list.filter((n) => !bad.includes(n));
+}
+
 function ami(r: SectionReader, env: Record<string, string>, p: Problems): AmiSettings {
   // The jail's option wins; the environment (.env) fills in what the jail leaves out.
   const pick = (key: string, envName: string): { text: string; at?: { file: string; line?: number } } | undefined => {
@@ -123,8 +131,8 @@ function ami(r: SectionReader, env: Record<string, string>, p: Problems): AmiSet
     port: portNo,
     username: pick('ami_username', 'AMI_USERNAME')?.text ?? DEFAULT_AMI.username,
     secret: pick('ami_secret', 'AMI_SECRET')?.text ?? DEFAULT_AMI.secret,
-    events: r.list('ami_events', DEFAULT_AMI.events),
-    services: r.list('ami_services', DEFAULT_AMI.services).map((s) => s.toUpperCase()),
+    events: names(r, 'ami_events', DEFAULT_AMI.events, p),
+    services: names(r, 'ami_services', DEFAULT_AMI.services, p).map((s) => s.toUpperCase()),
     successClears: r.bool('ami_success_clears', DEFAULT_AMI.successClears),
     challengeWindow: r.duration('ami_challenge_window', DEFAULT_AMI.challengeWindow, { zero: true }),
     pingInterval: r.duration('ami_ping_interval', DEFAULT_AMI.pingInterval),

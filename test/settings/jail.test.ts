@@ -93,6 +93,8 @@ describe('jail options', () => {
     ['ami_port = 99999', /ami_port: expected a port/],
     ['ami_challenge_window = x', /ami_challenge_window/],
     ['maxtracked = -5', /maxtracked/],
+    ['ami_events = InvalidPassword Failed-ACL', /ami_events entry "Failed-ACL" is not a name/],
+    ['ami_services = PJSIP, S!P', /ami_services entry "S!P"/],
     ['readback = 2', /readback/],
     ['maxmatches = lots', /maxmatches/],
     ['action = fw[name=x', /"\[" after "fw" is never closed/],
