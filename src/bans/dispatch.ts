@@ -73,12 +73,12 @@ export class Dispatcher {
     }
     if (attempt > 1) this.deps.logger.info(`action ${action.id} recovered: ${op} of ${bans.length} address(es) applied`, { jail, action: action.id, attempt });
     if (op === 'ban') {
-      const todo = opts.restored ? bans.filter((b) => !(b as { applied?: string[] }).applied?.includes(action.id)) : bans;
       try {
-        this.deps.store.markApplied(todo, action.id);
+        if (opts.restored) this.deps.store.markJailApplied(jail, action.id, bans.reduce((m, b) => Math.max(m, b.start), 0));
+        else this.deps.store.markApplied(bans, action.id);
       } catch (err) {
         // The ban is in force; only its bookkeeping is missing, and restore re-applies anyway.
-        this.deps.logger.error(`cannot record that ${action.id} applied ${todo.length} ban(s)`, { jail, error: errorText(err) });
+        this.deps.logger.error(`cannot record that ${action.id} applied ${bans.length} ban(s)`, { jail, error: errorText(err) });
       }
     }
     return true;

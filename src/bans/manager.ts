@@ -7,10 +7,10 @@ import type { Ban, BanRequest } from '../core/types.js';
 import { metrics } from '../control/metrics.js';
 import type { IgnoreList } from '../jail/ignore.js';
 import type { IncrementSettings } from '../settings/types.js';
-import type { StoredBan, Store } from '../store/store.js';
+import type { Store, StoredBan } from '../store/store.js';
 import { Dispatcher, type Operation } from './dispatch.js';
 import { compileIncrement, type BantimeFn } from './increment.js';
-import { reconcileAction, splitByExpiry } from './restore.js';
+import { reconcileWithKernel, restoreAction, splitByExpiry, type RestorePlan } from './restore.js';
 import { ExpiryHeap } from './schedule.js';
 import { expiryJitterMs, type SpreadOptions } from './spread.js';
 
@@ -68,6 +68,7 @@ export class BanManager {
   private purgeTimer: TimerHandle | null = null;
   private started = false;
   private closed = false;
+  private readonly background = new Set<Promise<unknown>>();
 
   constructor(private readonly opts: BanManagerOptions) {
     this.random = opts.random ?? Math.random;
@@ -87,8 +88,7 @@ export class BanManager {
       Object.assign(old, { policy, bantimeFn });
       const added = policy.actions.filter((a) => !known.has(a.id));
       if (!this.started || added.length === 0) return Promise.resolve();
-      const plan = { live: [...old.bans.values()] as StoredBan[], due: [] };
-      return Promise.all(added.map((a) => reconcileAction(name, a, plan, this.dispatcher, this.opts.logger))).then(() => undefined);
+      return this.restoreActions(old, added, { live: [...old.bans.values()], due: [] });
     }
     const state: JailState = { name, policy, bantimeFn, bans: new Map(), total: 0 };
     this.jails.set(name, state);
@@ -167,6 +167,7 @@ export class BanManager {
     if (this.closed) return;
     if (this.queue.length > 0) await this.flush();
     await this.flushing;
+    await this.reconciled();
     this.closed = true;
     if (this.timer) this.opts.clock.clearTimeout(this.timer.handle);
     if (this.purgeTimer) this.opts.clock.clearTimeout(this.purgeTimer);
@@ -186,8 +187,26 @@ export class BanManager {
     metrics.banned.set({ jail: jail.name }, jail.bans.size);
     metrics.unbans.inc({ jail: jail.name }, plan.due.length);
     this.reschedule();
-    await Promise.all(jail.policy.actions.map((a) => reconcileAction(jail.name, a, plan, this.dispatcher, this.opts.logger)));
+    await this.restoreActions(jail, jail.policy.actions, plan);
     if (plan.live.length + plan.due.length > 0) this.opts.logger.info(`restored ${plan.live.length} ban(s), lifted ${plan.due.length} overdue`, { jail: jail.name });
+  }
+
+  /** Enforces the plan through each action, then reconciles with the kernel in the background. */
+  private async restoreActions(jail: JailState, actions: Action[], plan: RestorePlan): Promise<void> {
+    const { logger } = this.opts;
+    await Promise.all(actions.map(async (a) => {
+      await restoreAction(jail.name, a, plan, this.dispatcher, logger);
+      if (this.closed || !a.list) return;
+      const job = reconcileWithKernel(jail.name, a, () => this.jails.get(jail.name)?.bans ?? new Map(), this.dispatcher, logger)
+        .catch((err: unknown) => logger.error(`reconciling ${a.id} with the kernel failed`, { jail: jail.name, error: String(err) }))
+        .finally(() => this.background.delete(job));
+      this.background.add(job);
+    }));
+  }
+
+  /** Resolves once the kernel reconciliations started by start()/setJail() have finished. */
+  async reconciled(): Promise<void> {
+    while (this.background.size > 0) await Promise.all([...this.background]);
   }
 
   private enqueue(req: BanRequest, manual?: { seconds?: number }): Promise<Ban | null> {

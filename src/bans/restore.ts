@@ -8,53 +8,66 @@ import type { Dispatcher } from './dispatch.js';
 
 export interface RestorePlan {
   /** Unexpired: re-applied. */
-  live: StoredBan[];
+  live: Ban[];
   /** Overdue while we were down: lifted. */
-  due: StoredBan[];
+  due: Ban[];
 }
 
 export function splitByExpiry(bans: StoredBan[], now: number): RestorePlan {
-  const live: StoredBan[] = [];
-  const due: StoredBan[] = [];
+  const live: Ban[] = [];
+  const due: Ban[] = [];
   for (const b of bans) (b.end !== null && b.end <= now ? due : live).push(b);
   return { live, due };
 }
 
 /**
  * Brings one action in line with the database after a start: one ban batch
- * (restored, so notify actions stay quiet) and one unban batch. When the
- * action can list what the kernel holds, only the difference is sent, and an
- * address the kernel holds but the database does not is lifted.
+ * of everything unexpired (restored, so notify actions stay quiet) and one
+ * unban batch of what fell due while we were down. Enforcement comes first;
+ * comparing with what the kernel holds (reconcileWithKernel) comes after,
+ * because listing a 100,000-element set costs as much as writing it.
  */
-export async function reconcileAction(jail: string, action: Action, plan: RestorePlan, dispatcher: Dispatcher, logger: Logger): Promise<void> {
+export async function restoreAction(jail: string, action: Action, plan: RestorePlan, dispatcher: Dispatcher, logger: Logger): Promise<void> {
   try {
     await action.start();
   } catch (err) {
     // Keep going: the ban batch below fails too and is retried with backoff.
     metrics.actionErrors.inc({ jail, action: action.id });
-    logger.error(`action ${action.id} failed to start`, { jail, action: action.id, error: err instanceof Error ? err.message : String(err) });
-  }
-  let kernel: Set<string> | null = null;
-  if (action.list) {
-    try {
-      kernel = new Set((await action.list()).map((t) => parseAddress(t)?.text ?? t));
-    } catch (err) {
-      logger.warn(`action ${action.id} cannot list its bans; re-applying all`, { jail, error: err instanceof Error ? err.message : String(err) });
-    }
-  }
-  let toBan: Ban[] = plan.live;
-  let toUnban: Ban[] = plan.due;
-  if (kernel) {
-    const k = kernel;
-    const wanted = new Set(plan.live.map((b) => b.ip));
-    toBan = plan.live.filter((b) => !k.has(b.ip));
-    const dueByIp = new Map(plan.due.map((b) => [b.ip, b]));
-    toUnban = [...k].filter((ip) => !wanted.has(ip)).map((ip) => dueByIp.get(ip) ?? strayBan(jail, ip));
-    if (toUnban.length > 0) logger.info(`action ${action.id}: lifting ${toUnban.length} address(es) held in the kernel but not banned`, { jail });
+    logger.error(`action ${action.id} failed to start`, { jail, action: action.id, error: errorText(err) });
   }
   await Promise.all([
-    dispatcher.run(jail, action, 'ban', toBan, { restored: true }),
-    dispatcher.run(jail, action, 'unban', toUnban),
+    dispatcher.run(jail, action, 'ban', plan.live, { restored: true }),
+    dispatcher.run(jail, action, 'unban', plan.due),
+  ]);
+}
+
+/**
+ * Lifts addresses the kernel holds for this action but we do not ban (left
+ * by a crash, or added by hand), and re-bans any we ban that the kernel
+ * lacks. `current` is read after the listing, so bans made meanwhile count.
+ */
+export async function reconcileWithKernel(jail: string, action: Action, current: () => Map<string, Ban>, dispatcher: Dispatcher, logger: Logger): Promise<void> {
+  if (!action.list) return;
+  let listed: string[];
+  try {
+    listed = await action.list();
+  } catch (err) {
+    logger.warn(`action ${action.id} cannot list what the kernel holds; not reconciled`, { jail, error: errorText(err) });
+    return;
+  }
+  const kernel = new Set<string>();
+  for (const text of listed) {
+    const addr = parseAddress(text);
+    if (addr) kernel.add(addr.text);
+  }
+  const live = current();
+  const missing = [...live.values()].filter((b) => !kernel.has(b.ip));
+  const strays = [...kernel].filter((ip) => !live.has(ip)).map((ip) => strayBan(jail, ip));
+  if (missing.length + strays.length === 0) return;
+  logger.warn(`action ${action.id}: kernel differed from the ban database; lifting ${strays.length}, re-applying ${missing.length}`, { jail });
+  await Promise.all([
+    dispatcher.run(jail, action, 'ban', missing, { restored: true }),
+    dispatcher.run(jail, action, 'unban', strays),
   ]);
 }
 
@@ -62,4 +75,8 @@ export async function reconcileAction(jail: string, action: Action, plan: Restor
 function strayBan(jail: string, ip: string): Ban {
   const family = parseAddress(ip)?.family ?? (ip.includes(':') ? 6 : 4);
   return { jail, ip, family, start: 0, end: 0, count: 0, source: 'manual', reason: 'not in the ban database', failures: [] };
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -59,6 +59,10 @@ export class Store {
         `UPDATE bans SET applied = json_insert(applied, '$[#]', @action)
          WHERE jail = @jail AND ip = @ip AND NOT EXISTS (SELECT 1 FROM json_each(bans.applied) WHERE value = @action)`,
       ),
+      appliedUpTo: db.prepare(
+        `UPDATE bans SET applied = json_insert(applied, '$[#]', @action)
+         WHERE jail = @jail AND start <= @upTo AND instr(applied, json_quote(@action)) = 0`,
+      ),
       all: db.prepare('SELECT jail, ip, family, start, "end", count, source, reason, applied FROM bans'),
       allFull: db.prepare('SELECT * FROM bans'),
       byJail: db.prepare('SELECT jail, ip, family, start, "end", count, source, reason, applied FROM bans WHERE jail = ?'),
@@ -107,6 +111,14 @@ export class Store {
   /** Records that `actionId` has applied these bans. */
   markApplied(keys: BanKey[], actionId: string): void {
     if (keys.length > 0) this.guard(() => this.appliedTx(keys, actionId));
+  }
+
+  /**
+   * Records `actionId` as applied for every ban of `jail` that started at or
+   * before `upTo`: one statement for a restored batch of 100,000 bans.
+   */
+  markJailApplied(jail: string, actionId: string, upTo: number): void {
+    this.guard(() => this.stmt.appliedUpTo.run({ jail, action: actionId, upTo }));
   }
 
   /** Persisted bans; failures are only decoded when asked (restoring 100,000 bans does not need them). */

@@ -68,9 +68,22 @@ test('reconcile with the kernel: strays lifted, missing ones banned, present one
   const m = manager(store, clock);
   await m.setJail('asterisk', { bantime: 600, increment: inc(), actions: [fw] });
   await m.start();
-  assert.deepEqual(fw.bansOf('ban'), [{ op: 'ban', ips: ['198.51.100.2'], restored: true }]);
-  assert.deepEqual(fw.bansOf('unban').map((c) => c.ips.sort()), [['198.51.100.3', '203.0.113.66']]);
+  // Enforcement first: everything unexpired in one batch, the overdue lifted.
+  assert.deepEqual(fw.bansOf('ban').map((c) => [c.ips.sort(), c.restored]), [[['198.51.100.1', '198.51.100.2'], true]]);
+  await m.reconciled();
+  assert.deepEqual(fw.bansOf('unban'), [{ op: 'unban', ips: ['198.51.100.3'] }, { op: 'unban', ips: ['203.0.113.66'] }], 'overdue lifted, then the stray');
   assert.deepEqual([...fw.kernel].sort(), ['198.51.100.1', '198.51.100.2']);
+  // An element dropped behind our back (here: between the restore batch and the listing) is put back.
+  const fw2 = new FakeAction('fw2', 'firewall', { listable: true });
+  fw2.list = async () => {
+    fw2.kernel.delete('198.51.100.1');
+    return [...fw2.kernel];
+  };
+  await m.setJail('asterisk', { bantime: 600, increment: inc(), actions: [fw, fw2] });
+  await m.reconciled();
+  assert.deepEqual([...fw2.kernel].sort(), ['198.51.100.1', '198.51.100.2'], 'a new action gets the current bans');
+  assert.deepEqual(fw2.bansOf('ban').map((c) => c.ips.length), [2, 1], 'the missing one re-applied alone');
+  assert.deepEqual(store.loadBans().map((b) => b.applied.sort()), [['fw', 'fw2'], ['fw', 'fw2']]);
   await m.close();
   store.close();
 });
