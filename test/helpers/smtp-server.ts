@@ -35,6 +35,8 @@ export async function startSmtpServer(opts: TestSmtpOptions = {}): Promise<TestS
     disabledCommands: opts.auth ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
     authOptional: !opts.auth,
     allowInsecureAuth: true,
+    // A reverse lookup of 127.0.0.1 goes to the resolver; tests must stay on the machine.
+    disableReverseLookup: true,
     logger: false,
     size: 10 * 1024 * 1024,
     onAuth(auth, _session, cb) {

@@ -43,7 +43,13 @@ export function createMailAction(spec: Invocation, deps: ActionDeps, variant: Ma
   );
   let sender: MailSender | null = over.sender ?? null;
   const getSender = (): MailSender =>
-    (sender ??= createSender({ transport: options.transport, to: options.to, from: options.from, fromName: options.fromName }));
+    (sender ??= createSender({
+      transport: options.transport,
+      to: options.to,
+      from: options.from,
+      fromName: options.fromName,
+      password: deps.env.SMTP_PASSWORD ?? null,
+    }));
   const ctx = (results: Map<string, WhoisResult>): ComposeContext => ({
     name: options.name,
     host: hostname(),

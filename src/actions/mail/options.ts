@@ -11,7 +11,7 @@ export interface MailVariant {
 
 export type TransportSpec =
   | { kind: 'sendmail'; path: string }
-  | { kind: 'smtp'; host: string; port: number; secure: boolean; user: string | null; pass: string | null; text: string };
+  | { kind: 'smtp'; host: string; port: number; secure: boolean; user: string | null; text: string };
 
 export interface MailOptions {
   /** Shown in subjects; the `name` parameter or the jail's name. */
@@ -99,7 +99,7 @@ export function parseMailOptions(spec: Invocation, deps: ActionDeps, variant: Ma
     to,
     from,
     fromName,
-    transport: parseTransport(deps.env.SMTP_URL ?? p.transport ?? 'sendmail', p.sendmail_path, deps.env, fail),
+    transport: parseTransport(deps.env.SMTP_URL ?? p.transport ?? 'sendmail', p.sendmail_path, fail),
     whois: bool('whois', variant.whois),
     // Env overrides (like SMTP_URL) let a test or a locked-down host redirect lookups without editing jails.
     whoisServer: deps.env.WHOIS_SERVER?.trim() || p.whois_server?.trim() || null,
@@ -115,7 +115,6 @@ export function parseMailOptions(spec: Invocation, deps: ActionDeps, variant: Ma
 function parseTransport(
   text: string,
   sendmailPath: string | undefined,
-  env: Record<string, string>,
   fail: (msg: string, hint?: string) => never,
 ): TransportSpec {
   const t = text.trim();
@@ -140,8 +139,8 @@ function parseTransport(
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   if (host === '') fail('the SMTP URL has no host');
   const user = url.username === '' ? null : decodeURIComponent(url.username);
-  const pass = env.SMTP_PASSWORD ?? null;
-  return { kind: 'smtp', host, port, secure, user, pass, text: `${url.protocol}//${user ? `${user}@` : ''}${url.host}` };
+  // The password stays out of the options (they may be shown or logged); the sender reads SMTP_PASSWORD itself.
+  return { kind: 'smtp', host, port, secure, user, text: `${url.protocol}//${user ? `${user}@` : ''}${url.host}` };
 }
 
 function envPort(text: string | undefined): number | null {

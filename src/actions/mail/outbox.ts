@@ -69,6 +69,8 @@ export class Outbox {
       this.counts.dropped += over;
       this.throttled.warn('pending', `mail backlog full: dropped ${over} oldest ban notification(s)`, { limit: this.maxPending });
     }
+    // A scheduled wake-up (digest or retry) will pick these up; re-planning per ban would cost the ban path.
+    if (this.timer !== null) return;
     this.kick();
   }
 

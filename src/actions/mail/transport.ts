@@ -22,6 +22,8 @@ export interface SenderOptions {
   to: string[];
   from: string;
   fromName: string;
+  /** SMTP_PASSWORD, used only with an SMTP URL that names a user. */
+  password?: string | null;
   /** Upper bound for one delivery attempt; sendmail has none of its own. */
   timeoutMs?: number;
 }
@@ -52,14 +54,14 @@ export function createSender(opts: SenderOptions): MailSender {
           host: t.host,
           port: t.port,
           secure: t.secure,
-          auth: t.user !== null ? { user: t.user, pass: t.pass ?? '' } : undefined,
+          auth: t.user !== null ? { user: t.user, pass: opts.password ?? '' } : undefined,
           connectionTimeout: Math.min(timeoutMs, 15_000),
           greetingTimeout: Math.min(timeoutMs, 15_000),
           socketTimeout: timeoutMs,
           logger: false,
           debug: false,
         });
-  const secret = t.kind === 'smtp' ? t.pass : null;
+  const secret = t.kind === 'smtp' ? (opts.password ?? null) : null;
   const user = t.kind === 'smtp' ? t.user : null;
   const describe = t.kind === 'sendmail' ? `sendmail ${t.path}` : t.text;
 
