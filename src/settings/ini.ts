@@ -65,14 +65,16 @@ export function readConfigText(file: string, problems: Problems): string | null 
     return null;
   }
   try {
-    if (!fstatSync(fd).isFile()) {
+    const st = fstatSync(fd);
+    if (!st.isFile()) {
       problems.error('not a regular file', { file }, undefined, 'E_CONFIG_IO');
       return null;
     }
-    const buf = Buffer.alloc(MAX_FILE_BYTES + 1);
+    // One byte more than the file (or the limit) so a file over the limit is seen as such.
+    const buf = Buffer.allocUnsafe(Math.min(st.size, MAX_FILE_BYTES) + 1);
     let len = 0;
     for (;;) {
-      const n = readSync(fd, buf, len, buf.length - len, null);
+      const n = len < buf.length ? readSync(fd, buf, len, buf.length - len, null) : 0;
       if (n === 0) break;
       len += n;
       if (len > MAX_FILE_BYTES) {

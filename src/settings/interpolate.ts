@@ -25,7 +25,8 @@ export interface Scope {
 const MAX_DEPTH = 20;
 const MAX_OUTPUT = 1024 * 1024;
 
-class Failed extends Error {}
+// Unwinds a failed expansion (already reported); not an Error: no stack trace to build.
+class Failed {}
 
 function lookup(name: string, origin: IniValue, scope: Scope): IniValue | string | undefined {
   const slash = name.indexOf('/');
@@ -87,8 +88,10 @@ function expand(text: string, origin: IniValue, line: number, scope: Scope, acti
     const name = rawName.includes('/') ? rawName : rawName.toLowerCase();
     const found = lookup(name, origin, scope);
     if (found === undefined) {
-      scope.problems.error(`%(${rawName})s in option "${origin.key}" is not defined`, where,
-        didYouMean(name, knownNames(scope)) ?? `define "${name}" in [${origin.section}] or [DEFAULT]`);
+      if (!scope.problems.muted) {
+        scope.problems.error(`%(${rawName})s in option "${origin.key}" is not defined`, where,
+          didYouMean(name, knownNames(scope)) ?? `define "${name}" in [${origin.section}] or [DEFAULT]`);
+      }
       throw new Failed();
     }
     if (typeof found === 'string') {

@@ -12,6 +12,11 @@ export class Problems {
 
   constructor(private readonly mute = false) {}
 
+  /** True for a sink that drops everything: callers can skip building messages. */
+  get muted(): boolean {
+    return this.mute;
+  }
+
   error(message: string, location?: Location, hint?: string, code: ErrorCode = 'E_CONFIG'): void {
     if (this.mute) return;
     const key = `${location?.file}:${location?.line}:${message}`;
