@@ -69,7 +69,7 @@ describe('INI reader', () => {
     assert.match(problems.errors[0]!.hint ?? '', /indent it/);
   });
 
-  it('rejects a 1 MB line as an error at that line, quickly', () => {
+  it('rejects a 1 MB line as an error at that line', () => {
     const { problems, get } = parse(`[s]\na = 1\nb = ${'x'.repeat(1024 * 1024)}\nc = 3\n`);
     assert.equal(problems.errors.length, 1);
     assert.equal(problems.errors[0]!.location?.line, 3);
