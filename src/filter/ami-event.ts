@@ -20,52 +20,147 @@ export const SECURITY_PRIVILEGE = 'security,all';
 export interface FrameCheck {
   /** Value of the first header when it is `Event`; null otherwise. */
   event: string | null;
-  /** Every security header exactly once, Event first, Privilege security,all. */
+  /** Every security header exactly once, Event first and once, Privilege security,all. */
   whole: boolean;
   /** Carries a Privilege header (a frame Asterisk started) rather than a continuation the attacker's blank line cut off. */
   headed: boolean;
-  /** A value holds a CR/LF, or a header repeats: someone wrote into a field. */
+  /** A value holds a bare CR/LF, or a header repeats: someone wrote into a field. */
   tampered: boolean;
   /** The last RemoteAddress in the frame: later ones are what Asterisk wrote. */
   remote: string | null;
   /** The first Privilege value: Asterisk writes it before any attacker field. */
   privilege: string | null;
-  /** Value of the header when present exactly once (or the last one for RemoteAddress). */
-  get(name: string): string | undefined;
+  /** These three only when present exactly once. */
+  eventTV: string | undefined;
+  service: string | undefined;
+  account: string | undefined;
 }
 
-const MAX_ACCOUNT = 80;
+// Slots for counting the security headers without a Map per frame.
+const SLOT: Record<string, number> = Object.assign(Object.create(null) as Record<string, number>, {
+  Privilege: 0, EventTV: 1, Severity: 2, Service: 3, EventVersion: 4, AccountID: 5, SessionID: 6, LocalAddress: 7, RemoteAddress: 8, Event: 9,
+});
+
+class Checker {
+  readonly counts = new Uint8Array(10);
+  event: string | null = null;
+  remote: string | null = null;
+  privilege: string | null = null;
+  eventTV: string | undefined;
+  service: string | undefined;
+  account: string | undefined;
+  first = true;
+
+  add(key: string, value: string): void {
+    if (this.first) {
+      this.first = false;
+      if (key === 'Event') this.event = value;
+    }
+    const slot = SLOT[key];
+    if (slot === undefined) return;
+    const c = this.counts;
+    if (c[slot]! < 255) c[slot]!++;
+    switch (slot) {
+      case 0: if (this.privilege === null) this.privilege = value; break;
+      case 1: this.eventTV = value; break;
+      case 3: this.service = value; break;
+      case 5: this.account = value; break;
+      case 8: this.remote = value; break;
+      default: break;
+    }
+  }
+
+  result(tampered: boolean): FrameCheck {
+    const c = this.counts;
+    let whole = this.event !== null && c[9] === 1 && this.privilege === SECURITY_PRIVILEGE;
+    for (let i = 0; i < 9; i++) {
+      if (c[i]! > 1) tampered = true;
+      if (c[i] !== 1) whole = false;
+    }
+    return {
+      event: this.event,
+      whole,
+      headed: c[0]! > 0,
+      tampered,
+      remote: this.remote,
+      privilege: this.privilege,
+      eventTV: c[1] === 1 ? this.eventTV : undefined,
+      service: c[3] === 1 ? this.service : undefined,
+      account: c[5] === 1 ? this.account : undefined,
+    };
+  }
+}
+
+const BARE_CR_OR_LF = /\r(?!\n)|(?<!\r)\n/;
 
 export function checkFrame(frame: AmiFrame): FrameCheck {
-  const counts = new Map<string, number>();
-  const values = new Map<string, string>();
+  const k = new Checker();
   let tampered = false;
-  let remote: string | null = null;
-  let privilege: string | null = null;
   for (const [key, value] of frame.headers) {
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-    values.set(key, value);
-    if (key === 'RemoteAddress') remote = value;
-    else if (key === 'Privilege' && privilege === null) privilege = value;
-    if (value.includes('\n') || value.includes('\r') || key.includes('\n') || key.includes('\r')) tampered = true;
+    k.add(key, value);
+    if (!tampered && (BARE_CR_OR_LF.test(value) || BARE_CR_OR_LF.test(key))) tampered = true;
   }
-  const first = frame.headers[0];
-  const event = first && first[0] === 'Event' ? first[1] : null;
-  let whole = event !== null && counts.get('Event') === 1 && values.get('Privilege') === SECURITY_PRIVILEGE;
-  for (const name of SECURITY_HEADERS) {
-    const n = counts.get(name) ?? 0;
-    if (n > 1) tampered = true;
-    if (n !== 1) whole = false;
+  return k.result(tampered);
+}
+
+/** Slot of a security header named by text[pos, pos+len), or -1; no key string is built. */
+function slotAt(text: string, pos: number, len: number): number {
+  switch (len) {
+    case 5: return text.startsWith('Event', pos) ? 9 : -1;
+    case 7: return text.startsWith('EventTV', pos) ? 1 : text.startsWith('Service', pos) ? 3 : -1;
+    case 8: return text.startsWith('Severity', pos) ? 2 : -1;
+    case 9: return text.startsWith('Privilege', pos) ? 0 : text.startsWith('AccountID', pos) ? 5 : text.startsWith('SessionID', pos) ? 6 : -1;
+    case 12: return text.startsWith('EventVersion', pos) ? 4 : text.startsWith('LocalAddress', pos) ? 7 : -1;
+    case 13: return text.startsWith('RemoteAddress', pos) ? 8 : -1;
+    default: return -1;
   }
-  return {
-    event,
-    whole,
-    headed: counts.has('Privilege'),
-    tampered,
-    remote,
-    privilege,
-    get: (name) => (name === 'RemoteAddress' ? remote ?? undefined : counts.get(name) === 1 ? values.get(name) : undefined),
-  };
+}
+
+/**
+ * The same check straight over a message's text (CRLF-separated lines, no
+ * terminating blank line): the hot path, building only the values it needs.
+ */
+export function scanFrame(text: string): FrameCheck {
+  const k = new Checker();
+  const c = k.counts;
+  const n = text.length;
+  let tampered = false;
+  let nextCR = text.indexOf('\r');
+  let nextLF = text.indexOf('\n');
+  let pos = 0;
+  let first = true;
+  while (pos <= n) {
+    let eol = text.indexOf('\r\n', pos);
+    if (eol < 0) eol = n;
+    // Every CR must start a CRLF and every LF end one; anything else is inside a value.
+    if (!tampered && ((nextCR >= 0 && nextCR < eol) || (nextLF >= 0 && nextLF <= eol))) tampered = true;
+    const colon = text.indexOf(':', pos);
+    if (colon >= 0 && colon < eol) {
+      const slot = slotAt(text, pos, colon - pos);
+      if (slot >= 0) {
+        if (c[slot]! < 255) c[slot]!++;
+        const vstart = text.charCodeAt(colon + 1) === 32 ? colon + 2 : colon + 1;
+        // Only the values used later are cut out (no closure: hot path).
+        const wanted = slot === 9 ? first : slot === 0 ? k.privilege === null : slot === 1 || slot === 3 || slot === 5 || slot === 8;
+        if (wanted) {
+          const value = vstart > eol ? '' : text.slice(vstart, eol);
+          if (slot === 9) k.event = value;
+          else if (slot === 0) k.privilege = value;
+          else if (slot === 1) k.eventTV = value;
+          else if (slot === 3) k.service = value;
+          else if (slot === 5) k.account = value;
+          else k.remote = value;
+        }
+      }
+    }
+    first = false;
+    pos = eol + 2;
+    if (!tampered) {
+      if (nextCR >= 0 && nextCR < pos) nextCR = text.indexOf('\r', pos);
+      if (nextLF >= 0 && nextLF < pos) nextLF = text.indexOf('\n', pos);
+    }
+  }
+  return k.result(tampered);
 }
 
 /**
@@ -74,12 +169,21 @@ export function checkFrame(frame: AmiFrame): FrameCheck {
  */
 export function parseRemoteAddress(text: string): Address | null {
   if (text.length > 100) return null;
-  const parts = text.split('/');
-  if (parts.length !== 3 && parts.length !== 4) return null;
-  const family = parts[0]!.toUpperCase();
+  const s1 = text.indexOf('/');
+  const last = text.lastIndexOf('/');
+  if (s1 < 0 || last <= s1) return null;
+  const family = text.slice(0, s1).toUpperCase();
   if (family !== 'IPV4' && family !== 'IPV6') return null;
-  const host = parts[parts.length - 2]!;
-  const port = parts[parts.length - 1]!;
+  const s2 = text.indexOf('/', s1 + 1);
+  let host: string;
+  if (s2 === last) {
+    host = text.slice(s1 + 1, last);
+  } else {
+    // A transport (UDP, TCP, TLS, WS, WSS) between family and address; never more parts.
+    if (text.indexOf('/', s2 + 1) !== last || !/^[A-Za-z]{2,4}$/.test(text.slice(s1 + 1, s2))) return null;
+    host = text.slice(s2 + 1, last);
+  }
+  const port = text.slice(last + 1);
   if (!/^\d{1,5}$/.test(port)) return null;
   const addr = parseAddress(host);
   if (!addr) return null;
@@ -90,14 +194,29 @@ export function parseRemoteAddress(text: string): Address | null {
 }
 
 /** `2026-11-27T10:00:00.123+0000` (Asterisk's EventTV) to ms epoch, or null. */
+let lastTV = '';
+let lastTVms: number | null = null;
+
 export function parseEventTime(text: string | undefined): number | null {
   if (!text) return null;
+  // Events of one burst share their EventTV text; skip the regex for repeats.
+  if (text === lastTV) return lastTVms;
+  lastTVms = parseEventTimeUncached(text);
+  lastTV = text;
+  return lastTVms;
+}
+
+function parseEventTimeUncached(text: string): number | null {
   const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{1,6})?([+-])(\d{2}):?(\d{2})$/.exec(text);
   if (!m) return null;
   const frac = m[2] ? m[2].slice(0, 4).padEnd(4, '0') : '.000';
   const ms = Date.parse(`${m[1]}${frac}${m[3]}${m[4]}:${m[5]}`);
   return Number.isFinite(ms) ? ms : null;
 }
+
+const MAX_ACCOUNT = 80;
+// Printable ASCII without backslash: shown as is; anything else goes through printable().
+const SAFE_ACCOUNT = /^[\x20-\x5b\x5d-\x7e]{0,80}$/;
 
 export interface MapOptions {
   /** Event names that count as failures. */
@@ -121,22 +240,23 @@ export type MapResult =
  */
 export function toFailure(check: FrameCheck, remote: string | null, opts: MapOptions, now: number, eventName = check.event): MapResult {
   if (eventName === null || !opts.events.has(eventName)) return { kind: 'ignored' };
-  const service = check.get('Service');
+  const service = check.service;
   if (opts.services.size > 0 && (!service || !opts.services.has(service.toUpperCase()))) return { kind: 'ignored' };
   if (remote === null) return { kind: 'malformed', why: 'no RemoteAddress' };
   const addr = parseRemoteAddress(remote);
   if (!addr) return { kind: 'malformed', why: `RemoteAddress "${printable(remote, 80)}" does not parse` };
-  const account = check.get('AccountID');
+  const account = check.account;
   const failure: Failure = {
     ip: addr.text,
     family: addr.family,
-    time: parseEventTime(check.get('EventTV')) ?? now,
+    time: parseEventTime(check.eventTV) ?? now,
     source: 'ami',
     reason: eventName,
-    raw: `${eventName} ${service ?? '?'} ${printable(remote, 80)}`,
+    // parseRemoteAddress accepted it, so it is plain printable text.
+    raw: `${eventName} ${remote}`,
   };
-  if (service) failure.service = printable(service, 16);
-  if (account !== undefined) failure.account = printable(account, MAX_ACCOUNT);
+  if (service) failure.service = service.length <= 16 && /^[A-Za-z0-9]+$/.test(service) ? service : printable(service, 16);
+  if (account !== undefined) failure.account = SAFE_ACCOUNT.test(account) ? account : printable(account, MAX_ACCOUNT);
   return { kind: 'failure', failure };
 }
 

@@ -4,7 +4,7 @@ import type { Logger } from '../../core/logger.js';
 import { ThrottledLog } from '../../core/logger.js';
 import type { Failure } from '../../core/types.js';
 import { metrics } from '../../control/metrics.js';
-import { checkFrame, mapOptions, parseRemoteAddress, toFailure, type AmiFrame, type FrameCheck, type MapOptions } from '../../filter/ami-event.js';
+import { checkFrame, scanFrame, mapOptions, parseRemoteAddress, toFailure, type AmiFrame, type FrameCheck, type MapOptions } from '../../filter/ami-event.js';
 import type { AmiSettings } from '../../settings/types.js';
 import type { SourceEvents } from '../types.js';
 import { ChallengeTracker } from './challenges.js';
@@ -57,13 +57,21 @@ export class EventInterpreter {
   }
 
   frame(frame: AmiFrame): void {
-    const check = checkFrame(frame);
+    this.checked(checkFrame(frame), frame.headers[0]?.[0] ?? '');
+  }
+
+  /** One message's text as the splitter gives it: the hot path. */
+  text(text: string): void {
+    this.checked(scanFrame(text), text);
+  }
+
+  private checked(check: FrameCheck, firstLine: string): void {
     if (this.pending) {
       this.continuePending(check);
       return;
     }
     if (check.event === null) {
-      this.drop(`AMI message without Event header: "${printable(frame.headers[0]?.[0] ?? '', 40)}"`);
+      this.drop(`AMI message without Event header: "${printable(firstLine, 40)}"`);
       return;
     }
     if (check.whole) {
@@ -102,7 +110,7 @@ export class EventInterpreter {
     if (event === 'ChallengeSent') {
       if (!this.challenges || check.remote === null) return;
       const addr = parseRemoteAddress(check.remote);
-      if (addr && this.serviceTaken(check)) this.challenges.sent(addr, check.get('Service'), this.clock.now());
+      if (addr && this.serviceTaken(check)) this.challenges.sent(addr, check.service, this.clock.now());
       return;
     }
     this.countFailure(check, check.remote, event);
@@ -144,8 +152,7 @@ export class EventInterpreter {
   private serviceTaken(check: FrameCheck): boolean {
     const s = this.opts.services;
     if (s.size === 0) return true;
-    const svc = check.get('Service');
-    return svc !== undefined && s.has(svc.toUpperCase());
+    return check.service !== undefined && s.has(check.service.toUpperCase());
   }
 
   private tamper(remote: string | null, event: string | null, why: string): void {

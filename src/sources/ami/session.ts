@@ -4,9 +4,8 @@ import { defaultBackoff, retryDelay, type BackoffOptions } from '../../core/back
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { metrics } from '../../control/metrics.js';
-import type { AmiFrame } from '../../filter/ami-event.js';
 import { AmiConnection, type ConnectionOptions } from './connection.js';
-import { FrameSplitter, parseFrame, type FramingLimits, defaultFramingLimits } from './framing.js';
+import { FrameSplitter, type FramingLimits, defaultFramingLimits } from './framing.js';
 
 export type SessionStatus = 'connecting' | 'ready' | 'reconnecting' | 'closing' | 'closed';
 
@@ -22,7 +21,8 @@ export interface SessionOptions extends ConnectionOptions {
 }
 
 export interface SessionHandlers {
-  frame(frame: AmiFrame): void;
+  /** One event message's text, CRLF-separated lines without the blank line. */
+  frame(text: string): void;
   status(next: SessionStatus, prev: SessionStatus): void;
   /** The connection ended; a half-received event can no longer complete. */
   lost?(): void;
@@ -170,7 +170,7 @@ export class AmiSession {
       conn.deliverResponse(text);
       return;
     }
-    this.handlers.frame(parseFrame(text));
+    this.handlers.frame(text);
   }
 
   private schedulePing(conn: AmiConnection): void {

@@ -48,7 +48,7 @@ export class AmiSource implements Source {
         limits: opts.limits,
       },
       {
-        frame: (f) => this.interpreter.frame(f),
+        frame: (t) => this.interpreter.text(t),
         status: (next, prev) => {
           opts.onStatus?.(next, prev);
           for (const l of this.listeners) l(next, prev);

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { checkFrame, mapFrame, mapOptions, parseEventTime, parseRemoteAddress } from '../../../src/filter/ami-event.js';
+import { checkFrame, mapFrame, mapOptions, parseEventTime, parseRemoteAddress, scanFrame } from '../../../src/filter/ami-event.js';
 import { parseFrame } from '../../../src/sources/ami/framing.js';
 import { CHALLENGE_REASON } from '../../../src/sources/ami/challenges.js';
 import { ManualClock } from '../../../src/core/clock.js';
@@ -95,6 +95,16 @@ describe('mapFrame', () => {
     assert.equal(dup.tampered, true);
     assert.equal(dup.remote, 'IPV4/UDP/203.0.113.5/5060');
   });
+});
+
+describe('scanFrame (hot path) agrees with checkFrame', () => {
+  for (const name of ['read-security', 'read-all', 'adversarial']) {
+    it(name, () => {
+      const frames = readFileSync(rec(name), 'utf8').split('\r\n\r\n').filter((f) => f.length > 0);
+      assert.ok(frames.length > 80);
+      for (const f of frames) assert.deepEqual(scanFrame(f), checkFrame(parseFrame(f)), f.slice(0, 200));
+    });
+  }
 });
 
 describe('recordings', () => {

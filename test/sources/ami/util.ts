@@ -4,7 +4,7 @@ import type { Failure } from '../../../src/core/types.js';
 import { ManualClock, type Clock } from '../../../src/core/clock.js';
 import { DEFAULT_AMI } from '../../../src/settings/defaults.js';
 import type { AmiSettings } from '../../../src/settings/types.js';
-import { FrameSplitter, parseFrame } from '../../../src/sources/ami/framing.js';
+import { FrameSplitter } from '../../../src/sources/ami/framing.js';
 import { EventInterpreter } from '../../../src/sources/ami/interpreter.js';
 import { BANNER } from '../../helpers/fake-ami-server.js';
 
@@ -37,7 +37,7 @@ export function interpret(text: string, ami: Partial<AmiSettings> = {}, clock: C
   const splitter = new FrameSplitter({
     banner: () => undefined,
     frame: (t) => {
-      if (!t.startsWith('Response:')) interpreter.frame(parseFrame(t));
+      if (!t.startsWith('Response:')) interpreter.text(t);
     },
     oversized: () => undefined,
   });
