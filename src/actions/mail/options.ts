@@ -102,8 +102,8 @@ export function parseMailOptions(spec: Invocation, deps: ActionDeps, variant: Ma
     transport: parseTransport(deps.env.SMTP_URL ?? p.transport ?? 'sendmail', p.sendmail_path, fail),
     whois: bool('whois', variant.whois),
     // Env overrides (like SMTP_URL) let a test or a locked-down host redirect lookups without editing jails.
-    whoisServer: deps.env.WHOIS_SERVER?.trim() || p.whois_server?.trim() || null,
-    whoisPort: envPort(deps.env.WHOIS_PORT) ?? Math.floor(num('whois_port', 43, 1, 65535)),
+    whoisServer: deps.env.MAIL_WHOIS_SERVER?.trim() || p.whois_server?.trim() || null,
+    whoisPort: envPort(deps.env.MAIL_WHOIS_PORT) ?? Math.floor(num('whois_port', 43, 1, 65535)),
     whoisTimeoutMs: Math.round(dur('whois_timeout', 5, 0.01, 60) * 1000),
     lines,
     digestMs: Math.round(dur('digest', 60, 0, 86_400) * 1000),

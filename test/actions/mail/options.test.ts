@@ -61,7 +61,7 @@ test('transport: SMTP URL from the parameter, SMTP_URL overrides it, password on
   assert.ok(!JSON.stringify(o).includes('pw'), 'the password is not part of the options');
   const e = parseMailOptions(invocation('sendmail', { transport: 'smtp://x:1' }), deps({ SMTP_URL: 'smtps://relay.example.org' }), whoisVariant);
   assert.deepEqual(e.transport, { kind: 'smtp', host: 'relay.example.org', port: 465, secure: true, user: null, text: 'smtps://relay.example.org' });
-  const w = parseMailOptions(invocation('sendmail', {}), deps({ WHOIS_SERVER: '127.0.0.1', WHOIS_PORT: '4343' }), whoisVariant);
+  const w = parseMailOptions(invocation('sendmail', {}), deps({ MAIL_WHOIS_SERVER: '127.0.0.1', MAIL_WHOIS_PORT: '4343' }), whoisVariant);
   assert.equal(w.whoisServer, '127.0.0.1');
   assert.equal(w.whoisPort, 4343);
 });
