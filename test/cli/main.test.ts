@@ -210,3 +210,18 @@ describe('cli without a daemon', () => {
     assert.match(r.out, /Exit codes:\n {2}0 {2}ok\n {2}1 .*\n {2}2 {2}usage error\n {2}3 .*not running.*\n {2}4 {2}permission denied/);
   });
 });
+
+describe('cli commands that work on the configuration', () => {
+  it('check-config and run both read --config and exit 1 on a directory without a configuration', async () => {
+    const tmp = tempDir();
+    try {
+      const check = await cli(['--config', tmp.dir, 'check-config']);
+      assert.equal(check.code, 1);
+      assert.ok(check.err.includes(tmp.dir), check.err);
+      const run = await cli(['run'], { ASTERISK_BAN_CONFIG: tmp.dir, ASTERISK_BAN_SOCKET: join(tmp.dir, 'ab.sock') });
+      assert.equal(run.code, 1);
+    } finally {
+      tmp.remove();
+    }
+  });
+});
