@@ -27,7 +27,7 @@ export interface MailActionOverrides {
   sender?: MailSender;
   whoisLookup?: (address: string) => Promise<WhoisResult>;
   stopDeadlineMs?: number;
-  /** Passed to the outbox (bounds, random for the backoff jitter). */
+  /** Outbox bounds. */
   maxPending?: number;
   maxQueued?: number;
   maxPerMail?: number;

@@ -105,11 +105,15 @@ export class WhoisCache {
     if (hit && now - hit.at < CACHE_MS) return hit.result;
     if (hit) this.entries.delete(address);
     while (this.entries.size >= CACHE_MAX) this.entries.delete(this.entries.keys().next().value as string);
-    const result = this.lookup(address).then((r) => {
-      // Failures are not worth remembering: the next ban may find the server back.
-      if (!r.ok && this.entries.get(address)?.result === result) this.entries.delete(address);
-      return r;
-    });
+    // Resolves, never rejects, whatever the lookup does: a whois problem must never cost the mail.
+    const result: Promise<WhoisResult> = Promise.resolve()
+      .then(() => this.lookup(address))
+      .catch((err: unknown): WhoisResult => ({ ok: false, error: err instanceof Error ? err.message : String(err) }))
+      .then((r) => {
+        // Failures are not worth remembering: the next ban may find the server back.
+        if (!r.ok && this.entries.get(address)?.result === result) this.entries.delete(address);
+        return r;
+      });
     this.entries.set(address, { at: now, result });
     return result;
   }

@@ -95,3 +95,14 @@ test('cache: one lookup per address while fresh, shared by concurrent asks; fail
   await cache.get('192.0.2.1');
   assert.equal(calls.length, 3);
 });
+
+test('cache: a lookup that throws or rejects resolves as unavailable', async () => {
+  const clock = new ManualClock();
+  const throwing = new WhoisCache({ server: null, port: 43, timeoutMs: 1000 }, clock, () => {
+    throw new Error('boom');
+  });
+  assert.deepEqual(await throwing.get('192.0.2.1'), { ok: false, error: 'boom' });
+  const rejecting = new WhoisCache({ server: null, port: 43, timeoutMs: 1000 }, clock, () => Promise.reject(new Error('nope')));
+  assert.deepEqual(await rejecting.get('192.0.2.1'), { ok: false, error: 'nope' });
+  assert.equal(rejecting.peek('192.0.2.1'), null);
+});
