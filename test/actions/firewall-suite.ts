@@ -25,6 +25,8 @@ export interface SuiteOptions {
   /** The back end closes only listed ports: OTHER_PORT stays open for a banned address. */
   portsOnly?: boolean;
   setBased?: boolean;
+  /** Commands that move our jump below the admin's ESTABLISHED accept (iptables back ends). */
+  demoteJump?: string[][];
 }
 
 /** The same live checks for every firewall back end, in a pbx/attacker namespace pair. */
@@ -98,6 +100,24 @@ export function firewallSuite(opts: SuiteOptions): void {
         for (const [bin, ...args] of undo ?? []) await net.pbxRun(bin!, args);
       }
     });
+
+    if (opts.demoteJump) {
+      it('ends a running UDP flow by deleting its conntrack entry when an accept precedes our jump', async () => {
+        const current = [ban(ADDR.att4, clock), ban(ADDR.att6, clock)];
+        await action.unban(current);
+        for (const [bin, ...args] of opts.demoteJump!) await net.pbxRun(bin!, args);
+        const flow = await net.startFlow(ADDR.att4);
+        for (let i = 0; i < 200 && (await net.flowReplies(flow)) === 0; i++) await sleep(10);
+        assert.ok((await net.flowReplies(flow)) > 0, 'the flow is answered before the ban');
+        await action.ban([ban(ADDR.att4, clock)], { restored: false });
+        await sleep(100);
+        const settled = await net.flowReplies(flow);
+        await sleep(500);
+        assert.equal(await net.flowReplies(flow), settled, 'the tracked flow was cut although an accept precedes us');
+        await net.stopFlow(flow);
+        assert.equal(await action.check(current), true, 'check puts the jump back on top');
+      });
+    }
 
     it('unbans, and unbanning an absent address is fine', async () => {
       await action.unban([ban(ADDR.att4, clock), ban(ADDR.att6, clock), ban('203.0.113.99', clock)]);

@@ -4,6 +4,7 @@ firewallSuite({
   action: 'iptables-allports',
   params: { protocol: 'all' },
   tools: ['iptables-restore', 'ip6tables-restore', 'conntrack'],
+  demoteJump: [['iptables', '-D', 'INPUT', '-j', 'asban-ASTERISK'], ['iptables', '-A', 'INPUT', '-j', 'asban-ASTERISK']],
   sabotage: [
     { commands: [['iptables', '-F', 'asban-ASTERISK'], ['ip6tables', '-F', 'asban-ASTERISK']], opens: true },
     { commands: [['iptables', '-D', 'INPUT', '-j', 'asban-ASTERISK']], opens: true },
