@@ -80,6 +80,9 @@ try {
   // The first blast warms up the sender; the better of two runs is the baseline.
   const base = Math.max(await throughput(net), await throughput(net));
   rows.push(['(no firewall action)', '-', '-', '-', `${Math.round(base)} pkt/s`, '100%']);
+  // Every figure below includes one `ip netns exec` per process; shown so it can be subtracted.
+  const exec = await timed(() => net.pbxRun('true', []));
+  rows.push(['(ip netns exec true)', '1 process', `${exec.toFixed(3)} s`, '', '', '']);
   for (const kind of ['nftables-allports', 'iptables-ipset-proto6-allports', 'iptables-allports']) {
     const action: Action = createAction(
       { name: kind, params: { name: 'BENCH', netns: net.pbx, flushconntrack: 'no' }, file: 'bench', line: 1 },
