@@ -167,7 +167,9 @@ export class AmiSession {
     const conn = this.conn;
     if (!conn) return;
     if (text.startsWith('Response:')) {
-      conn.deliverResponse(text);
+      // asterisk-manager's "Follows" mode buffers until a marker line; we send no
+      // Command action, so such a response is never ours and must not grow its buffer.
+      if (!/^Response: Follows/i.test(text)) conn.deliverResponse(text);
       return;
     }
     this.handlers.frame(text);

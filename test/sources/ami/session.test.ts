@@ -119,6 +119,11 @@ describe('AmiSource against a fake Asterisk', () => {
     fake.send(securityEvent({ ip: '203.0.113.54' }));
     await waitFor(() => failures.length === 1, 'failure after garbage');
     assert.ok(source.counts.dropped >= 2);
+    // A "Follows" response never ends for asterisk-manager's reader; it must not swallow the Pongs after it.
+    fake.send('Response: Follows\r\nPrivilege: Command\r\nno end marker\r\n\r\n');
+    const pings = fake.pings;
+    await waitFor(() => fake.pings >= pings + 4, 'four more pings');
+    assert.equal(fake.connections, 1, 'reconnected: a Pong was lost');
     fake.send(`Event: InvalidPassword\r\nAccountID: ${'A'.repeat(1_100_000)}`);
     await waitFor(() => lines.some((l) => l.includes('without an end')), 'overflow logged');
     await fake.waitForLogins(2);
