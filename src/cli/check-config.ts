@@ -58,6 +58,7 @@ export function checkConfig(dir: string, env: NodeJS.ProcessEnv = process.env): 
   } catch (err) {
     return { settings: null, errors: asErrors(err), warnings };
   }
+  warnings.push(...(settings.warnings ?? []));
   const enabled = settings.jails.filter((j) => j.enabled);
   if (enabled.length === 0) warnings.push(`${dir}: no jail is enabled`);
   for (const jail of enabled) checkJail(jail, errors, warnings);

@@ -69,17 +69,11 @@ export class JailRuntime {
     return new JailRuntime(settings, deps, ignore, keep);
   }
 
-  /** Starts actions (each on its own: one broken back end does not stop the others) and registers with the ban manager. */
+  /**
+   * Registers with the ban manager, which starts each action (on its own: one
+   * broken back end does not stop the others) and re-applies current bans.
+   */
   async startActions(): Promise<void> {
-    await Promise.all(
-      this.actions.map(async (a) => {
-        try {
-          await a.start();
-        } catch (err) {
-          this.logger.error(`action ${a.id} failed to start: ${(err as Error).message}; bans are kept and re-applied by its check`, { action: a.id });
-        }
-      }),
-    );
     this.gate.setWitness(await this.deps.witness(this.settings.verify));
     await this.deps.manager.setJail(this.name, {
       bantime: this.settings.bantime,

@@ -20,7 +20,6 @@ export interface RunOptions {
  */
 export async function runDaemon(opts: RunOptions): Promise<number> {
   const check = checkConfig(opts.config);
-  for (const w of check.warnings) process.stderr.write(`warning: ${w}\n`);
   if (check.errors.length > 0 || !check.settings) {
     for (const e of check.errors) process.stderr.write(`error: ${e.describe()}\n`);
     process.stderr.write(`asterisk-ban: refusing to start: ${check.errors.length} configuration error(s) in ${opts.config}\n`);
@@ -30,6 +29,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   if (opts.socket) settings.daemon.socket = opts.socket;
   const ds = settings.daemon;
   const logger = createLogger({ level: ds.loglevel, target: ds.logtarget, json: ds.logjson });
+  for (const w of check.warnings) logger.warn(w);
 
   let daemon: Daemon;
   try {
