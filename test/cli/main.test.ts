@@ -225,3 +225,12 @@ describe('cli commands that work on the configuration', () => {
     }
   });
 });
+
+describe('cli list with a million bans', () => {
+  it('prints the table without overflowing the stack', async () => {
+    const { formatBans } = await import('../../src/cli/format.js');
+    const one = { jail: 'asterisk', ip: '203.0.113.5', since: '2026-11-27T12:00:00.000Z', until: null, count: 1, source: 'ami', reason: 'InvalidPassword' };
+    const text = formatBans(new Array(1_000_000).fill(one));
+    assert.equal(text.split('\n').length, 1_000_002);
+  });
+});
