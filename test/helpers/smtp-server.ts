@@ -24,6 +24,8 @@ export interface TestSmtpOptions {
   port?: number;
   /** Require AUTH with these credentials. */
   auth?: { user: string; pass: string };
+  /** Implicit TLS (smtps) with smtp-server's built-in self-signed certificate. */
+  secure?: boolean;
 }
 
 /** A real SMTP server on 127.0.0.1 that keeps what it receives. Plain text, no STARTTLS: loopback only. */
@@ -32,6 +34,7 @@ export async function startSmtpServer(opts: TestSmtpOptions = {}): Promise<TestS
   const auths: { user: string; pass: string }[] = [];
   const waiters: { count: number; resolve: () => void }[] = [];
   const server = new SMTPServer({
+    secure: opts.secure ?? false,
     disabledCommands: opts.auth ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
     authOptional: !opts.auth,
     allowInsecureAuth: true,
@@ -66,6 +69,8 @@ export async function startSmtpServer(opts: TestSmtpOptions = {}): Promise<TestS
     server.once('error', reject);
     server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
   });
+  // Clients that give up mid-TLS (a refused certificate) surface here; they are the client's story, not a test failure.
+  server.on('error', () => {});
   const port = (server.server.address() as AddressInfo).port;
   return {
     port,

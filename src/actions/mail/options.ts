@@ -11,7 +11,19 @@ export interface MailVariant {
 
 export type TransportSpec =
   | { kind: 'sendmail'; path: string }
-  | { kind: 'smtp'; host: string; port: number; secure: boolean; user: string | null; text: string };
+  | {
+      kind: 'smtp';
+      host: string;
+      port: number;
+      /** smtps: TLS from the first byte. */
+      secure: boolean;
+      /** smtp: upgrade with STARTTLS when offered (auto), insist on it, or never try. */
+      starttls: 'auto' | 'required' | 'off';
+      /** Check the server's certificate; `tls_verify=no` for relays with self-signed certificates. */
+      verify: boolean;
+      user: string | null;
+      text: string;
+    };
 
 export interface MailOptions {
   /** Shown in subjects; the `name` parameter or the jail's name. */
@@ -139,8 +151,16 @@ function parseTransport(
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   if (host === '') fail('the SMTP URL has no host');
   const user = url.username === '' ? null : decodeURIComponent(url.username);
+  let starttls: 'auto' | 'required' | 'off' = 'auto';
+  let verify = true;
+  for (const [key, value] of url.searchParams) {
+    const v = value.trim().toLowerCase();
+    if (key === 'starttls' && (v === 'auto' || v === 'required' || v === 'off')) starttls = v;
+    else if (key === 'tls_verify' && ['yes', 'no', 'true', 'false'].includes(v)) verify = v === 'yes' || v === 'true';
+    else fail(`the SMTP URL has an unsupported option "${key.slice(0, 40)}=${value.slice(0, 40)}"`, 'supported: starttls=auto|required|off, tls_verify=yes|no');
+  }
   // The password stays out of the options (they may be shown or logged); the sender reads SMTP_PASSWORD itself.
-  return { kind: 'smtp', host, port, secure, user, text: `${url.protocol}//${user ? `${user}@` : ''}${url.host}` };
+  return { kind: 'smtp', host, port, secure, starttls, verify, user, text: `${url.protocol}//${user ? `${user}@` : ''}${url.host}` };
 }
 
 function envPort(text: string | undefined): number | null {

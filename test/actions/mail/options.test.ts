@@ -57,10 +57,12 @@ test('dest and sender fall back to the jail destemail/sender, then to root', () 
 
 test('transport: SMTP URL from the parameter, SMTP_URL overrides it, password only from SMTP_PASSWORD', () => {
   const o = parseMailOptions(invocation('sendmail', { transport: 'smtp://alice@mail.example.org:2525' }), deps({ SMTP_PASSWORD: 'pw' }), whoisVariant);
-  assert.deepEqual(o.transport, { kind: 'smtp', host: 'mail.example.org', port: 2525, secure: false, user: 'alice', text: 'smtp://alice@mail.example.org:2525' });
+  assert.deepEqual(o.transport, { kind: 'smtp', host: 'mail.example.org', port: 2525, secure: false, starttls: 'auto', verify: true, user: 'alice', text: 'smtp://alice@mail.example.org:2525' });
   assert.ok(!JSON.stringify(o).includes('pw'), 'the password is not part of the options');
   const e = parseMailOptions(invocation('sendmail', { transport: 'smtp://x:1' }), deps({ SMTP_URL: 'smtps://relay.example.org' }), whoisVariant);
-  assert.deepEqual(e.transport, { kind: 'smtp', host: 'relay.example.org', port: 465, secure: true, user: null, text: 'smtps://relay.example.org' });
+  assert.deepEqual(e.transport, { kind: 'smtp', host: 'relay.example.org', port: 465, secure: true, starttls: 'auto', verify: true, user: null, text: 'smtps://relay.example.org' });
+  const q = parseMailOptions(invocation('sendmail', { transport: 'smtp://[::1]:25?starttls=required&tls_verify=no' }), deps(), whoisVariant);
+  assert.deepEqual(q.transport, { kind: 'smtp', host: '::1', port: 25, secure: false, starttls: 'required', verify: false, user: null, text: 'smtp://[::1]:25' });
   const w = parseMailOptions(invocation('sendmail', {}), deps({ MAIL_WHOIS_SERVER: '127.0.0.1', MAIL_WHOIS_PORT: '4343' }), whoisVariant);
   assert.equal(w.whoisServer, '127.0.0.1');
   assert.equal(w.whoisPort, 4343);
@@ -72,6 +74,7 @@ const bad: { params: Record<string, string>; env?: Record<string, string>; match
   { params: { transport: 'http://x:pw-in-url@host' }, match: /smtp:\/\//, secret: 'pw-in-url' },
   { params: { transport: 'not a url with secret-word' }, match: /neither/, secret: 'secret-word' },
   { params: { sendmail_path: 'sendmail' }, match: /absolute/ },
+  { params: { transport: 'smtp://relay:25?tls=maybe' }, match: /unsupported option "tls=maybe"/ },
   { params: { digest: 'soon' }, match: /digest must be a duration/ },
   { params: { digest: '-1' }, match: /digest/ },
   { params: { whois_timeout: '0' }, match: /whois_timeout/ },

@@ -232,3 +232,32 @@ test('notify_unban=true mails lifted bans; the action can start again after stop
     assert.match(splitMessage(s.received[1]!.raw).headers, /^Subject: \[asterisk-ban\] ASTERISK: banned 192\.0\.2\.79$/m);
     await a.stop();
   }));
+
+test('smtps: a self-signed certificate is refused unless tls_verify=no', () =>
+  withServer(
+    async (s) => {
+      const strict = action('sendmail', { ...seed, transport: `smtps://127.0.0.1:${s.port}` }, {});
+      await strict.a.ban([ban('192.0.2.90')], { restored: false });
+      await strict.a.settled();
+      assert.equal(s.received.length, 0);
+      assert.ok(strict.d.lines.some((l) => /mail not delivered/.test(l) && /certificate/i.test(l)), strict.d.lines.join('\n'));
+      await strict.a.stop();
+      const lax = action('sendmail', { ...seed, transport: `smtps://127.0.0.1:${s.port}?tls_verify=no` }, {});
+      await lax.a.ban([ban('192.0.2.91')], { restored: false });
+      await lax.a.settled();
+      await s.waitFor(1);
+      assert.match(decodeBody(s.received[0]!.raw), /192\.0\.2\.91/);
+      await lax.a.stop();
+    },
+    { secure: true },
+  ));
+
+test('starttls=required refuses a server that offers no STARTTLS', () =>
+  withServer(async (s) => {
+    const { a, d } = action('sendmail', { ...seed, transport: `smtp://127.0.0.1:${s.port}?starttls=required` }, {});
+    await a.ban([ban('192.0.2.92')], { restored: false });
+    await a.settled();
+    assert.equal(s.received.length, 0);
+    assert.ok(d.lines.some((l) => /mail not delivered/.test(l) && /STARTTLS/i.test(l)), d.lines.join('\n'));
+    await a.stop();
+  }));
