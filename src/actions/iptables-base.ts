@@ -127,7 +127,8 @@ export abstract class IptablesBase implements Action {
 
   protected async restore(f: Family, lines: string[]): Promise<void> {
     if (lines.length === 0) return;
-    await this.run(this.tools(f).restore, ['--noflush'], { input: `*filter\n${lines.join('\n')}\nCOMMIT\n` });
+    // -w: wait for the xtables lock (legacy iptables, or fail2ban changing rules at the same moment) instead of failing.
+    await this.run(this.tools(f).restore, ['--noflush', '-w', '10'], { input: `*filter\n${lines.join('\n')}\nCOMMIT\n` });
   }
 
   protected async readSave(f: Family): Promise<SavedState> {

@@ -95,7 +95,7 @@ export class IptablesIpset extends IptablesBase {
 
 export function ipsetFactory(actionName: string, allports: boolean) {
   return (spec: Invocation, deps: ActionDeps) =>
-    new IptablesIpset(actionName, parseFirewallParams(spec, { allports, jailOptions: deps.jail.options }), deps);
+    new IptablesIpset(actionName, parseFirewallParams(spec, { allports, jailOptions: deps.jail.options, jailName: deps.jail.name }), deps);
 }
 
 export const iptablesIpset = ipsetFactory('iptables-ipset', false);

@@ -65,5 +65,5 @@ export class IptablesRules extends IptablesBase {
 
 export function iptablesRulesFactory(actionName: string, allports: boolean) {
   return (spec: Invocation, deps: ActionDeps) =>
-    new IptablesRules(actionName, parseFirewallParams(spec, { allports, jailOptions: deps.jail.options }), deps);
+    new IptablesRules(actionName, parseFirewallParams(spec, { allports, jailOptions: deps.jail.options, jailName: deps.jail.name }), deps);
 }

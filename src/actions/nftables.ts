@@ -211,5 +211,5 @@ export class Nftables implements Action {
 
 export function nftablesFactory(actionName: string, allports: boolean) {
   return (spec: Invocation, deps: ActionDeps) =>
-    new Nftables(actionName, parseFirewallParams(spec, { allports, jailOptions: deps.jail.options }), deps);
+    new Nftables(actionName, parseFirewallParams(spec, { allports, jailOptions: deps.jail.options, jailName: deps.jail.name }), deps);
 }

@@ -86,12 +86,15 @@ export interface ParseOptions {
   allports: boolean;
   /** Options of the jail (fail2ban fills action parameters such as port from them). */
   jailOptions?: Record<string, string>;
+  jailName?: string;
 }
 
 export function parseFirewallParams(spec: Invocation, opts: ParseOptions): FirewallParams {
   const p = spec.params;
   const jail = opts.jailOptions ?? {};
-  const name = unquote(p.name ?? jail.name ?? 'default');
+  // fail2ban's default name is "default": two jails would share one chain. The jail's name keeps them apart.
+  const jailName = opts.jailName && /^[A-Za-z0-9_][A-Za-z0-9_-]{0,21}$/.test(opts.jailName) ? opts.jailName : 'default';
+  const name = unquote(p.name ?? jailName);
   // Set names are limited to 31 characters: `asban-` + name + `-v4`.
   if (!/^[A-Za-z0-9_][A-Za-z0-9_-]{0,21}$/.test(name)) {
     throw bad(spec, `name "${printable(name)}" must be 1-22 letters, digits, _ or -`);
