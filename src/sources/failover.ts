@@ -8,8 +8,9 @@ export type LogMode = 'full' | 'gaps' | 'off';
 /** What `backend = auto` needs of the log source (src/sources/logfile/). */
 export interface ModalLogSource extends Source {
   /**
-   * 'gaps': count only what AMI does not report; 'full': count everything,
-   * first replaying lines already read that are dated at or after sinceMs.
+   * 'gaps' (AMI reports since sinceMs): count only what AMI does not report;
+   * 'full' (AMI lost at sinceMs): count everything, first replaying lines
+   * already read that are dated at or after sinceMs.
    */
   setMode(mode: LogMode, sinceMs?: number): void;
 }
@@ -79,8 +80,8 @@ export class AutoSource implements Source {
   private onAmi(next: SessionStatus, prev: SessionStatus): void {
     if (this.stopping) return;
     if (next === 'ready') {
-      this.opts.log.setMode('gaps');
-      this.mode = 'gaps';
+      // From this moment AMI reports; lines dated before it are still the log's to count.
+      this.setMode('gaps', this.opts.clock.now());
       this.handovers.toAmi++;
       this.logger.info('AMI is up: the log now counts only what AMI does not report');
       return;
