@@ -22,30 +22,18 @@ export interface FeedOptions {
   injected?(): void;
 }
 
-// The filter engine may offer a literal screen and skip() (optional in its contract): lines that
-// cannot match are counted, not matched, which is most of a busy log.
-type Screened = CompiledFilter & { readonly screen?: RegExp | null };
-type Skipping = LineMatcher & { skip?(lines: number, bytes: number): void };
+// The filter engine may offer a batch entry point that screens out lines
+// which cannot match (most of a busy log). Screening must stay inside the
+// engine: only it knows which dateless lines may complete an injected
+// message, and skipping one of those would let the forged lines count.
+type Batching = LineMatcher & { pushLines?(text: string): void };
 
-function feedLines(m: Skipping, screen: RegExp | null | undefined, lines: readonly string[]): void {
-  if (!screen || !m.skip) {
-    for (const line of lines) m.push(line);
+function feedLines(m: Batching, lines: readonly string[]): void {
+  if (m.pushLines && lines.length > 1) {
+    m.pushLines(lines.join('\n'));
     return;
   }
-  let run = 0;
-  let bytes = 0;
-  for (const line of lines) {
-    if (screen.test(line)) {
-      if (run > 0) m.skip(run, bytes);
-      run = 0;
-      bytes = 0;
-      m.push(line);
-    } else {
-      run++;
-      bytes += line.length;
-    }
-  }
-  if (run > 0) m.skip(run, bytes);
+  for (const line of lines) m.push(line);
 }
 
 /** Log dates usually have whole seconds: a line dated hh:mm:ss may have been written up to 999 ms later. */
@@ -71,13 +59,9 @@ export class LineFeed {
   /** During a handover to gaps: full matches dated before this count, gap matches from it on. */
   private handoverAt: number | null = null;
   private handoverEnd = 0;
-  private readonly fullScreen: RegExp | null | undefined;
-  private readonly gapScreen: RegExp | null | undefined;
 
   constructor(private readonly o: FeedOptions) {
     this.modeValue = o.mode ?? 'full';
-    this.fullScreen = (o.filter as Screened).screen;
-    this.gapScreen = (o.gapFilter as Screened | undefined)?.screen;
     this.recent = new RecentLines({ ...DEFAULT_RECENT, ...o.recent });
     this.full = o.filter.matcher(this.hooks((m) => {
       if (this.modeValue === 'full' || (this.handoverAt !== null && this.timeOf(m) < this.handoverAt)) o.count(m, o.filter);
@@ -96,7 +80,7 @@ export class LineFeed {
 
   push(lines: readonly string[]): void {
     if (this.modeValue === 'full') {
-      feedLines(this.full, this.fullScreen, lines);
+      feedLines(this.full, lines);
       return;
     }
     const now = this.o.clock.now();
@@ -104,8 +88,8 @@ export class LineFeed {
     const viaGap = this.modeValue === 'gaps' && this.gap !== null;
     for (const line of lines) this.recent.push(line, now, viaGap ? ++this.gapNo : 0);
     // The full filter first: in a handover, what it counts is dated before what the gap filter counts.
-    if (this.handoverAt !== null) feedLines(this.full, this.fullScreen, lines);
-    if (viaGap) feedLines(this.gap!, this.gapScreen, lines);
+    if (this.handoverAt !== null) feedLines(this.full, lines);
+    if (viaGap) feedLines(this.gap!, lines);
   }
 
   /** Caught up: let the matchers decide the lines they hold back. */
@@ -140,7 +124,7 @@ export class LineFeed {
       const at = pending[match.lineNo - 1]?.at ?? this.o.clock.now();
       if ((match.time ?? at) >= from) this.o.count(match, this.o.filter);
     }));
-    feedLines(m, this.fullScreen, pending.map((p) => p.line));
+    feedLines(m, pending.map((p) => p.line));
     m.flush();
   }
 

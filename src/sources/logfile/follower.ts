@@ -1,13 +1,12 @@
-import { watch, type FSWatcher } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
-import type { Clock, TimerHandle } from '../../core/clock.js';
+import type { Clock } from '../../core/clock.js';
 import { ThrottledLog, type Logger } from '../../core/logger.js';
 import { printable } from '../../core/address.js';
 import { LineSplitter } from './lines.js';
 import { readFirstLineHash, type Position, type PositionStore } from './positions.js';
 import { findReadbackStart, type ReadbackOptions } from './readback.js';
 import { openRotated } from './rotated.js';
+import { ChangeWatch } from './watch.js';
 
 export type FollowState = 'waiting' | 'following' | 'stopped';
 
@@ -78,9 +77,7 @@ export class LogFollower {
   private again = false;
   private againPoll = false;
   private stopped = false;
-  private pollTimer: TimerHandle | null = null;
-  private fileWatcher: FSWatcher | null = null;
-  private dirWatcher: FSWatcher | null = null;
+  private readonly changes: ChangeWatch;
 
   constructor(opts: FollowerOptions) {
     this.opts = opts;
@@ -92,6 +89,13 @@ export class LogFollower {
       this.throttled.warn(`cut:${this.path}`, `log line of ${bytes}+ bytes cut to ${maxLine}`, { path: this.path }),
     );
     this.buf = Buffer.allocUnsafe(opts.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+    this.changes = new ChangeWatch(opts.path, {
+      clock: opts.clock,
+      pollMs: opts.pollMs ?? 1000,
+      watch: opts.watch !== false,
+      onChange: () => void this.check(),
+      onPoll: () => this.check(true),
+    });
   }
 
   get state(): FollowState {
@@ -115,17 +119,14 @@ export class LogFollower {
 
   /** Resolves once the start position is chosen and what is there (backlog included) was delivered. */
   async start(): Promise<void> {
-    if (this.opts.watch !== false) this.watchDir();
     await this.check();
-    this.schedulePoll();
+    this.changes.start();
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.pollTimer) this.opts.clock.clearTimeout(this.pollTimer);
-    this.fileWatcher?.close();
-    this.dirWatcher?.close();
+    this.changes.stop();
     await this.running;
     this.save(true);
     await this.fh?.close().catch(() => {});
@@ -242,7 +243,7 @@ export class LogFollower {
     if (this.readPos > 0 && !(await this.atLineStart(this.readPos))) this.splitter.skipToNewline();
     this.opened = true;
     this.setState('following');
-    if (this.opts.watch !== false) this.watchFile();
+    this.changes.rewatchFile();
     this.save(true);
     return true;
   }
@@ -340,42 +341,5 @@ export class LogFollower {
     this.stateValue = state;
     this.sinceValue = this.opts.clock.now();
     this.opts.onState?.(state, this.sinceValue);
-  }
-
-  private schedulePoll(): void {
-    if (this.stopped) return;
-    this.pollTimer = this.opts.clock.setTimeout(() => {
-      if (this.opts.watch !== false && !this.dirWatcher) this.watchDir();
-      void this.check(true).then(() => this.schedulePoll());
-    }, this.opts.pollMs ?? 1000);
-    this.pollTimer.unref?.();
-  }
-
-  // fs.watch is a hint only (lost on some filesystems, and bound to an inode): the poll is what guarantees progress.
-  private watchFile(): void {
-    this.fileWatcher?.close();
-    this.fileWatcher = this.safeWatch(this.path, () => void this.check());
-  }
-
-  private watchDir(): void {
-    const base = basename(this.path);
-    this.dirWatcher = this.safeWatch(dirname(this.path), (name) => {
-      if (name === null || name === base) void this.check();
-    });
-  }
-
-  private safeWatch(target: string, fn: (name: string | null) => void): FSWatcher | null {
-    if (this.stopped) return null;
-    try {
-      const w = watch(target, { persistent: false }, (_event, name) => fn(name === null ? null : String(name)));
-      w.on('error', () => {
-        w.close();
-        if (this.fileWatcher === w) this.fileWatcher = null;
-        if (this.dirWatcher === w) this.dirWatcher = null;
-      });
-      return w;
-    } catch {
-      return null;
-    }
   }
 }
