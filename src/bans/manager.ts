@@ -11,7 +11,7 @@ import type { Store, StoredBan } from '../store/store.js';
 import { Dispatcher, type Operation } from './dispatch.js';
 import { compileIncrement, type BantimeFn } from './increment.js';
 import { reconcileWithKernel, restoreAction, splitByExpiry, type RestorePlan } from './restore.js';
-import { ExpiryHeap } from './schedule.js';
+import { ExpirySchedule } from './expiry.js';
 import { expiryJitterMs, type SpreadOptions } from './spread.js';
 
 export interface JailPolicy {
@@ -46,9 +46,9 @@ interface Pending {
   resolve(ban: Ban | null): void;
 }
 
-// Expiries this close together are lifted in one batch (and one timer): "exact to within a second".
-const EXPIRY_BATCH_MS = 500;
 const PURGE_EVERY_MS = 3_600_000;
+// The jail bounds failures to maxretry; this bounds what a huge maxretry keeps in memory per ban.
+const MAX_FAILURES_KEPT = 20;
 
 /**
  * Owns the ban table: persists each ban before any action runs, applies it
@@ -58,13 +58,12 @@ const PURGE_EVERY_MS = 3_600_000;
  */
 export class BanManager {
   private readonly jails = new Map<string, JailState>();
-  private readonly heap = new ExpiryHeap<Ban>();
+  private readonly expiry: ExpirySchedule;
   private readonly dispatcher: Dispatcher;
   private readonly random: () => number;
   private readonly purgeAgeMs: number;
   private queue: Pending[] = [];
   private flushing: Promise<void> | null = null;
-  private timer: { handle: TimerHandle; at: number } | null = null;
   private purgeTimer: TimerHandle | null = null;
   private started = false;
   private closed = false;
@@ -77,6 +76,7 @@ export class BanManager {
       store: opts.store, clock: opts.clock, logger: opts.logger, random: this.random,
       stillWanted: (op, bans) => this.stillWanted(op, bans),
     });
+    this.expiry = new ExpirySchedule(opts.clock, (b) => this.isLive(b), (due) => void this.lift(due));
   }
 
   /** Adds or reconfigures a jail. After start(), a new jail's stored bans (or a new action) are restored at once. */
@@ -105,7 +105,6 @@ export class BanManager {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    const now = this.opts.clock.now();
     this.purge();
     const byJail = new Map<string, StoredBan[]>();
     for (const b of this.opts.store.loadBans()) {
@@ -116,7 +115,7 @@ export class BanManager {
     const orphans = [...byJail.keys()].filter((j) => !this.jails.has(j));
     if (orphans.length > 0) this.opts.logger.warn(`bans of unconfigured jails kept in the database, not enforced: ${orphans.join(', ')}`);
     await Promise.all([...this.jails.values()].map((j) => this.restoreJail(j, byJail.get(j.name) ?? [])));
-    this.opts.logger.info(`ban manager ready: ${this.active().length} ban(s) in force`, { at: new Date(now).toISOString() });
+    this.opts.logger.info(`ban manager ready: ${this.active().length} ban(s) in force`);
   }
 
   /** Bans for a jail; null when the address is already banned (or ignored) there. */
@@ -169,24 +168,20 @@ export class BanManager {
     await this.flushing;
     await this.reconciled();
     this.closed = true;
-    if (this.timer) this.opts.clock.clearTimeout(this.timer.handle);
+    this.expiry.close();
     if (this.purgeTimer) this.opts.clock.clearTimeout(this.purgeTimer);
-    this.timer = null;
     this.dispatcher.close();
   }
 
   private async restoreJail(jail: JailState, stored: StoredBan[]): Promise<void> {
     const plan = splitByExpiry(stored, this.opts.clock.now());
     // Memory first, synchronously: a request arriving during the awaits below sees these bans.
-    for (const b of plan.live) {
-      jail.bans.set(b.ip, b);
-      if (b.end !== null) this.heap.push(b.end, b);
-    }
+    for (const b of plan.live) jail.bans.set(b.ip, b);
+    this.expiry.add(plan.live);
     jail.total += plan.live.length;
     this.opts.store.deleteBans(plan.due);
     metrics.banned.set({ jail: jail.name }, jail.bans.size);
     metrics.unbans.inc({ jail: jail.name }, plan.due.length);
-    this.reschedule();
     await this.restoreActions(jail, jail.policy.actions, plan);
     if (plan.live.length + plan.due.length > 0) this.opts.logger.info(`restored ${plan.live.length} ban(s), lifted ${plan.due.length} overdue`, { jail: jail.name });
   }
@@ -243,7 +238,7 @@ export class BanManager {
       const ban: Ban = {
         jail: jail.name, ip: p.req.ip, family: p.req.family, start: now,
         end: seconds < 0 ? null : now + Math.round(seconds * 1000) + jitter,
-        count: previous + 1, source: p.req.source, reason: p.req.reason, failures: p.req.failures,
+        count: previous + 1, source: p.req.source, reason: p.req.reason, failures: p.req.failures.slice(-MAX_FAILURES_KEPT),
       };
       jail.bans.set(ban.ip, ban);
       made.push({ p, ban });
@@ -256,11 +251,8 @@ export class BanManager {
       this.opts.logger.error(`cannot persist ${made.length} ban(s); enforcing them in memory only`, { error: (err as Error).message });
     }
     const byJail = new Map<string, Ban[]>();
-    for (const { ban } of made) {
-      if (ban.end !== null) this.heap.push(ban.end, ban);
-      byJail.get(ban.jail)?.push(ban) ?? byJail.set(ban.jail, [ban]);
-    }
-    this.reschedule();
+    for (const { ban } of made) byJail.get(ban.jail)?.push(ban) ?? byJail.set(ban.jail, [ban]);
+    this.expiry.add(made.map((m) => m.ban));
     const firewall: Promise<boolean>[] = [];
     for (const [name, bans] of byJail) {
       const jail = this.jails.get(name)!;
@@ -301,32 +293,8 @@ export class BanManager {
       metrics.banned.set({ jail: name }, jail.bans.size);
       for (const action of jail.policy.actions) runs.push(this.dispatcher.run(name, action, 'unban', list));
     }
-    this.reschedule();
+    this.expiry.reschedule();
     await Promise.all(runs);
-  }
-
-  private expire(): void {
-    this.timer = null;
-    const due = this.heap.popDue(this.opts.clock.now() + EXPIRY_BATCH_MS).map((e) => e.token).filter((b) => this.isLive(b));
-    if (due.length > 0) void this.lift(due);
-    else this.reschedule();
-  }
-
-  private reschedule(): void {
-    if (this.closed) return;
-    let top = this.heap.peek();
-    while (top && !this.isLive(top.token)) {
-      this.heap.pop();
-      top = this.heap.peek();
-    }
-    if (this.timer && (!top || this.timer.at !== top.end)) {
-      this.opts.clock.clearTimeout(this.timer.handle);
-      this.timer = null;
-    }
-    if (!top || this.timer) return;
-    const handle = this.opts.clock.setTimeout(() => this.expire(), Math.max(0, top.end - this.opts.clock.now()));
-    handle.unref?.();
-    this.timer = { handle, at: top.end };
   }
 
   private purge(): void {

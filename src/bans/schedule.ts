@@ -65,6 +65,12 @@ export class ExpiryHeap<T> {
     this.items = entries.slice().sort((x, y) => x.end - y.end);
   }
 
+  /** Adds many at once: one sort when the heap is empty or the batch is large, else one push each. */
+  pushAll(entries: Expiry<T>[]): void {
+    if (entries.length > this.items.length) this.reset(this.items.concat(entries));
+    else for (const e of entries) this.push(e.end, e.token);
+  }
+
   clear(): void {
     this.items = [];
   }

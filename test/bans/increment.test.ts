@@ -75,3 +75,15 @@ test('expiry heap pops in order, including after a reset', () => {
   assert.deepEqual(heap.popDue(2).map((e) => e.end), [-5, 0, 1, 2]);
   assert.equal(heap.peek()!.end, 3);
 });
+
+test('pushAll into a non-empty heap keeps the order, by sort or by pushes', () => {
+  for (const extra of [3, 50]) {
+    const heap = new ExpiryHeap<number>();
+    for (const v of [40, 10, 30]) heap.push(v, v);
+    const more = Array.from({ length: extra }, (_, i) => (i * 37) % 101);
+    heap.pushAll(more.map((v) => ({ end: v, token: v })));
+    const out: number[] = [];
+    while (heap.size > 0) out.push(heap.pop()!.end);
+    assert.deepEqual(out, [40, 10, 30, ...more].sort((a, b) => a - b));
+  }
+});
