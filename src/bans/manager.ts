@@ -84,9 +84,11 @@ export class BanManager {
     const bantimeFn = compileIncrement(policy.increment);
     const old = this.jails.get(name);
     if (old) {
-      const known = new Set(old.policy.actions.map((a) => a.id));
+      // By identity, not id: a reload builds new action objects under the same ids
+      // (after stopping the old ones), and those must get the current bans.
+      const known = new Set(old.policy.actions);
       Object.assign(old, { policy, bantimeFn });
-      const added = policy.actions.filter((a) => !known.has(a.id));
+      const added = policy.actions.filter((a) => !known.has(a));
       if (!this.started || added.length === 0) return Promise.resolve();
       return this.restoreActions(old, added, { live: [...old.bans.values()], due: [] });
     }

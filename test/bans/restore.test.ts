@@ -174,3 +174,22 @@ test('bans of a jail no longer configured stay in the database, and come back wi
   await m.close();
   store.close();
 });
+
+test('a reload that rebuilds actions under the same ids re-applies the current bans to the new objects', async () => {
+  const clock = new ManualClock();
+  const store = Store.open(':memory:');
+  const m = manager(store, clock);
+  const before = new FakeAction('nftables[ASTERISK]');
+  await m.setJail('asterisk', { bantime: 600, increment: inc(), actions: [before] });
+  await m.start();
+  await m.request(req('192.0.2.50', clock.now()));
+  const after = new FakeAction('nftables[ASTERISK]');
+  await m.setJail('asterisk', { bantime: 1200, increment: inc(), actions: [after] });
+  assert.equal(after.starts, 1);
+  assert.deepEqual(after.bansOf('ban'), [{ op: 'ban', ips: ['192.0.2.50'], restored: true }]);
+  const next = await m.request(req('192.0.2.51', clock.now()));
+  assert.equal(next!.end! - next!.start, 1_200_000, 'the new bantime applies to new bans');
+  assert.equal(before.bansOf('ban').length, 1, 'the old action object gets nothing more');
+  await m.close();
+  store.close();
+});
