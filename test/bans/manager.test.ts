@@ -154,3 +154,55 @@ test('a retry is dropped when the ban was lifted meanwhile', async () => {
   assert.deepEqual(fw.bansOf('ban').map((c) => c.ips), [['198.51.100.78']], 'no re-ban of a lifted address');
   await manager.close();
 });
+
+test('a flood is one store transaction; metrics count bans, the gauge and latency from the failure', async () => {
+  const { manager, store, clock } = setup();
+  await manager.start();
+  let saves = 0;
+  const save = store.saveBans.bind(store);
+  store.saveBans = (bans, opts) => {
+    saves++;
+    save(bans, opts);
+  };
+  const gauge = async () => (await metrics.banned.get()).values.find((v) => v.labels.jail === 'asterisk')?.value;
+  const latencyCount = async () => (await metrics.banLatency.get()).values.find((v) => v.labels.jail === 'asterisk' && (v as { metricName?: string }).metricName?.endsWith('_count'))?.value ?? 0;
+  const bansBefore = (await metrics.bans.get()).values.find((v) => v.labels.jail === 'asterisk')?.value ?? 0;
+  const latBefore = await latencyCount();
+  const failedAt = clock.now();
+  clock.advance(2); // the failure happened 2 ms before the ban is applied
+  await Promise.all(Array.from({ length: 300 }, (_, i) => manager.request(req(v4(i), failedAt))));
+  assert.equal(saves, 1);
+  assert.equal(await gauge(), 300);
+  assert.equal(((await metrics.bans.get()).values.find((v) => v.labels.jail === 'asterisk')?.value ?? 0) - bansBefore, 300);
+  assert.equal((await latencyCount()) - latBefore, 300);
+  await manager.close();
+});
+
+test('addresses are normalised before banning; unknown jails are refused', async () => {
+  const { manager, fw } = setup();
+  await manager.start();
+  const ban = await manager.request(req('2001:DB8:0:0::0001', 0));
+  assert.equal(ban!.ip, '2001:db8::1');
+  assert.equal(await manager.request(req('2001:db8::1', 0)), null, 'same address, other spelling');
+  const mapped = await manager.request(req('::ffff:198.51.100.4', 0));
+  assert.deepEqual([mapped!.ip, mapped!.family], ['198.51.100.4', 4]);
+  assert.deepEqual(fw.calls.map((c) => c.ips), [['2001:db8::1'], ['198.51.100.4']]);
+  await assert.rejects(manager.request(req('198.51.100.5', 0, 'nope')), (e) => isAsteriskBanError(e, 'E_UNKNOWN_JAIL'));
+  await assert.rejects(manager.request(req('999.1.1.1', 0)), (e) => isAsteriskBanError(e, 'E_ADDRESS'));
+  await manager.close();
+});
+
+test('when the database cannot be written, the ban is still enforced (and logged)', async () => {
+  const { manager, store, fw, clock } = setup();
+  await manager.start();
+  store.saveBans = () => {
+    throw new Error('disk full');
+  };
+  const ban = await manager.request(req('203.0.113.99', clock.now()));
+  assert.ok(ban);
+  assert.equal(fw.kernel.has('203.0.113.99'), true);
+  clock.advance(600_000);
+  await tick();
+  assert.equal(fw.kernel.has('203.0.113.99'), false, 'and lifted on time');
+  await manager.close();
+});
