@@ -65,7 +65,9 @@ export abstract class IptablesBase implements Action {
   readonly id: string;
   readonly chain: string;
   protected readonly run: CommandRunner;
-  protected readonly families: FamilyTools[];
+  private readonly allFamilies: FamilyTools[];
+  /** False when allowipv6 = no, or (auto) ip6tables cannot work on this host. */
+  private v6 = true;
   protected readonly banned: Record<Family, Set<string>> = { 4: new Set(), 6: new Set() };
   protected readonly flusher: ConntrackFlusher;
   private readonly serial = new Serial();
@@ -75,7 +77,8 @@ export abstract class IptablesBase implements Action {
     this.chain = `${CHAIN_PREFIX}${params.name}`;
     const base = deps.run ?? spawnRunner;
     this.run = params.netns ? netnsRunner(params.netns, 'ip', base) : base;
-    this.families = [
+    this.v6 = params.allowipv6 !== 'no';
+    this.allFamilies = [
       { family: 4, restore: `${params.iptables}-restore`, save: `${params.iptables}-save` },
       { family: 6, restore: `${params.ip6tables}-restore`, save: `${params.ip6tables}-save` },
     ];
@@ -122,7 +125,31 @@ export abstract class IptablesBase implements Action {
   }
 
   protected tools(f: Family): FamilyTools {
-    return this.families.find((t) => t.family === f)!;
+    return this.allFamilies.find((t) => t.family === f)!;
+  }
+
+  protected get families(): FamilyTools[] {
+    return this.v6 ? this.allFamilies : this.allFamilies.slice(0, 1);
+  }
+
+  // Hosts booted with ipv6.disable=1 have no ip6tables filter table; with allowipv6 = auto we run IPv4 only.
+  private ipv6Unavailable(family: Family, err: unknown): boolean {
+    if (family !== 6 || this.params.allowipv6 !== 'auto') return false;
+    const msg = String((err as Error)?.message ?? err);
+    if (!/can't initialize|Address family not supported|Protocol not supported|Table does not exist|cannot run/i.test(msg)) return false;
+    this.v6 = false;
+    this.deps.logger.warn(`${this.id}: IPv6 firewalling unavailable here, banning IPv4 only (allowipv6 = auto): ${msg}`);
+    return true;
+  }
+
+  /** Addresses of a family we do not firewall cannot reach us over it either. */
+  private active(f: Family, ips: string[]): boolean {
+    if (ips.length === 0) return false;
+    if (f === 6 && !this.v6) {
+      this.deps.logger.debug(`${this.id}: IPv6 disabled, ${ips.length} IPv6 address(es) not applied`);
+      return false;
+    }
+    return true;
   }
 
   protected async restore(f: Family, lines: string[]): Promise<void> {
@@ -152,9 +179,13 @@ export abstract class IptablesBase implements Action {
     return this.serial.run(async () => {
       await this.prepare();
       for (const { family } of this.families) {
-        const saved = await this.readSave(family);
-        await this.adopt(family, saved);
-        await this.restore(family, this.rebuildLines(family, saved, true));
+        try {
+          const saved = await this.readSave(family);
+          await this.adopt(family, saved);
+          await this.restore(family, this.rebuildLines(family, saved, true));
+        } catch (e) {
+          if (!this.ipv6Unavailable(family, e)) throw e;
+        }
       }
     });
   }
@@ -184,7 +215,7 @@ export abstract class IptablesBase implements Action {
       const batch = splitBans(bans, this.deps.logger, this.id, this.deps.clock.now());
       for (const family of [4, 6] as const) {
         const ips = family === 4 ? batch.v4 : batch.v6;
-        if (ips.length) await this.addAddresses(family, ips, batch.seconds);
+        if (this.active(family, ips)) await this.addAddresses(family, ips, batch.seconds);
       }
       if (this.params.flushConntrack) await this.flusher.forget([...batch.v4, ...batch.v6]);
     });
@@ -195,7 +226,7 @@ export abstract class IptablesBase implements Action {
       const batch = splitBans(bans, this.deps.logger, this.id);
       for (const family of [4, 6] as const) {
         const ips = family === 4 ? batch.v4 : batch.v6;
-        if (ips.length) await this.removeAddresses(family, ips);
+        if (this.active(family, ips)) await this.removeAddresses(family, ips);
       }
     });
   }

@@ -25,6 +25,8 @@ export interface FirewallParams {
   flushConntrack: boolean;
   /** Run every command inside this network namespace (`ip netns exec`). */
   netns: string | null;
+  /** fail2ban's allowipv6: auto falls back to IPv4 only when ip6tables cannot work here. */
+  allowipv6: 'auto' | 'yes' | 'no';
 }
 
 /** fail2ban parameters that appear in real jail.conf files and mean nothing (or nothing more) here. */
@@ -34,7 +36,7 @@ export const GENERIC_PARAMS = [
 ] as const;
 
 export const FIREWALL_PARAMS = [
-  ...GENERIC_PARAMS, 'blocktype', 'iptables', 'ip6tables', 'ipset', 'nft', 'conntrack', 'keep', 'flushconntrack', 'netns',
+  ...GENERIC_PARAMS, 'blocktype', 'iptables', 'ip6tables', 'ipset', 'nft', 'conntrack', 'keep', 'flushconntrack', 'netns', 'allowipv6',
 ] as const;
 
 const REJECT_TYPES_V4 = ['icmp-net-unreachable', 'icmp-host-unreachable', 'icmp-port-unreachable', 'icmp-proto-unreachable',
@@ -115,7 +117,10 @@ export function parseFirewallParams(spec: Invocation, opts: ParseOptions): Firew
   if (!/^[A-Za-z0-9_-]{1,28}$/.test(chain)) throw bad(spec, `chain "${printable(chain)}" is not a chain name`);
   const netns = p.netns === undefined ? null : unquote(p.netns);
   if (netns !== null && !/^[A-Za-z0-9_.-]{1,64}$/.test(netns)) throw bad(spec, `netns "${printable(netns)}" is not a namespace name`);
+  const v6Text = unquote(p.allowipv6 ?? 'auto').toLowerCase();
+  const allowipv6 = v6Text === 'auto' ? 'auto' : parseBool(spec, 'allowipv6', v6Text, true) ? 'yes' : 'no';
   return {
+    allowipv6,
     name,
     protocol: protoText,
     ports,

@@ -8,6 +8,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { defaultJailSettings } from '../../src/settings/defaults.js';
 import type { Ban } from '../../src/core/types.js';
+import { AsteriskBanError } from '../../src/core/errors.js';
 
 const clock = new ManualClock();
 const deps = (run?: CommandRunner) => ({ jail: defaultJailSettings('asterisk'), logger: silentLogger(), clock, env: {}, run });
@@ -92,6 +93,30 @@ describe('command building (no kernel)', () => {
     assert.match(doc, /-s 203\.0\.113\.6 /);
     assert.doesNotMatch(doc, /203\.0\.113\.7/);
     assert.doesNotMatch(doc, /-j ACCEPT/);
+  });
+});
+
+describe('hosts without IPv6', () => {
+  const noV6: CommandRunner = async (file, args) => {
+    if (file.startsWith('ip6tables')) {
+      throw new AsteriskBanError('E_ACTION', `${file} failed (exit 3): can't initialize ip6tables table \`filter': Address family not supported by protocol`);
+    }
+    return { stdout: args[0] === '-t' ? '*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n' : '', stderr: '', code: 0 };
+  };
+
+  it('allowipv6 = auto bans IPv4 only when ip6tables cannot work', async () => {
+    const run = countingRunner(noV6);
+    const a = createAction(spec('iptables-allports', { name: 'ASTERISK' }), deps(run));
+    await a.start();
+    const before = run.calls.length;
+    await a.ban([ban('203.0.113.5'), { ...ban('2001:db8::5'), family: 6, ip: '2001:db8::5' }], { restored: false });
+    const files = run.calls.slice(before).map((c) => c.file).filter((f) => f.includes('tables'));
+    assert.deepEqual(files, ['iptables-restore']);
+  });
+
+  it('allowipv6 = yes fails loudly instead', async () => {
+    const a = createAction(spec('iptables-allports', { name: 'ASTERISK', allowipv6: 'yes' }), deps(noV6));
+    await assert.rejects(a.start(), { code: 'E_ACTION' });
   });
 });
 
