@@ -76,16 +76,17 @@ export class DateResolver {
     let hour = f.hour;
     if (f.pm !== undefined) hour = (hour % 12) + (f.pm ? 12 : 0);
     if (f.month < 0 || f.month > 11 || f.day < 1 || f.day > 31 || hour > 23 || f.minute > 59 || f.second > 60) return null;
-    const build = (year: number): number => {
-      const off = f.offset ?? this.fixedOffset;
-      if (off !== undefined) return Date.UTC(year, f.month, f.day, hour, f.minute, f.second, f.ms) - off * 60_000;
-      return new Date(year, f.month, f.day, hour, f.minute, f.second, f.ms).getTime();
-    };
-    if (f.year !== undefined) return build(f.year);
+    if (f.year !== undefined) return this.build(f, f.year, hour);
     const now = this.now();
     const year = new Date(now).getUTCFullYear();
-    const t = build(year);
-    return t > now + DAY_MS ? build(year - 1) : t;
+    const t = this.build(f, year, hour);
+    return t > now + DAY_MS ? this.build(f, year - 1, hour) : t;
+  }
+
+  private build(f: Fields, year: number, hour: number): number {
+    const off = f.offset ?? this.fixedOffset;
+    if (off !== undefined) return Date.UTC(year, f.month, f.day, hour, f.minute, f.second, f.ms) - off * 60_000;
+    return new Date(year, f.month, f.day, hour, f.minute, f.second, f.ms).getTime();
   }
 }
 
@@ -131,6 +132,8 @@ export class DatePattern {
   private readonly re: RegExp;
   /** Whether the date must open the line ({^LN-BEG} or ^). */
   readonly anchored: boolean;
+  /** Asterisk's own formats only (no datepattern, or {^LN-BEG}). */
+  readonly isDefault: boolean;
 
   constructor(loc: Located) {
     let text = loc.value.trim();
@@ -139,6 +142,7 @@ export class DatePattern {
     if (text.startsWith('{^LN-BEG}')) { anchored = true; text = text.slice(9); }
     else if (text.startsWith('^')) { anchored = true; text = text.slice(1); }
     this.anchored = anchored;
+    this.isDefault = anchored && (text === '' || text === '{DATE}');
     if (text === '' || text === '{DATE}') { this.re = anchored ? DEFAULT_DATE : new RegExp(DEFAULT_DATE.source.slice(1)); return; }
     text = text.replace(/\{[^}]*\}/g, (w) => {
       const s = SPECIAL[w];
@@ -198,7 +202,100 @@ export class DateFinder {
   private lastTime: number | null = null;
   private lastLen = 0;
 
-  constructor(private readonly patterns: DatePattern[], private readonly resolver: DateResolver) {}
+  private readonly scratch: DateHit = { time: null, start: 0, end: 0 };
+  private readonly plain: boolean;
+  private hourKey = '';
+  private hourBase = 0;
+  /** `[YYYY-MM-DD HH:MM:` of the last fast-path date, for datedAt(). */
+  private minuteKey = '';
+
+  constructor(private readonly patterns: DatePattern[], private readonly resolver: DateResolver) {
+    this.plain = patterns.length === 1 && patterns[0]!.isDefault;
+  }
+
+  /**
+   * `[YYYY-MM-DD HH:MM:SS(.fff)]` (logger.conf `dateformat = %F %T`), read
+   * with character arithmetic and a per-hour cache: with milliseconds every
+   * line has a new date, so this is the common path. False for anything
+   * else (the regexes decide then).
+   */
+  private fastIso(line: string, hit: DateHit): boolean {
+    const br = line.charCodeAt(0) === 91 ? 1 : 0;
+    if (line.charCodeAt(br + 4) !== 45 || line.charCodeAt(br + 7) !== 45 || line.charCodeAt(br + 10) !== 32
+      || line.charCodeAt(br + 13) !== 58 || line.charCodeAt(br + 16) !== 58) return false;
+    const minute = digitAt(line, br + 14) * 10 + digitAt(line, br + 15);
+    const second = digitAt(line, br + 17) * 10 + digitAt(line, br + 18);
+    if (minute < 0 || minute > 59 || second < 0 || second > 60) return false;
+    let q = br + 19;
+    let ms = 0;
+    if (line.charCodeAt(q) === 46) {
+      let scale = 100;
+      const from = ++q;
+      while (q - from < 9) {
+        const c = line.charCodeAt(q) - 48;
+        if (!(c >= 0 && c <= 9)) break;
+        ms += c * scale;
+        scale /= 10;
+        q++;
+      }
+      if (q === from) return false;
+      ms = Math.floor(ms);
+    }
+    if (br === 1) {
+      if (line.charCodeAt(q) !== 93) return false;
+      q++;
+    } else if (q < line.length && line.charCodeAt(q) !== 32) return false;
+    const hourLen = br + 13;
+    if (this.hourKey.length !== hourLen || !line.startsWith(this.hourKey)) {
+      const year = number(line, br, 4);
+      const month = number(line, br + 5, 2) - 1;
+      const day = number(line, br + 8, 2);
+      const hour = number(line, br + 11, 2);
+      if (year < 0 || month < 0 || day < 0 || hour < 0) return false;
+      const base = this.resolver.resolve({ year, month, day, hour, minute: 0, second: 0, ms: 0 });
+      if (base === null) return false;
+      this.hourKey = line.slice(0, hourLen);
+      this.hourBase = base;
+    }
+    if (this.minuteKey.length !== br + 17 || !line.startsWith(this.minuteKey)) this.minuteKey = line.slice(0, br + 17);
+    const time = this.hourBase + minute * 60_000 + second * 1000 + ms;
+    this.lastText = line.slice(0, q);
+    this.lastLen = q;
+    this.lastTime = time;
+    hit.time = time;
+    hit.start = 0;
+    hit.end = skipSpaces(line, q);
+    return true;
+  }
+
+  /** Whether the line of `text` starting at `pos` (ending at `end`) opens with a date; no allocation in the common case. */
+  datedAt(text: string, pos: number, end: number): boolean {
+    const mk = this.minuteKey;
+    if (mk.length > 0 && text.startsWith(mk, pos)) {
+      // Same minute as the last date seen: only the seconds (and fraction) remain to check.
+      let q = pos + mk.length;
+      const s1 = text.charCodeAt(q) - 48;
+      const s2 = text.charCodeAt(q + 1) - 48;
+      if (s1 >= 0 && s1 <= 6 && s2 >= 0 && s2 <= 9 && s1 * 10 + s2 <= 60) {
+        q += 2;
+        if (text.charCodeAt(q) === 46) {
+          const from = ++q;
+          while (q - from < 9 && text.charCodeAt(q) >= 48 && text.charCodeAt(q) <= 57) q++;
+          if (q === from) q = -1;
+        }
+        if (q > 0 && q <= end) {
+          const c = text.charCodeAt(q);
+          if (mk.charCodeAt(0) === 91 ? c === 93 : q === end || c === 32) return true;
+        }
+      }
+    }
+    const last = this.lastText;
+    if (last.length > 0 && text.startsWith(last, pos) && pos + last.length <= end) {
+      const c = text.charCodeAt(pos + last.length);
+      if (!(c >= 48 && c <= 57) && c !== 46 && c !== 44 && c !== 58) return true;
+    }
+    return this.find(text.slice(pos, Math.min(end, pos + 128)), this.scratch);
+  }
 
   /** Fills `hit` for `line`; returns false when the line has no date. */
   find(line: string, hit: DateHit): boolean {
@@ -213,6 +310,7 @@ export class DateFinder {
         return true;
       }
     }
+    if (this.plain && this.fastIso(line, hit)) return true;
     for (const p of this.patterns) {
       const m = p.exec(line);
       if (!m || !m.fields) continue;
@@ -233,6 +331,18 @@ export class DateFinder {
     hit.end = 0;
     return false;
   }
+}
+
+/** The decimal number in `count` characters at `i`; negative when one is not a digit. */
+function number(line: string, i: number, count: number): number {
+  let v = 0;
+  for (let k = 0; k < count; k++) v = v * 10 + digitAt(line, i + k);
+  return v;
+}
+
+function digitAt(line: string, i: number): number {
+  const c = line.charCodeAt(i) - 48;
+  return c >= 0 && c <= 9 ? c : -100;
 }
 
 function skipSpaces(line: string, i: number): number {

@@ -19,9 +19,12 @@ export interface FilterParts {
   prefregex: Rx | null;
   pairs: InjectionPair[];
   dates: () => DateFinder;
-  /** Literal screens: a line matching neither cannot match a failregex / an openregex. */
-  failScreen: RegExp | null;
-  openScreen: RegExp | null;
+  /** A line this does not match can neither match a failregex nor open anything (null: no screen). */
+  screen: RegExp | null;
+  /** The same, global, for scanning a whole chunk. */
+  chunkScreen: RegExp | null;
+  /** Whether every datepattern is anchored at the line start (what datedAt() can check). */
+  anchoredDates: boolean;
 }
 
 export type Verdict =
@@ -39,7 +42,6 @@ const IGNORED: Verdict = { outcome: 'ignored' };
  */
 export class LineEngine {
   private readonly finder: DateFinder;
-
   constructor(readonly parts: FilterParts) {
     this.finder = parts.dates();
   }
@@ -48,8 +50,16 @@ export class LineEngine {
     return this.finder.find(line, hit);
   }
 
-  /** Text after the date, passed through prefregex; null when prefregex refuses the line. */
-  content(line: string, start: number, end: number): string | null {
+  datedAt(text: string, pos: number, end: number): boolean {
+    return this.finder.datedAt(text, pos, end);
+  }
+
+  /**
+   * Text after the date, passed through prefregex; null when prefregex
+   * refuses the line, or when `screen` is set and the line lacks every literal.
+   */
+  content(line: string, start: number, end: number, screen: boolean): string | null {
+    if (screen && this.parts.screen !== null && !this.parts.screen.test(line)) return null;
     let text = start > 0 ? line.slice(0, start) + line.slice(end) : end > 0 ? line.slice(end) : line;
     const pref = this.parts.prefregex;
     if (pref !== null) {
@@ -62,10 +72,7 @@ export class LineEngine {
   }
 
   /** failregex (the first that yields a valid address wins), then ignoreregex. */
-  verdict(line: string, start: number, end: number): Verdict {
-    const screen = this.parts.failScreen;
-    if (screen !== null && !screen.test(line)) return MISSED;
-    const content = this.content(line, start, end);
+  verdict(content: string | null): Verdict {
     if (content === null) return MISSED;
     const list = this.parts.failregex;
     for (let i = 0; i < list.length; i++) {
@@ -84,13 +91,9 @@ export class LineEngine {
   }
 
   /** The first pair whose opening matches, with the address it names (if any). */
-  opening(line: string, start: number, end: number): { pair: number; ip: Address | null } | null {
-    const pairs = this.parts.pairs;
-    if (pairs.length === 0) return null;
-    const screen = this.parts.openScreen;
-    if (screen !== null && !screen.test(line)) return null;
-    const content = this.content(line, start, end);
+  opening(content: string | null): { pair: number; ip: Address | null } | null {
     if (content === null) return null;
+    const pairs = this.parts.pairs;
     for (let i = 0; i < pairs.length; i++) {
       const rx = pairs[i]!.open;
       if (rx.literal !== null && content.indexOf(rx.literal) < 0) continue;

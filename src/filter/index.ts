@@ -2,6 +2,7 @@ import { AsteriskBanError } from '../core/errors.js';
 import type { FilterDefinition, Located } from '../settings/types.js';
 import type { CompiledFilter, LineMatcher, MatcherHooks } from './types.js';
 import { compileRx } from './rx.js';
+import { coverLiterals } from './literal.js';
 import type { Rx } from './rx.js';
 import { DateFinder, DatePattern, DateResolver, defaultDatePattern } from './date.js';
 import { InjectionAwareMatcher } from './matcher.js';
@@ -31,32 +32,12 @@ function escapeLiteral(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
-/** Literals such that a text containing none of them matches none of `rxs`; null when some regex has none. */
-function literalsOf(rxs: Rx[]): string[] | null {
-  const lits = new Set<string>();
-  for (const rx of rxs) {
-    if (rx.literal === null) return null;
-    lits.add(rx.literal);
-  }
-  // A literal containing a shorter one adds nothing.
-  return [...lits].filter((l) => ![...lits].some((o) => o !== l && l.includes(o)));
-}
-
+/** One regex of literals, or null when there are none to screen on. */
 function alternation(lits: string[] | null): RegExp | null {
   return lits === null || lits.length === 0 ? null : new RegExp(lits.map(escapeLiteral).join('|'));
 }
 
-/**
- * The whole-line screen test-filter runs over big chunks: a line it does not
- * match can neither match nor open anything and carries a date, so it can
- * be skipped. Multiline, so it also works on a chunk of many lines.
- */
-function buildScreen(fail: Rx[], open: Rx[], dates: DatePattern[]): RegExp | null {
-  const lits = literalsOf([...fail, ...open]);
-  if (lits === null || dates.some((d) => !d.anchored)) return null;
-  const dated = dates.map((d) => `(?:${d.source.replace(/\(\?<([A-Za-z]\w*)>/g, '(?:')})`).join('|');
-  return new RegExp(`${lits.map(escapeLiteral).join('|')}|^(?!${dated})`, 'm');
-}
+
 
 /**
  * Compiles a filter.d definition: fail2ban regex semantics (Python syntax,
@@ -92,9 +73,11 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
     : [defaultDatePattern()];
   const parts: FilterParts = {
     name: def.name, failregex, ignoreregex, prefregex, pairs, dates: () => new DateFinder(patterns, resolver),
-    failScreen: alternation(literalsOf(failregex)), openScreen: alternation(literalsOf(opens)),
+    screen: null, chunkScreen: null, anchoredDates: patterns.every((d) => d.anchored),
   };
-  const screen = buildScreen(failregex, opens, patterns);
+  const screen = alternation(coverLiterals([...failregex, ...opens].map((r) => r.runs)));
+  parts.screen = screen;
+  parts.chunkScreen = screen === null ? null : new RegExp(screen.source, 'g');
   return {
     name: def.name,
     failregex: failregex.map((r) => r.source),

@@ -7,12 +7,19 @@
  * literal at all.
  */
 export function requiredLiteral(source: string, min = 3): string | null {
-  let best = '';
+  const runs = requiredRuns(source, min);
+  if (runs === null || runs.length === 0) return null;
+  return runs.reduce((a, b) => (b.length > a.length ? b : a));
+}
+
+/** Every literal run at the top level of a regex that all its matches contain; null when it has a top-level `|`. */
+export function requiredRuns(source: string, min = 3): string[] | null {
+  const runs: string[] = [];
   let run = '';
   let depth = 0;
   let inClass = false;
   const end = (): void => {
-    if (run.length > best.length) best = run;
+    if (run.length >= min) runs.push(run);
     run = '';
   };
   for (let i = 0; i < source.length; i++) {
@@ -45,7 +52,49 @@ export function requiredLiteral(source: string, min = 3): string | null {
     run += c;
   }
   end();
-  return best.length >= min ? best : null;
+  return runs;
+}
+
+const MIN_COVER = 4;
+const MAX_COVER = 24;
+
+/**
+ * A few literals such that every regex's matches contain at least one of
+ * them: a greedy set cover over substrings of the regexes' literal runs,
+ * preferring a substring shared by many regexes, then a longer one. Fewer
+ * literals make the screen over a whole file faster. Null when some regex
+ * has no literal run.
+ */
+export function coverLiterals(runsPerRegex: (string[] | null)[]): string[] | null {
+  if (runsPerRegex.some((r) => r === null || r.length === 0)) return null;
+  const sets = runsPerRegex as string[][];
+  const candidates = new Set<string>();
+  for (const runs of sets) {
+    for (const run of runs) {
+      if (run.length < MIN_COVER) { candidates.add(run); continue; }
+      for (let len = MIN_COVER; len <= Math.min(MAX_COVER, run.length); len++) {
+        for (let i = 0; i + len <= run.length; i++) candidates.add(run.slice(i, i + len));
+      }
+    }
+  }
+  const uncovered = new Set(sets.keys());
+  const chosen: string[] = [];
+  while (uncovered.size > 0) {
+    let best = '';
+    let bestCount = 0;
+    for (const c of candidates) {
+      let count = 0;
+      for (const i of uncovered) if (sets[i]!.some((run) => run.includes(c))) count++;
+      if (count > bestCount || (count === bestCount && count > 0 && c.length > best.length)) {
+        best = c;
+        bestCount = count;
+      }
+    }
+    if (bestCount === 0) return null;
+    chosen.push(best);
+    for (const i of [...uncovered]) if (sets[i]!.some((run) => run.includes(best))) uncovered.delete(i);
+  }
+  return chosen;
 }
 
 /** Whether the atom ending before `i` is made optional or repeated by a quantifier. */

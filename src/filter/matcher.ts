@@ -18,8 +18,8 @@ interface Held {
   no: number;
   line: string;
   time: number | null;
-  start: number;
-  end: number;
+  /** Text after date and prefix (prefregex), null when nothing can match it. */
+  content: string | null;
   /** > 0: a run of lines the caller skipped as unable to match anything. */
   gap: number;
   /** Index of the injection pair this line opens, or -1. */
@@ -59,6 +59,10 @@ export class InjectionAwareMatcher implements LineMatcher {
   }
 
   push(input: string): void {
+    this.pushOne(input, true);
+  }
+
+  private pushOne(input: string, screen: boolean): void {
     const no = ++this.lineNo;
     let line = input.length > MAX_LINE_CHARS ? input.slice(0, MAX_LINE_CHARS) : input;
     if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
@@ -66,14 +70,15 @@ export class InjectionAwareMatcher implements LineMatcher {
     const head = cr < 0 ? line : line.slice(0, cr);
     const hasDate = this.engine.date(head, this.hit);
     const { time, start, end } = this.hit;
-    const entry: Held = { no, line, time, start, end, gap: 0, pair: -1, openIp: null, tainted: cr >= 0, fixed: null };
+    const content = this.engine.content(head, start, end, screen);
+    const entry: Held = { no, line, time, content, gap: 0, pair: -1, openIp: null, tainted: cr >= 0, fixed: null };
     if (!hasDate) {
       if (line.length > 0 && this.holding) {
         this.close(entry, cr < 0 ? line : line.slice(line.lastIndexOf('\r') + 1));
         return;
       }
     } else {
-      const op = this.engine.opening(head, start, end);
+      const op = this.engine.opening(content);
       if (op !== null) {
         const done = cr >= 0 ? this.engine.closing(op.pair, line.slice(line.lastIndexOf('\r') + 1)) : null;
         if (done !== null) {
@@ -89,10 +94,53 @@ export class InjectionAwareMatcher implements LineMatcher {
     else this.hold(entry, line.length, 1);
   }
 
+  /**
+   * Many '\n'-separated lines at once (a final line without '\n' counts as
+   * a line). Lines that carry a date and none of the literals the filter's
+   * regexes need are only counted, never cut out of the text: this is the
+   * fast path test-filter and log read-back use. onLine is not called for
+   * skipped lines; onGap is.
+   */
+  pushLines(text: string): void {
+    const screen = this.engine.parts.chunkScreen;
+    if (screen === null || !this.engine.parts.anchoredDates) {
+      let pos = 0;
+      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', pos)) {
+        this.push(text.slice(pos, nl));
+        pos = nl + 1;
+      }
+      if (pos < text.length) this.push(text.slice(pos));
+      return;
+    }
+    const n = text.length;
+    let pos = 0;
+    let next = -1;
+    let gapLines = 0;
+    let gapStart = 0;
+    while (pos < n) {
+      let le = text.indexOf('\n', pos);
+      if (le < 0) le = n;
+      if (next < pos) {
+        screen.lastIndex = pos;
+        next = screen.exec(text)?.index ?? n;
+      }
+      if (next < le || !this.engine.datedAt(text, pos, le)) {
+        if (gapLines > 0) this.skip(gapLines, pos - gapStart);
+        gapLines = 0;
+        this.pushOne(text.slice(pos, le), next >= le);
+        gapStart = le + 1;
+      } else {
+        gapLines++;
+      }
+      pos = le + 1;
+    }
+    if (gapLines > 0) this.skip(gapLines, Math.min(pos, n) - gapStart);
+  }
+
   /** `lines` lines (`bytes` long) the caller screened out: they cannot match, open or complete anything. */
   skip(lines: number, bytes: number): void {
     if (lines <= 0) return;
-    const entry: Held = { no: this.lineNo + 1, line: '', time: null, start: 0, end: 0, gap: lines, pair: -1, openIp: null, tainted: false, fixed: null };
+    const entry: Held = { no: this.lineNo + 1, line: '', time: null, content: null, gap: lines, pair: -1, openIp: null, tainted: false, fixed: null };
     this.lineNo += lines;
     if (!this.holding) this.decide(entry);
     else this.hold(entry, bytes, lines);
@@ -111,6 +159,11 @@ export class InjectionAwareMatcher implements LineMatcher {
     // Lines before the earliest opening cannot be part of an injection.
     while (this.holding && this.held[this.head]!.pair < 0) this.releaseOne();
     if (!this.holding) this.reset();
+    else if (this.head > 4096 && this.head * 2 > this.held.length) {
+      // Decided lines must not pile up in front of the queue.
+      this.held = this.held.slice(this.head);
+      this.head = 0;
+    }
   }
 
   private releaseOne(): void {
@@ -181,7 +234,7 @@ export class InjectionAwareMatcher implements LineMatcher {
     if (e.gap > 0) this.hooks.onGap?.(e.gap, 'missed');
     else if (e.fixed !== null) this.emit(e, e.fixed);
     else if (e.tainted) this.report(e.no, e.line, 'injected');
-    else this.emit(e, this.engine.verdict(e.line, e.start, e.end));
+    else this.emit(e, this.engine.verdict(e.content));
   }
 
   private emit(e: Held, v: Verdict, time: number | null = e.time): void {

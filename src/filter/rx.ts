@@ -5,7 +5,7 @@ import type { Location } from '../core/errors.js';
 import type { Located } from '../settings/types.js';
 import { expandTags, substituteVars } from './tags.js';
 import { translatePythonRegex, compileJs } from './python-regex.js';
-import { requiredLiteral } from './literal.js';
+import { requiredRuns } from './literal.js';
 
 /** One failregex/ignoreregex/openregex/closeregex line, ready to run. */
 export interface Rx {
@@ -19,6 +19,8 @@ export interface Rx {
   readonly nofail: boolean;
   /** A literal every matching text contains, for cheap screening; null when none could be derived. */
   readonly literal: string | null;
+  /** All literal runs every matching text contains (null: none could be derived). */
+  readonly runs: string[] | null;
 }
 
 export interface RxOptions {
@@ -53,6 +55,8 @@ export function compileRx(loc: Located, opts: RxOptions): Rx[] {
     }
     const t = translatePythonRegex(tags.pattern, location);
     const re = compileJs(t.source, t.flags, text, location);
+    const runs = t.flags.includes('i') ? null : requiredRuns(t.source);
+    const literal = runs === null || runs.length === 0 ? null : runs.reduce((a, b) => (b.length > a.length ? b : a));
     out.push({
       re,
       source: text,
@@ -61,7 +65,8 @@ export function compileRx(loc: Located, opts: RxOptions): Rx[] {
       hasUser: tags.fieldGroups.includes('F_USER') || tags.fieldGroups.includes('F_ALT_USER') || tags.fieldGroups.includes('F_ID'),
       hasContent: tags.fieldGroups.includes('F_CONTENT'),
       nofail: tags.fieldGroups.includes('F_NOFAIL'),
-      literal: t.flags.includes('i') ? null : requiredLiteral(t.source),
+      literal,
+      runs: runs === null || runs.length === 0 ? null : runs,
     });
   }
   return out;

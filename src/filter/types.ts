@@ -40,6 +40,11 @@ export interface LineMatcher {
    * CompiledFilter.screen, so line numbers and the hold bound stay exact.
    */
   skip?(lines: number, bytes: number): void;
+  /**
+   * Many '\n'-separated lines at once, screened cheaply (the fast path for
+   * test-filter and read-back); onLine is not called for lines skipped, onGap is.
+   */
+  pushLines?(text: string): void;
 }
 
 export interface CompiledFilter {

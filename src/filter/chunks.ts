@@ -1,0 +1,57 @@
+import { open } from 'node:fs/promises';
+import { MAX_LINE_CHARS } from './matcher.js';
+
+/** Bytes read per system call: big enough that the per-read cost vanishes, small enough for the memory bound. */
+export const CHUNK_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Reads a file in big chunks and hands over text that always ends on a
+ * line boundary (each chunk ends with '\n' except possibly the very last).
+ * Splitting on the byte '\n' is safe for UTF-8: it never occurs inside a
+ * multi-byte character. A line longer than MAX_LINE_CHARS is cut there and
+ * the rest dropped, so memory stays bounded by CHUNK_BYTES whatever the input.
+ */
+export async function readLineChunks(path: string, onChunk: (text: string) => void): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    let filled = 0;
+    let discarding = false;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, filled, CHUNK_BYTES - filled, null);
+      const end = filled + bytesRead;
+      if (bytesRead === 0) {
+        if (end > 0 && !discarding) onChunk(buf.toString('utf8', 0, end));
+        return;
+      }
+      let from = 0;
+      if (discarding) {
+        const nl = buf.indexOf(10, 0);
+        if (nl < 0 || nl >= end) {
+          filled = 0;
+          continue;
+        }
+        discarding = false;
+        from = nl + 1;
+      }
+      const last = buf.lastIndexOf(10, end - 1);
+      if (last < from) {
+        if (end - from >= CHUNK_BYTES - 1 || (from === 0 && end === CHUNK_BYTES)) {
+          // One line fills the whole buffer: keep its head, drop the rest up to the next newline.
+          onChunk(`${buf.toString('utf8', from, from + MAX_LINE_CHARS)}\n`);
+          discarding = true;
+          filled = 0;
+          continue;
+        }
+        buf.copy(buf, 0, from, end);
+        filled = end - from;
+        continue;
+      }
+      onChunk(buf.toString('utf8', from, last + 1));
+      buf.copy(buf, 0, last + 1, end);
+      filled = end - last - 1;
+    }
+  } finally {
+    await fh.close();
+  }
+}
