@@ -3,7 +3,9 @@ import { AsteriskBanError, ConfigErrors, configError } from '../core/errors.js';
 import { loadSettings } from '../settings/index.js';
 import type { JailSettings, Settings } from '../settings/types.js';
 import { compileFilter } from '../filter/index.js';
-import { validateInvocation } from '../actions/registry.js';
+import { createAction, validateInvocation } from '../actions/registry.js';
+import { systemClock } from '../core/clock.js';
+import { silentLogger } from '../core/logger.js';
 
 export interface CheckResult {
   settings: Settings | null;
@@ -17,7 +19,7 @@ function asErrors(err: unknown): AsteriskBanError[] {
   return [new AsteriskBanError('E_INTERNAL', err instanceof Error ? err.message : String(err))];
 }
 
-function checkJail(jail: JailSettings, errors: AsteriskBanError[], warnings: string[]): void {
+function checkJail(jail: JailSettings, env: Record<string, string>, errors: AsteriskBanError[], warnings: string[]): void {
   const where = { file: jail.file, line: jail.line };
   for (const def of [jail.filterDef, jail.gapFilterDef]) {
     if (!def) continue;
@@ -27,7 +29,18 @@ function checkJail(jail: JailSettings, errors: AsteriskBanError[], warnings: str
       errors.push(...asErrors(err));
     }
   }
-  for (const action of jail.actions) errors.push(...validateInvocation(action));
+  for (const action of jail.actions) {
+    const problems = validateInvocation(action);
+    errors.push(...problems);
+    if (problems.length > 0) continue;
+    // Building an action checks parameter values (a bad digest, a password
+    // written into an SMTP URL) without touching the system.
+    try {
+      createAction(action, { jail, logger: silentLogger(), clock: systemClock, env });
+    } catch (err) {
+      errors.push(...asErrors(err));
+    }
+  }
   if (jail.backend !== 'ami') {
     if (jail.logpath.length === 0) {
       errors.push(configError(`jail [${jail.name}] reads logs (backend = ${jail.backend}) but has no logpath`, where, 'add logpath = /var/log/asterisk/messages'));
@@ -61,7 +74,7 @@ export function checkConfig(dir: string, env: NodeJS.ProcessEnv = process.env): 
   warnings.push(...(settings.warnings ?? []));
   const enabled = settings.jails.filter((j) => j.enabled);
   if (enabled.length === 0) warnings.push(`${dir}: no jail is enabled`);
-  for (const jail of enabled) checkJail(jail, errors, warnings);
+  for (const jail of enabled) checkJail(jail, settings.env, errors, warnings);
   return { settings, errors, warnings };
 }
 

@@ -44,7 +44,6 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     await daemon.start();
     if (ds.metrics) {
       metrics = await startMetricsServer({ host: ds.metrics.host, port: ds.metrics.port, logger });
-      logger.info(`metrics on http://${ds.metrics.host}:${metrics.port}/metrics`);
     }
   } catch (err) {
     await Promise.allSettled([control.close(), daemon.stop()]);

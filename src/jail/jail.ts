@@ -66,6 +66,7 @@ export class Jail {
     }
     if (this.deps.ignore?.has(addr)) {
       this.ignored++;
+      metrics.ignored.inc({ jail: this.name });
       return;
     }
     this.totalFailed++;
