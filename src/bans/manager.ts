@@ -1,6 +1,6 @@
 import type { Action } from '../actions/types.js';
 import { mustParseAddress } from '../core/address.js';
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
 import { AsteriskBanError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Ban, BanRequest } from '../core/types.js';
@@ -12,6 +12,7 @@ import { Dispatcher, type Operation } from './dispatch.js';
 import { compileIncrement, type BantimeFn } from './increment.js';
 import { reconcileWithKernel, restoreAction, splitByExpiry, type RestorePlan } from './restore.js';
 import { ExpirySchedule } from './expiry.js';
+import { BanHistory } from './history.js';
 import { expiryJitterMs, type SpreadOptions } from './spread.js';
 
 export interface JailPolicy {
@@ -46,7 +47,6 @@ interface Pending {
   resolve(ban: Ban | null): void;
 }
 
-const PURGE_EVERY_MS = 3_600_000;
 // The jail bounds failures to maxretry; this bounds what a huge maxretry keeps in memory per ban.
 const MAX_FAILURES_KEPT = 20;
 
@@ -61,17 +61,16 @@ export class BanManager {
   private readonly expiry: ExpirySchedule;
   private readonly dispatcher: Dispatcher;
   private readonly random: () => number;
-  private readonly purgeAgeMs: number;
+  private readonly history: BanHistory;
   private queue: Pending[] = [];
   private flushing: Promise<void> | null = null;
-  private purgeTimer: TimerHandle | null = null;
   private started = false;
   private closed = false;
   private readonly background = new Set<Promise<unknown>>();
 
   constructor(private readonly opts: BanManagerOptions) {
     this.random = opts.random ?? Math.random;
-    this.purgeAgeMs = (opts.purgeAge ?? 86_400) * 1000;
+    this.history = new BanHistory(opts.store, opts.clock, opts.logger, opts.purgeAge);
     this.dispatcher = new Dispatcher({
       store: opts.store, clock: opts.clock, logger: opts.logger, random: this.random,
       stillWanted: (op, bans) => this.stillWanted(op, bans),
@@ -107,7 +106,7 @@ export class BanManager {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    this.purge();
+    this.history.purge();
     const byJail = new Map<string, StoredBan[]>();
     for (const b of this.opts.store.loadBans()) {
       let list = byJail.get(b.jail);
@@ -171,7 +170,7 @@ export class BanManager {
     await this.reconciled();
     this.closed = true;
     this.expiry.close();
-    if (this.purgeTimer) this.opts.clock.clearTimeout(this.purgeTimer);
+    this.history.stop();
     this.dispatcher.close();
   }
 
@@ -218,7 +217,11 @@ export class BanManager {
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
-    const work = this.commit(batch);
+    const work = this.commit(batch).catch((err: unknown) => {
+      // Never leave a jail waiting on a promise that cannot settle.
+      this.opts.logger.error(`ban batch of ${batch.length} failed`, { error: err instanceof Error ? err.message : String(err) });
+      for (const p of batch) p.resolve(null);
+    });
     this.flushing = work;
     await work;
     if (this.flushing === work) this.flushing = null;
@@ -234,7 +237,7 @@ export class BanManager {
         continue;
       }
       const inc = jail.policy.increment;
-      const previous = this.opts.store.previousBans(p.req.ip, inc.overalljails ? null : jail.name, now - this.purgeAgeMs);
+      const previous = this.history.previous(p.req.ip, inc.overalljails ? null : jail.name);
       const seconds = p.manual?.seconds ?? jail.bantimeFn(jail.policy.bantime, previous);
       const jitter = p.manual?.seconds !== undefined ? 0 : expiryJitterMs(seconds, inc.rndtime, this.random, this.opts.spread);
       const ban: Ban = {
@@ -297,18 +300,6 @@ export class BanManager {
     }
     this.expiry.reschedule();
     await Promise.all(runs);
-  }
-
-  private purge(): void {
-    try {
-      const removed = this.opts.store.purgeHistory(this.opts.clock.now() - this.purgeAgeMs);
-      if (removed > 0) this.opts.logger.debug(`purged ${removed} old ban history row(s)`);
-    } catch (err) {
-      this.opts.logger.error('cannot purge ban history', { error: (err as Error).message });
-    }
-    if (this.closed) return;
-    this.purgeTimer = this.opts.clock.setTimeout(() => this.purge(), PURGE_EVERY_MS);
-    this.purgeTimer.unref?.();
   }
 
   private isLive(ban: Ban): boolean {

@@ -198,6 +198,9 @@ test('when the database cannot be written, the ban is still enforced (and logged
   store.saveBans = () => {
     throw new Error('disk full');
   };
+  store.previousBans = () => {
+    throw new Error('disk I/O error');
+  };
   const ban = await manager.request(req('203.0.113.99', clock.now()));
   assert.ok(ban);
   assert.equal(fw.kernel.has('203.0.113.99'), true);
