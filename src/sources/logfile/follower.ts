@@ -40,10 +40,25 @@ export interface FollowerOptions {
   chunkBytes?: number;
   /** Positions are saved at most this often (default 5000), and always on stop and rotation. */
   saveEveryMs?: number;
+  /**
+   * After rotation, the old file is still read this long (default 10000):
+   * Asterisk writes into it until its `logger reload`. Its partial last line
+   * is delivered when the time is up.
+   */
+  rotateGraceMs?: number;
 }
 
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
 const DEFAULT_CHUNK_BYTES = 256 * 1024;
+const DEFAULT_ROTATE_GRACE_MS = 10_000;
+
+/** The file the name pointed at before a rotation, read until `until`. */
+interface Retired {
+  fh: FileHandle;
+  readPos: number;
+  splitter: LineSplitter;
+  until: number;
+}
 
 function errCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | null)?.code;
@@ -59,7 +74,8 @@ function errCode(err: unknown): string | undefined {
 export class LogFollower {
   readonly path: string;
   private readonly opts: FollowerOptions;
-  private readonly splitter: LineSplitter;
+  private splitter: LineSplitter;
+  private prev: Retired | null = null;
   private readonly throttled: ThrottledLog;
   private readonly buf: Buffer;
   private fh: FileHandle | null = null;
@@ -84,10 +100,7 @@ export class LogFollower {
     this.path = opts.path;
     this.sinceValue = opts.clock.now();
     this.throttled = new ThrottledLog(opts.logger, 60_000, opts.clock);
-    const maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
-    this.splitter = new LineSplitter(maxLine, (bytes) =>
-      this.throttled.warn(`cut:${this.path}`, `log line of ${bytes}+ bytes cut to ${maxLine}`, { path: this.path }),
-    );
+    this.splitter = this.newSplitter();
     this.buf = Buffer.allocUnsafe(opts.chunkBytes ?? DEFAULT_CHUNK_BYTES);
     this.changes = new ChangeWatch(opts.path, {
       clock: opts.clock,
@@ -96,6 +109,13 @@ export class LogFollower {
       onChange: () => void this.check(),
       onPoll: () => this.check(true),
     });
+  }
+
+  private newSplitter(): LineSplitter {
+    const maxLine = this.opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+    return new LineSplitter(maxLine, (bytes) =>
+      this.throttled.warn(`cut:${this.path}`, `log line of ${bytes}+ bytes cut to ${maxLine}`, { path: this.path }),
+    );
   }
 
   get state(): FollowState {
@@ -128,6 +148,7 @@ export class LogFollower {
     this.stopped = true;
     this.changes.stop();
     await this.running;
+    await this.drainRetired(true).catch(() => {});
     this.save(true);
     await this.fh?.close().catch(() => {});
     this.fh = null;
@@ -161,7 +182,11 @@ export class LogFollower {
   }
 
   private async step(verify: boolean): Promise<void> {
-    if (!this.fh && !(await this.open())) return;
+    if (this.prev) await this.drainRetired(false);
+    if (!this.fh && !(await this.open())) {
+      this.idle();
+      return;
+    }
     if (verify && (await this.rewritten())) this.restartFile();
     await this.drain();
     let st;
@@ -169,16 +194,16 @@ export class LogFollower {
       st = await stat(this.path);
     } catch (err) {
       if (errCode(err) !== 'ENOENT') throw err;
-      // Renamed or deleted: keep reading the old descriptor until a new file shows up.
+      // Renamed or deleted: the old descriptor is read a while longer, then let go (its disk space with it).
+      await this.drain();
+      await this.retire();
       this.setState('waiting');
       this.idle();
       return;
     }
     if (st.ino !== this.ino || st.dev !== this.dev) {
       await this.drain();
-      this.finishFile();
-      await this.fh?.close().catch(() => {});
-      this.fh = null;
+      await this.retire();
       if (await this.open()) await this.drain();
     } else if (st.size < this.readPos) {
       this.restartFile();
@@ -203,6 +228,34 @@ export class LogFollower {
     this.finishFile();
     this.readPos = 0;
     this.firstHash = '';
+  }
+
+  /** The name moved on: keep the old file open for the grace time, read it on every step. */
+  private async retire(): Promise<void> {
+    if (this.prev) await this.drainRetired(true);
+    if (!this.fh) return;
+    const until = this.opts.clock.now() + (this.opts.rotateGraceMs ?? DEFAULT_ROTATE_GRACE_MS);
+    this.prev = { fh: this.fh, readPos: this.readPos, splitter: this.splitter, until };
+    this.fh = null;
+    this.splitter = this.newSplitter();
+  }
+
+  private async drainRetired(final: boolean): Promise<void> {
+    const p = this.prev;
+    if (!p) return;
+    const out: string[] = [];
+    while (!this.stopped || final) {
+      const { bytesRead } = await p.fh.read(this.buf, 0, this.buf.length, p.readPos);
+      if (bytesRead === 0) break;
+      p.readPos += bytesRead;
+      p.splitter.split(this.buf, 0, bytesRead, out);
+      if (out.length) this.deliver(out.splice(0));
+    }
+    if (!final && this.opts.clock.now() < p.until) return;
+    p.splitter.takeTail(out);
+    if (out.length) this.deliver(out);
+    this.prev = null;
+    await p.fh.close().catch(() => {});
   }
 
   /** The file we read is done: its partial last line is all there will be. */
