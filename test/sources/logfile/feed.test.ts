@@ -102,7 +102,7 @@ describe('LineFeed modes', () => {
     assert.deepEqual(ips(), []);
   });
 
-  it('keeps gap line numbers aligned when the filter screens lines out (skip)', () => {
+  it('keeps gap line numbers aligned when the filter takes lines in a batch and screens some out', () => {
     const { clock, feed, line, ips, counted } = setup('gaps', true);
     const lost = clock.now();
     feed.push(['noise 1', line(lost, 'failed', '192.0.2.30'), 'noise 2', 'noise 3', line(lost, 'rejected', '192.0.2.31'), 'noise 4']);

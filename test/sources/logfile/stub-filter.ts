@@ -11,14 +11,10 @@ export function stubFilter(words: string[] = ['failed'], name = 'stub', screened
   return {
     name,
     failregex: res.map((r) => r.source),
-    ...(screened ? { screen: new RegExp(words.join('|')) } : {}),
-    matcher(hooks: MatcherHooks): LineMatcher & { skip(lines: number, bytes: number): void } {
+    matcher(hooks: MatcherHooks): LineMatcher & { pushLines?(text: string): void } {
       let lineNo = 0;
-      return {
-        skip(lines: number): void {
-          if (!screened) throw new Error('skip() called on a filter without a screen');
-          lineNo += lines;
-        },
+      const screen = new RegExp(words.join('|'));
+      const matcher: LineMatcher & { pushLines?(text: string): void } = {
         push(line: string): void {
           lineNo++;
           for (let i = 0; i < res.length; i++) {
@@ -34,6 +30,16 @@ export function stubFilter(words: string[] = ['failed'], name = 'stub', screened
         },
         flush(): void {},
       };
+      // Like the engine's batch path: lines without any literal are only counted.
+      if (screened) {
+        matcher.pushLines = (text: string): void => {
+          for (const line of text.split('\n')) {
+            if (screen.test(line)) matcher.push(line);
+            else lineNo++;
+          }
+        };
+      }
+      return matcher;
     },
   };
 }
