@@ -7,11 +7,11 @@ import { parseAddress } from '../core/address.js';
  * before a typical `ESTABLISHED,RELATED -j ACCEPT` (first in INPUT, or an nft
  * base chain where a drop is final whatever another table accepts), so this
  * is the second line of defence for rulesets that later put an accept above
- * us. conntrack(8) has no batch mode for -D: one process per address, so it
+ * us. conntrack(8) has no batch mode for -D: two processes per address, so it
  * runs only for small batches (a flood's big batches rely on rule order) and
  * a few at a time.
  */
-export const CONNTRACK_FLUSH_LIMIT = 64;
+export const CONNTRACK_FLUSH_LIMIT = 32;
 const PARALLEL = 4;
 
 export class ConntrackFlusher {
@@ -36,8 +36,13 @@ export class ConntrackFlusher {
       for (let ip = queue.shift(); ip !== undefined; ip = queue.shift()) {
         const family = ip.includes(':') ? 'ipv6' : 'ipv4';
         try {
-          // Exit status 1 means "0 flow entries deleted".
-          await this.run(this.binary, ['-D', '-f', family, '-s', ip], { okCodes: [1], timeoutMs: 5_000 });
+          // Exit status 1 means "0 flow entries deleted". Flows the attacker opened go first; then
+          // flows "opened" by our own replies: a reply sent for a packet that arrived just before the
+          // first delete creates a pbx→attacker entry, and the attacker's packets would match it as
+          // ESTABLISHED again.
+          for (const side of ['-s', '-d']) {
+            await this.run(this.binary, ['-D', '-f', family, side, ip], { okCodes: [1], timeoutMs: 5_000 });
+          }
         } catch (e) {
           const msg = (e as Error).message;
           if (/cannot run|ENOENT/.test(msg)) {
