@@ -29,6 +29,8 @@ interface Held {
   tainted: boolean;
   /** Decided already (an opening and its remainder on one line, split by CR). */
   fixed: Verdict | null;
+  /** Characters it counts against MAX_HELD_BYTES (newlines included). */
+  bytes: number;
 }
 
 /**
@@ -71,7 +73,7 @@ export class InjectionAwareMatcher implements LineMatcher {
     const hasDate = this.engine.date(head, this.hit);
     const { time, start, end } = this.hit;
     const content = this.engine.content(head, start, end, screen);
-    const entry: Held = { no, line, time, content, gap: 0, pair: -1, openIp: null, tainted: cr >= 0, fixed: null };
+    const entry: Held = { no, line, time, content, gap: 0, pair: -1, openIp: null, tainted: cr >= 0, fixed: null, bytes: 0 };
     if (!hasDate) {
       if (line.length > 0 && this.holding) {
         this.close(entry, cr < 0 ? line : line.slice(line.lastIndexOf('\r') + 1));
@@ -91,7 +93,7 @@ export class InjectionAwareMatcher implements LineMatcher {
       }
     }
     if (!this.holding && entry.pair < 0) this.decide(entry);
-    else this.hold(entry, line.length, 1);
+    else this.hold(entry, line.length + 1, 1);
   }
 
   /**
@@ -116,7 +118,7 @@ export class InjectionAwareMatcher implements LineMatcher {
     let pos = 0;
     let next = -1;
     let gapLines = 0;
-    let gapStart = 0;
+    let gapBytes = 0;
     while (pos < n) {
       let le = text.indexOf('\n', pos);
       if (le < 0) le = n;
@@ -125,22 +127,24 @@ export class InjectionAwareMatcher implements LineMatcher {
         next = screen.exec(text)?.index ?? n;
       }
       if (next < le || !this.engine.datedAt(text, pos, le)) {
-        if (gapLines > 0) this.skip(gapLines, pos - gapStart);
+        if (gapLines > 0) this.skip(gapLines, gapBytes);
         gapLines = 0;
+        gapBytes = 0;
         this.pushOne(text.slice(pos, le), next >= le);
-        gapStart = le + 1;
       } else {
+        // Counted as push() would count it: cut length plus the newline.
         gapLines++;
+        gapBytes += Math.min(le - pos, MAX_LINE_CHARS) + 1;
       }
       pos = le + 1;
     }
-    if (gapLines > 0) this.skip(gapLines, Math.min(pos, n) - gapStart);
+    if (gapLines > 0) this.skip(gapLines, gapBytes);
   }
 
   /** `lines` lines (`bytes` long) the caller screened out: they cannot match, open or complete anything. */
   skip(lines: number, bytes: number): void {
     if (lines <= 0) return;
-    const entry: Held = { no: this.lineNo + 1, line: '', time: null, content: null, gap: lines, pair: -1, openIp: null, tainted: false, fixed: null };
+    const entry: Held = { no: this.lineNo + 1, line: '', time: null, content: null, gap: lines, pair: -1, openIp: null, tainted: false, fixed: null, bytes: 0 };
     this.lineNo += lines;
     if (!this.holding) this.decide(entry);
     else this.hold(entry, bytes, lines);
@@ -152,6 +156,7 @@ export class InjectionAwareMatcher implements LineMatcher {
   }
 
   private hold(entry: Held, bytes: number, lines: number): void {
+    entry.bytes = bytes;
     this.held.push(entry);
     this.heldBytes += bytes;
     this.heldLines += lines;
@@ -168,7 +173,7 @@ export class InjectionAwareMatcher implements LineMatcher {
 
   private releaseOne(): void {
     const e = this.held[this.head++]!;
-    this.heldBytes -= e.gap > 0 ? 0 : e.line.length;
+    this.heldBytes -= e.bytes;
     this.heldLines -= e.gap > 0 ? e.gap : 1;
     this.decide(e);
   }
