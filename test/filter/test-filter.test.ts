@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { testFilterCommand } from '../../src/cli/test-filter.js';
+import type { TestFilterOptions } from '../../src/cli/test-filter.js';
+import { fixture, repoRoot } from '../helpers/paths.js';
+
+const LOG = fixture('logs', 'asterisk-messages.log');
+const CONFIG = join(repoRoot, 'config');
+
+function sink(): { stream: Writable; text: () => string } {
+  const parts: string[] = [];
+  return { stream: new Writable({ write(c, _e, cb) { parts.push(String(c)); cb(); } }), text: () => parts.join('') };
+}
+
+async function runCmd(log: string, filter: string, opts: TestFilterOptions = {}): Promise<{ code: number; out: string; err: string }> {
+  const out = sink();
+  const err = sink();
+  const code = await testFilterCommand(log, filter, { config: CONFIG, timezone: 'UTC', ...opts }, out.stream, err.stream);
+  return { code, out: out.text(), err: err.text() };
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'ab-test-filter-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+test('a filter name: summary counts, per-regex hits and hosts with times', async () => {
+  const r = await runCmd(LOG, 'asterisk');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^Lines: 9 lines, 4 matched, 0 ignored, 3 missed, 2 injected$/m);
+  assert.match(r.out, /\|\s+0\) \[2\] \^Registration from/);
+  assert.match(r.out, /\|\s+1\) \[1\] \^Request/);
+  assert.match(r.out, /203\.0\.113\.5\s+2\s+2026-11-27T10:00:00\.000Z, 2026-11-27T10:00:01\.000Z/);
+  assert.match(r.out, /2001:db8::5\s+1/);
+  assert.match(r.out, /203\.0\.113\.9\s+1/);
+  assert.doesNotMatch(r.out, /192\.0\.2\.66/);
+});
+
+test('--json: one object per match, then a summary object', async () => {
+  const r = await runCmd(LOG, 'asterisk', { json: true });
+  const objs = r.out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(objs.slice(0, -1), [
+    { line: 2, host: '203.0.113.5', time: '2026-11-27T10:00:00.000Z', regex: 0 },
+    { line: 3, host: '203.0.113.5', time: '2026-11-27T10:00:01.000Z', regex: 0 },
+    { line: 4, host: '2001:db8::5', time: '2026-11-27T10:00:01.000Z', regex: 1 },
+    { line: 6, host: '203.0.113.9', time: '2026-11-27T10:00:03.000Z', regex: 15 },
+  ]);
+  const s = objs.at(-1)!;
+  assert.equal(s.summary, true);
+  assert.deepEqual([s.lines, s.matched, s.missed, s.injected, s.hosts], [9, 4, 3, 2, 3]);
+});
+
+test('--print-all-missed and --print-all-matched print line numbers and lines', async () => {
+  const missed = await runCmd(LOG, 'asterisk', { printAllMissed: true });
+  assert.match(missed.out, /^1: \[2026-11-27 10:00:00\] VERBOSE/m);
+  assert.doesNotMatch(missed.out, /^2: /m);
+  const matched = await runCmd(LOG, 'asterisk', { printAllMatched: true });
+  assert.match(matched.out, /^2: \[2026-11-27 10:00:00\] NOTICE/m);
+  assert.doesNotMatch(matched.out, /^7: /m);
+  assert.match(matched.out, /^Lines: 9 lines, 4 matched/m);
+});
+
+test('a filter file path, a name with [mode=gaps], and a bare regex', async () => {
+  const file = await runCmd(LOG, join(CONFIG, 'filter.d', 'asterisk.conf'));
+  assert.match(file.out, /4 matched/);
+  const gaps = await runCmd(LOG, 'asterisk[mode=gaps]');
+  assert.match(gaps.out, /^Lines: 9 lines, 1 matched/m);
+  const regex = await runCmd(LOG, "failed for '<HOST>:\\d+' - Wrong password");
+  assert.match(regex.out, /^Lines: 9 lines, 2 matched/m);
+});
+
+test('errors: unreadable log, broken regex (code and position)', async () => {
+  const missing = await runCmd(join(tmp, 'nope.log'), 'asterisk');
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /cannot read/);
+  const bad = await runCmd(LOG, '(?P<x>unclosed <HOST>');
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /E_REGEX/);
+  const broken = join(tmp, 'broken.conf');
+  writeFileSync(broken, '[Definition]\nfailregex = ^ok <HOST>$\n            ^a(?i)b <HOST>\n');
+  const fileErr = await runCmd(LOG, broken);
+  assert.equal(fileErr.code, 1);
+  assert.match(fileErr.err, /broken\.conf:3: inline flags/);
+});
+
+test('a big file streams in chunks with exact counts; lines over 64 KiB are cut', async () => {
+  const big = join(tmp, 'big.log');
+  const line = "[2026-11-27 10:00:00] NOTICE[1] chan_sip.c: Registration from '<sip:a@b>' failed for '203.0.113.7' - Wrong password\n";
+  const noise = '[2026-11-27 10:00:00] VERBOSE[1] pbx.c: Executing [s@public:1] NoOp("SIP/x", "") in new stack\n';
+  const huge = `[2026-11-27 10:00:00] NOTICE[1] chan_sip.c: ${'y'.repeat(6 << 20)}\n`;
+  writeFileSync(big, (line + noise.repeat(9)).repeat(60_000) + huge + line);
+  const r = await runCmd(big, 'asterisk', { json: true });
+  const s = JSON.parse(r.out.trim().split('\n').at(-1)!) as Record<string, number>;
+  assert.deepEqual([s.lines, s.matched, s.missed], [600_002, 60_001, 540_001]);
+});
