@@ -5,7 +5,7 @@ import { printable } from '../../core/address.js';
 import { LineSplitter } from './lines.js';
 import { readFirstLineHash, type Position, type PositionStore } from './positions.js';
 import { findReadbackStart, type ReadbackOptions } from './readback.js';
-import { openRotated } from './rotated.js';
+import { openRotated, RetiredFile } from './rotated.js';
 import { ChangeWatch } from './watch.js';
 
 export type FollowState = 'waiting' | 'following' | 'stopped';
@@ -52,14 +52,6 @@ export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
 const DEFAULT_CHUNK_BYTES = 256 * 1024;
 const DEFAULT_ROTATE_GRACE_MS = 10_000;
 
-/** The file the name pointed at before a rotation, read until `until`. */
-interface Retired {
-  fh: FileHandle;
-  readPos: number;
-  splitter: LineSplitter;
-  until: number;
-}
-
 function errCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | null)?.code;
 }
@@ -75,7 +67,7 @@ export class LogFollower {
   readonly path: string;
   private readonly opts: FollowerOptions;
   private splitter: LineSplitter;
-  private prev: Retired | null = null;
+  private prev: RetiredFile | null = null;
   private readonly throttled: ThrottledLog;
   private readonly buf: Buffer;
   private fh: FileHandle | null = null;
@@ -157,6 +149,7 @@ export class LogFollower {
 
   /** Reads whatever is new now; concurrent calls share one run. */
   check(verify = false): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     this.againPoll ||= verify;
     if (this.running) {
       this.again = true;
@@ -235,7 +228,7 @@ export class LogFollower {
     if (this.prev) await this.drainRetired(true);
     if (!this.fh) return;
     const until = this.opts.clock.now() + (this.opts.rotateGraceMs ?? DEFAULT_ROTATE_GRACE_MS);
-    this.prev = { fh: this.fh, readPos: this.readPos, splitter: this.splitter, until };
+    this.prev = new RetiredFile(this.fh, this.readPos, this.splitter, until);
     this.fh = null;
     this.splitter = this.newSplitter();
   }
@@ -243,19 +236,10 @@ export class LogFollower {
   private async drainRetired(final: boolean): Promise<void> {
     const p = this.prev;
     if (!p) return;
-    const out: string[] = [];
-    while (!this.stopped || final) {
-      const { bytesRead } = await p.fh.read(this.buf, 0, this.buf.length, p.readPos);
-      if (bytesRead === 0) break;
-      p.readPos += bytesRead;
-      p.splitter.split(this.buf, 0, bytesRead, out);
-      if (out.length) this.deliver(out.splice(0));
-    }
-    if (!final && this.opts.clock.now() < p.until) return;
-    p.splitter.takeTail(out);
-    if (out.length) this.deliver(out);
-    this.prev = null;
-    await p.fh.close().catch(() => {});
+    const done = final || this.opts.clock.now() >= p.until;
+    // Let go first: a read error must not leave a closed file to read on every step.
+    if (done) this.prev = null;
+    await p.read(this.buf, (lines) => this.deliver(lines), done);
   }
 
   /** The file we read is done: its partial last line is all there will be. */
@@ -293,7 +277,7 @@ export class LogFollower {
     this.firstHash = await readFirstLineHash(fh);
     this.splitter.reset();
     this.readPos = known ? st.size : this.opened ? 0 : await this.startOffset(st.size);
-    if (this.readPos > 0 && !(await this.atLineStart(this.readPos))) this.splitter.skipToNewline();
+    if (this.readPos > 0 && !(await this.atLineStart(fh, this.readPos))) this.splitter.skipToNewline();
     this.opened = true;
     this.setState('following');
     this.changes.rewatchFile();
@@ -323,21 +307,18 @@ export class LogFollower {
     const old = await openRotated(this.path, saved);
     if (!old) return;
     this.opts.logger.info('reading the rest of the rotated log first', { path: this.path });
-    const [fh, pos] = [this.fh, this.readPos];
-    this.fh = old;
-    this.readPos = saved.offset;
+    const splitter = this.newSplitter();
     try {
-      if (saved.offset > 0 && !(await this.atLineStart(saved.offset))) this.splitter.skipToNewline();
-      await this.drain();
-      this.finishFile();
-    } finally {
+      if (saved.offset > 0 && !(await this.atLineStart(old, saved.offset))) splitter.skipToNewline();
+    } catch {
       await old.close().catch(() => {});
-      [this.fh, this.readPos] = [fh, pos];
+      return;
     }
+    await new RetiredFile(old, saved.offset, splitter, 0).read(this.buf, (lines) => this.deliver(lines), true);
   }
 
-  private async atLineStart(offset: number): Promise<boolean> {
-    const { bytesRead } = await this.fh!.read(this.buf, 0, 1, offset - 1);
+  private async atLineStart(fh: FileHandle, offset: number): Promise<boolean> {
+    const { bytesRead } = await fh.read(this.buf, 0, 1, offset - 1);
     return bytesRead === 1 && this.buf[0] === 10;
   }
 

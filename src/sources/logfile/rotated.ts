@@ -1,5 +1,6 @@
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import type { LineSplitter } from './lines.js';
 import { readFirstLineHash, type Position } from './positions.js';
 
 /** Rotated names are checked at most this many: a directory of thousands of old logs must not slow a start. */
@@ -38,4 +39,37 @@ export async function openRotated(path: string, saved: Position): Promise<FileHa
     }
   }
   return null;
+}
+
+/**
+ * The file a name pointed at before a rotation. Asterisk writes into it until
+ * its `logger reload`, so it is read a while longer; its partial last line is
+ * complete only when that time is up.
+ */
+export class RetiredFile {
+  constructor(
+    private readonly fh: FileHandle,
+    private readPos: number,
+    private readonly splitter: LineSplitter,
+    readonly until: number,
+  ) {}
+
+  /** Delivers what was appended; with `last`, also the partial tail, and closes the file. */
+  async read(buf: Buffer, deliver: (lines: string[]) => void, last: boolean): Promise<void> {
+    const out: string[] = [];
+    try {
+      for (;;) {
+        const { bytesRead } = await this.fh.read(buf, 0, buf.length, this.readPos);
+        if (bytesRead === 0) break;
+        this.readPos += bytesRead;
+        this.splitter.split(buf, 0, bytesRead, out);
+        if (out.length) deliver(out.splice(0));
+      }
+      if (!last) return;
+      this.splitter.takeTail(out);
+      if (out.length) deliver(out);
+    } finally {
+      if (last) await this.fh.close().catch(() => {});
+    }
+  }
 }
