@@ -44,10 +44,14 @@ export async function restoreAction(jail: string, action: Action, plan: RestoreP
 /**
  * Lifts addresses the kernel holds for this action but we do not ban (left
  * by a crash, or added by hand), and re-bans any we ban that the kernel
- * lacks. `current` is read after the listing, so bans made meanwhile count.
+ * lacks. `current` is read again after the listing, so an address banned
+ * meanwhile is never taken for a stray.
  */
 export async function reconcileWithKernel(jail: string, action: Action, current: () => Map<string, Ban>, dispatcher: Dispatcher, logger: Logger): Promise<void> {
   if (!action.list) return;
+  // Bans made while the listing runs may reach the kernel after it: only those
+  // live before it started can be "missing".
+  const before = new Set(current().keys());
   let listed: string[];
   try {
     listed = await action.list();
@@ -61,7 +65,7 @@ export async function reconcileWithKernel(jail: string, action: Action, current:
     if (addr) kernel.add(addr.text);
   }
   const live = current();
-  const missing = [...live.values()].filter((b) => !kernel.has(b.ip));
+  const missing = [...live.values()].filter((b) => before.has(b.ip) && !kernel.has(b.ip));
   const strays = [...kernel].filter((ip) => !live.has(ip)).map((ip) => strayBan(jail, ip));
   if (missing.length + strays.length === 0) return;
   logger.warn(`action ${action.id}: kernel differed from the ban database; lifting ${strays.length}, re-applying ${missing.length}`, { jail });
