@@ -55,6 +55,7 @@ export class Daemon {
     for (const rt of this.runtimes.values()) await rt.startActions();
     // Restore after every jail is registered: one batch per action, overdue bans lifted.
     await this.manager.start();
+    for (const rt of this.runtimes.values()) await rt.startVerification();
     for (const rt of this.runtimes.values()) await rt.startSource();
     this.checkTimer = setInterval(() => void this.checkAll(), CHECK_EVERY_MS);
     this.checkTimer.unref();
@@ -96,6 +97,7 @@ export class Daemon {
       const rt = await JailRuntime.create(js, this.deps(), old?.jail);
       this.runtimes.set(name, rt);
       await rt.startActions();
+      await rt.startVerification();
       await rt.startSource();
       (old ? result.reloaded : result.started).push(name);
     }

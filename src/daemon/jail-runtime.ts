@@ -74,13 +74,20 @@ export class JailRuntime {
    * broken back end does not stop the others) and re-applies current bans.
    */
   async startActions(): Promise<void> {
-    this.gate.setWitness(await this.deps.witness(this.settings.verify));
     await this.deps.manager.setJail(this.name, {
       bantime: this.settings.bantime,
       increment: this.settings.increment,
       actions: this.actions,
       ignore: this.ignore,
     });
+  }
+
+  /**
+   * Asked once the firewall actions have started: their rules are what make
+   * the kernel track connections, so conntrack is probed only then.
+   */
+  async startVerification(): Promise<void> {
+    this.gate.setWitness(await this.deps.witness(this.settings.verify));
   }
 
   async startSource(): Promise<void> {
