@@ -123,6 +123,16 @@ export class LogFollower {
     return this.ino;
   }
 
+  /** `dev:inode` of the file being read, or null: tells two names for one file apart from two files. */
+  get fileId(): string | null {
+    return this.ino < 0 ? null : `${this.dev}:${this.ino}`;
+  }
+
+  /** Whether the file with this id is read here: the current one, or the one retired by a rotation. */
+  reads(id: string): boolean {
+    return this.fileId === id || this.prev?.id === id;
+  }
+
   /** Where a restart would resume, or null before the file was ever opened. */
   position(): Position | null {
     if (this.ino < 0) return null;
@@ -228,7 +238,7 @@ export class LogFollower {
     if (this.prev) await this.drainRetired(true);
     if (!this.fh) return;
     const until = this.opts.clock.now() + (this.opts.rotateGraceMs ?? DEFAULT_ROTATE_GRACE_MS);
-    this.prev = new RetiredFile(this.fh, this.readPos, this.splitter, until);
+    this.prev = new RetiredFile(this.fh, this.readPos, this.splitter, until, this.fileId ?? '');
     this.fh = null;
     this.splitter = this.newSplitter();
   }
@@ -314,7 +324,7 @@ export class LogFollower {
       await old.close().catch(() => {});
       return;
     }
-    await new RetiredFile(old, saved.offset, splitter, 0).read(this.buf, (lines) => this.deliver(lines), true);
+    await new RetiredFile(old, saved.offset, splitter, 0, '').read(this.buf, (lines) => this.deliver(lines), true);
   }
 
   private async atLineStart(fh: FileHandle, offset: number): Promise<boolean> {

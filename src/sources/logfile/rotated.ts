@@ -52,6 +52,8 @@ export class RetiredFile {
     private readPos: number,
     private readonly splitter: LineSplitter,
     readonly until: number,
+    /** `dev:inode`. */
+    readonly id: string,
   ) {}
 
   /** Delivers what was appended; with `last`, also the partial tail, and closes the file. */

@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from '../../core/clock.js';
-import type { Logger } from '../../core/logger.js';
+import { ThrottledLog, type Logger } from '../../core/logger.js';
 import type { Failure } from '../../core/types.js';
 import { printable } from '../../core/address.js';
 import { metrics } from '../../control/metrics.js';
@@ -68,6 +68,7 @@ export class LogSource implements Source {
   private readonly lineCounter;
   private readonly matchCounter;
   private readonly injectedCounter;
+  private readonly throttled: ThrottledLog;
 
   constructor(opts: LogSourceOptions) {
     this.o = opts;
@@ -76,6 +77,7 @@ export class LogSource implements Source {
     this.lineCounter = metrics.logLines.labels(opts.jail);
     this.matchCounter = metrics.logMatched.labels(opts.jail);
     this.injectedCounter = metrics.logInjected.labels(opts.jail);
+    this.throttled = new ThrottledLog(opts.logger, 60_000, opts.clock);
   }
 
   get mode(): LogMode {
@@ -180,6 +182,7 @@ export class LogSource implements Source {
         return 'end';
       },
       onLines: (lines) => {
+        if (this.sameFileFollowed(path)) return;
         this.lineCounter.inc(lines.length);
         feed.push(lines);
       },
@@ -187,6 +190,23 @@ export class LogSource implements Source {
     });
     this.files.set(path, { follower, feed });
     await follower.start();
+  }
+
+  /**
+   * The file at `path` is also followed under another name given earlier (a
+   * symlink, or a glob and a plain path): only the first name counts it.
+   */
+  private sameFileFollowed(path: string): boolean {
+    const id = this.files.get(path)?.follower.fileId;
+    if (!id) return false;
+    for (const [other, { follower }] of this.files) {
+      if (other === path) return false;
+      if (follower.reads(id)) {
+        this.throttled.warn(`dup:${path}`, 'log file followed under two names: counting it once', { jail: this.o.jail, path: printable(path), as: printable(other) });
+        return true;
+      }
+    }
+    return false;
   }
 
   private remember(key: string): void {

@@ -1,6 +1,6 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock } from '../../../src/core/clock.js';
 import { silentLogger } from '../../../src/core/logger.js';
@@ -134,6 +134,41 @@ describe('LogSource', () => {
     await b.s.start();
     await waitFor(() => b.failures.length >= 1, 'second run');
     assert.deepEqual([...a.failures, ...b.failures].map((f) => f.ip), ['192.0.2.31', '192.0.2.32']);
+  });
+
+  it('counts a file followed under two names (a symlink) once', async () => {
+    const p = join(tmp.dir, 'real.log');
+    writeFileSync(p, '');
+    symlinkSync(p, join(tmp.dir, 'alias.log'));
+    const { s, failures } = source([p, join(tmp.dir, 'alias.log')]);
+    await s.start();
+    appendFileSync(p, line('192.0.2.77'));
+    await waitFor(() => failures.length >= 1, 'failure');
+    await s.check();
+    assert.deepEqual(failures.map((f) => f.ip), ['192.0.2.77']);
+  });
+
+  it('never counts the tail of an over-long line, however much it looks like a log line', async () => {
+    const p = join(tmp.dir, 'long.log');
+    writeFileSync(p, '');
+    const { s, failures } = source([p], { maxLineBytes: 4096 });
+    await s.start();
+    // An attacker-sized From header: past the cut, the text imitates a whole failure line naming a victim.
+    appendFileSync(p, `[${localStamp(Date.now())}] NOTICE[1] chan_sip.c: Registration from '${'A'.repeat(8000)}`);
+    appendFileSync(p, `${'B'.repeat(5000)}${line('198.51.100.99').trimEnd()}\n${line('192.0.2.5')}`);
+    await waitFor(() => failures.length >= 1, 'the genuine line after');
+    await s.check();
+    assert.deepEqual(failures.map((f) => f.ip), ['192.0.2.5']);
+  });
+
+  it('reads back lines dated within readbackMs on a fresh start', async () => {
+    const p = join(tmp.dir, 'readback.log');
+    const now = Date.now();
+    writeFileSync(p, line('192.0.2.90', 'failed', now - 3_600_000) + line('192.0.2.91', 'failed', now - 60_000) + line('192.0.2.92', 'failed', now - 1_000));
+    const { s, failures } = source([p], { readbackMs: 600_000 });
+    await s.start();
+    assert.deepEqual(failures.map((f) => f.ip), ['192.0.2.91', '192.0.2.92']);
+    assert.equal(failures[0]!.time, Math.floor((now - 60_000) / 1000) * 1000);
   });
 
   it('feeds a Jail that bans at maxretry', async () => {
