@@ -128,6 +128,7 @@ export class LogSource implements Source {
 
   private async expand(initial: boolean): Promise<void> {
     for (const pattern of this.o.paths) {
+      if (this.stopped) return;
       if (!hasGlob(pattern)) {
         if (!this.files.has(pattern)) await this.follow(pattern, 'end');
         continue;
@@ -190,6 +191,8 @@ export class LogSource implements Source {
     });
     this.files.set(path, { follower, feed });
     await follower.start();
+    // stop() may have run while this follower was starting (a glob re-expansion).
+    if (this.stopped) await follower.stop();
   }
 
   /**
