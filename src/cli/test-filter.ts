@@ -135,7 +135,7 @@ export async function testFilterCommand(
   const matcher = compiled.matcher(hooks);
   const fast = !perLine && typeof matcher.pushLines === 'function';
   try {
-    await readLineChunks(log, (text) => (fast ? matcher.pushLines!(text) : feedAll(text, matcher)));
+    await readLineChunks(log, (text) => (fast ? matcher.pushLines!(text) : feedAll(text, matcher)), fast ? 'latin1' : 'utf8');
   } catch (e) {
     sink.flush();
     err.write(`test-filter: cannot read ${log}: ${(e as Error).message}\n`);

@@ -77,7 +77,7 @@ export class LineEngine {
     const list = this.parts.failregex;
     for (let i = 0; i < list.length; i++) {
       const rx = list[i]!;
-      if (rx.literal !== null && content.indexOf(rx.literal) < 0) continue;
+      if (!mayMatch(rx, content)) continue;
       const m = rx.re.exec(content);
       if (m === null) continue;
       const ip = hostOf(rx, m);
@@ -96,7 +96,7 @@ export class LineEngine {
     const pairs = this.parts.pairs;
     for (let i = 0; i < pairs.length; i++) {
       const rx = pairs[i]!.open;
-      if (rx.literal !== null && content.indexOf(rx.literal) < 0) continue;
+      if (!mayMatch(rx, content)) continue;
       const m = rx.re.exec(content);
       if (m !== null) return { pair: i, ip: hostOf(rx, m) };
     }
@@ -110,6 +110,12 @@ export class LineEngine {
     const m = rx.re.exec(fragment);
     return m === null ? null : { ip: hostOf(rx, m) };
   }
+}
+
+/** Cheap necessary condition before running the regex. */
+function mayMatch(rx: Rx, content: string): boolean {
+  if (rx.prefix !== null) return content.startsWith(rx.prefix);
+  return rx.literal === null || content.indexOf(rx.literal) >= 0;
 }
 
 export function toMatch(v: Verdict & { outcome: 'matched' }, time: number | null, line: string, lineNo: number): FilterMatch {

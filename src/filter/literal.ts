@@ -12,6 +12,25 @@ export function requiredLiteral(source: string, min = 3): string | null {
   return runs.reduce((a, b) => (b.length > a.length ? b : a));
 }
 
+/** The literal a regex's matches must start with (right after a leading `^`), or null. */
+export function anchoredPrefix(source: string, min = 3): string | null {
+  if (!source.startsWith('^')) return null;
+  const runs = requiredRuns(source, 1);
+  const first = runs?.[0];
+  if (first === undefined || first.length < min) return null;
+  // The first run must begin right after '^': re-render it and compare.
+  let i = 1;
+  let out = '';
+  while (i < source.length && out.length < first.length) {
+    const c = source[i]!;
+    if (c === '\\' && /[^A-Za-z0-9]/.test(source[i + 1] ?? 'a')) { out += source[i + 1]; i += 2; continue; }
+    if (/[\\^$.*+?()[\]{}|]/.test(c)) break;
+    out += c;
+    i++;
+  }
+  return out === first ? first : null;
+}
+
 /** Every literal run at the top level of a regex that all its matches contain; null when it has a top-level `|`. */
 export function requiredRuns(source: string, min = 3): string[] | null {
   const runs: string[] = [];
@@ -56,7 +75,7 @@ export function requiredRuns(source: string, min = 3): string[] | null {
 }
 
 const MIN_COVER = 4;
-const MAX_COVER = 24;
+const MAX_COVER = 16;
 
 /**
  * A few literals such that every regex's matches contain at least one of
@@ -77,14 +96,17 @@ export function coverLiterals(runsPerRegex: (string[] | null)[]): string[] | nul
       }
     }
   }
+  // Which regexes each candidate covers, computed once.
+  const covers = new Map<string, number[]>();
+  for (const c of candidates) covers.set(c, sets.flatMap((runs, i) => (runs.some((run) => run.includes(c)) ? [i] : [])));
   const uncovered = new Set(sets.keys());
   const chosen: string[] = [];
   while (uncovered.size > 0) {
     let best = '';
     let bestCount = 0;
-    for (const c of candidates) {
+    for (const [c, list] of covers) {
       let count = 0;
-      for (const i of uncovered) if (sets[i]!.some((run) => run.includes(c))) count++;
+      for (const i of list) if (uncovered.has(i)) count++;
       if (count > bestCount || (count === bestCount && count > 0 && c.length > best.length)) {
         best = c;
         bestCount = count;
@@ -92,7 +114,7 @@ export function coverLiterals(runsPerRegex: (string[] | null)[]): string[] | nul
     }
     if (bestCount === 0) return null;
     chosen.push(best);
-    for (const i of [...uncovered]) if (sets[i]!.some((run) => run.includes(best))) uncovered.delete(i);
+    for (const i of covers.get(best)!) uncovered.delete(i);
   }
   return chosen;
 }

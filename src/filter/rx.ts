@@ -5,7 +5,7 @@ import type { Location } from '../core/errors.js';
 import type { Located } from '../settings/types.js';
 import { expandTags, substituteVars } from './tags.js';
 import { translatePythonRegex, compileJs } from './python-regex.js';
-import { requiredRuns } from './literal.js';
+import { anchoredPrefix, requiredRuns } from './literal.js';
 
 /** One failregex/ignoreregex/openregex/closeregex line, ready to run. */
 export interface Rx {
@@ -21,6 +21,8 @@ export interface Rx {
   readonly literal: string | null;
   /** All literal runs every matching text contains (null: none could be derived). */
   readonly runs: string[] | null;
+  /** The literal every matching text starts with (a `^literal` regex), checked with startsWith. */
+  readonly prefix: string | null;
 }
 
 export interface RxOptions {
@@ -67,6 +69,7 @@ export function compileRx(loc: Located, opts: RxOptions): Rx[] {
       nofail: tags.fieldGroups.includes('F_NOFAIL'),
       literal,
       runs: runs === null || runs.length === 0 ? null : runs,
+      prefix: t.flags.includes('i') || t.flags.includes('m') ? null : anchoredPrefix(t.source),
     });
   }
   return out;
