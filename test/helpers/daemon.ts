@@ -41,9 +41,10 @@ export class DaemonHarness {
   }
 
   /** Starts `asterisk-ban run` and resolves once its control socket answers. */
-  async start(env: Record<string, string> = {}): Promise<void> {
+  async start(env: Record<string, string> = {}, prefix: string[] = []): Promise<void> {
     this.output = '';
-    const child = spawn(process.execPath, [BIN, 'run', '--config', this.config], {
+    const argv = [...prefix, process.execPath, BIN, 'run', '--config', this.config];
+    const child = spawn(argv[0]!, argv.slice(1), {
       env: { ...process.env, ...env, ASTERISK_BAN_SOCKET: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

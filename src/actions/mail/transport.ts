@@ -67,6 +67,9 @@ export function createSender(opts: SenderOptions): MailSender {
   const secret = t.kind === 'smtp' ? (opts.password ?? null) : null;
   const user = t.kind === 'smtp' ? t.user : null;
   const describe = t.kind === 'sendmail' ? `sendmail ${t.path}` : t.text;
+  // sendmail delivers a bare local name (the seed's dest=root) through the
+  // MTA's aliases; SMTP needs a domain, and the relay's own is `localhost`.
+  const to = t.kind === 'smtp' ? opts.to.map((a) => (a.includes('@') ? a : `${a}@localhost`)) : opts.to;
 
   return {
     describe,
@@ -79,10 +82,10 @@ export function createSender(opts: SenderOptions): MailSender {
         await Promise.race([
           transporter.sendMail({
             from: { name: opts.fromName, address: opts.from },
-            to: opts.to,
+            to,
             // Explicit, because nodemailer drops a bare local name such as the seed's dest=root
             // from the derived envelope (the To header still omits it; the MTA delivers it).
-            envelope: { from: opts.from, to: opts.to },
+            envelope: { from: opts.from, to },
             subject: mail.subject,
             text: mail.text,
             headers: { 'Auto-Submitted': 'auto-generated', 'X-Mailer': 'asterisk-ban' },
