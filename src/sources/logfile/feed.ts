@@ -19,7 +19,8 @@ export interface FeedOptions {
   handoverMs?: number;
   /** `filter` is the one that matched (the full or the gap filter), for naming the regex. */
   count(m: FilterMatch, filter: CompiledFilter): void;
-  injected?(): void;
+  /** Lines the filter recognised as attacker-injected. */
+  injected?(lines: number): void;
 }
 
 // The filter engine may offer a batch entry point that screens out lines
@@ -123,7 +124,7 @@ export class LineFeed {
     const m = this.o.filter.matcher(this.hooks((match) => {
       const at = pending[match.lineNo - 1]?.at ?? this.o.clock.now();
       if ((match.time ?? at) >= from) this.o.count(match, this.o.filter);
-    }));
+    }, false));
     feedLines(m, pending.map((p) => p.line));
     m.flush();
   }
@@ -137,13 +138,16 @@ export class LineFeed {
     return m.time ?? this.o.clock.now();
   }
 
-  private hooks(onMatch: (m: FilterMatch) => void): MatcherHooks {
+  private hooks(onMatch: (m: FilterMatch) => void, countInjected = true): MatcherHooks {
     const injected = this.o.injected;
-    if (!injected) return { onMatch };
+    if (!injected || !countInjected) return { onMatch };
     return {
       onMatch,
       onLine: (_no, _line, outcome) => {
-        if (outcome === 'injected') injected();
+        if (outcome === 'injected') injected(1);
+      },
+      onGap: (lines, outcome) => {
+        if (outcome === 'injected') injected(lines);
       },
     };
   }

@@ -161,7 +161,7 @@ export class LogSource implements Source {
       mode: this.modeValue,
       recent: o.recent,
       count: (m, filter) => this.count(m, filter),
-      injected: () => this.injectedCounter.inc(),
+      injected: (lines) => this.injectedCounter.inc(lines),
     });
     const follower = new LogFollower({
       path,

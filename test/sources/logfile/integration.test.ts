@@ -1,6 +1,6 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { systemClock } from '../../../src/core/clock.js';
 import { silentLogger } from '../../../src/core/logger.js';
@@ -10,7 +10,8 @@ import { loadFilterDefinition } from '../../../src/filter/load.js';
 import { Jail } from '../../../src/jail/jail.js';
 import { defaultJailSettings } from '../../../src/settings/defaults.js';
 import { LogSource } from '../../../src/sources/logfile/source.js';
-import { repoRoot } from '../../helpers/paths.js';
+import { metrics } from '../../../src/control/metrics.js';
+import { fixture, repoRoot } from '../../helpers/paths.js';
 import { localStamp, tempDir, waitFor } from './helpers.js';
 
 const tmp = tempDir();
@@ -50,5 +51,38 @@ describe('LogSource with the shipped asterisk filter and a Jail', () => {
     assert.deepEqual(bans.map((b) => b.ip), ['203.0.113.66']);
     assert.ok(failures.every((f) => f.ip === '203.0.113.66' && f.source === 'log' && f.reason.startsWith('failregex[')));
     assert.equal(failures[0]!.time, Math.floor(now / 1000) * 1000);
+  });
+
+  it('keeps the filter injection-aware through the follower: forged lines never count, idle between bursts', async () => {
+    const filter = compileFilter(await loadFilterDefinition(join(repoRoot, 'config', 'filter.d', 'asterisk.conf')));
+    // The filter's own fixture: a blank line marks where the follower goes idle.
+    const text = readFileSync(fixture('filter', 'asterisk-injection.log'), 'utf8');
+    const bursts: string[][] = [[]];
+    const expected: string[] = [];
+    for (const raw of text.split('\n')) {
+      const want = /^# expect: (.*)$/.exec(raw);
+      if (want) {
+        const e = JSON.parse(want[1]!) as { host?: string } | null;
+        if (e?.host) expected.push(e.host);
+      } else if (raw.trim() === '') {
+        if (bursts.at(-1)!.length > 0) bursts.push([]);
+      } else if (!raw.startsWith('#')) {
+        bursts.at(-1)!.push(raw);
+      }
+    }
+    const p = join(tmp.dir, 'injected.log');
+    writeFileSync(p, '');
+    const failures: Failure[] = [];
+    const source = new LogSource({ jail: 'inject', paths: [p], filter, clock: systemClock, logger: silentLogger(), pollMs: 50, events: { failure: (f) => failures.push(f) } });
+    await source.start();
+    for (const burst of bursts) {
+      if (burst.length === 0) continue;
+      appendFileSync(p, `${burst.join('\n')}\n`);
+      await source.check();
+    }
+    await source.stop();
+    assert.deepEqual(failures.map((f) => f.ip).sort(), expected.sort());
+    const injected = (await metrics.logInjected.get()).values.find((v) => v.labels.jail === 'inject')?.value ?? 0;
+    assert.ok(injected >= 1, 'injected lines are counted in the metric');
   });
 });
