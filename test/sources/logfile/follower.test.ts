@@ -100,6 +100,36 @@ describe('LogFollower', () => {
     assert.deepEqual([...a.lines, ...b.lines], ['one', 'two', 'three', 'four', 'five']);
   });
 
+  it('saves its position at most every saveEveryMs, and always on stop', async () => {
+    const p = file('');
+    const saved: number[] = [];
+    const store = { get: () => undefined, set: (_p: string, pos: { offset: number }) => void saved.push(pos.offset) };
+    const t = follow(p, { positions: store, saveEveryMs: 3_600_000 });
+    await t.f.start();
+    const afterStart = saved.length;
+    for (let i = 0; i < 5; i++) {
+      appendFileSync(p, `line ${i}\n`);
+      await waitFor(() => t.lines.length > i, `line ${i}`);
+    }
+    assert.equal(saved.length, afterStart, 'no save while within saveEveryMs');
+    await t.f.stop();
+    assert.equal(saved.at(-1), 5 * 'line 0\n'.length);
+  });
+
+  it('starts a saved file from 0 when it was truncated while stopped', async () => {
+    const p = file('');
+    const store = new MemoryPositionStore();
+    const a = follow(p, { positions: store });
+    await a.f.start();
+    appendFileSync(p, 'a long first line before the truncation\nsecond\n');
+    await waitFor(() => a.lines.length >= 2, 'first run');
+    await a.f.stop();
+    writeFileSync(p, 'after\n');
+    const b = follow(p, { positions: store });
+    await b.f.start();
+    assert.deepEqual(b.lines, ['after']);
+  });
+
   it('reads the rest of a file rotated while stopped, then the new file from the start', async () => {
     const p = file('x\n');
     const store = new MemoryPositionStore();
