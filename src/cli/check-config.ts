@@ -3,6 +3,7 @@ import { AsteriskBanError, ConfigErrors, configError } from '../core/errors.js';
 import { loadSettings } from '../settings/index.js';
 import type { JailSettings, Settings } from '../settings/types.js';
 import { compileFilter } from '../filter/index.js';
+import { compileIncrement } from '../bans/increment.js';
 import { createAction, validateInvocation } from '../actions/registry.js';
 import { systemClock } from '../core/clock.js';
 import { silentLogger } from '../core/logger.js';
@@ -21,6 +22,13 @@ function asErrors(err: unknown): AsteriskBanError[] {
 
 function checkJail(jail: JailSettings, env: Record<string, string>, errors: AsteriskBanError[], warnings: string[]): void {
   const where = { file: jail.file, line: jail.line };
+  if (jail.increment.enabled) {
+    try {
+      compileIncrement(jail.increment, where);
+    } catch (err) {
+      errors.push(...asErrors(err));
+    }
+  }
   for (const def of [jail.filterDef, jail.gapFilterDef]) {
     if (!def) continue;
     try {
