@@ -4,8 +4,9 @@ import { ThrottledLog, type Logger } from '../../core/logger.js';
 import { printable } from '../../core/address.js';
 import { LineSplitter } from './lines.js';
 import { readFirstLineHash, type Position, type PositionStore } from './positions.js';
-import { findReadbackStart, type ReadbackOptions } from './readback.js';
-import { openRotated, RetiredFile } from './rotated.js';
+import type { ReadbackOptions } from './readback.js';
+import { RetiredFile } from './rotated.js';
+import { atLineStart, chooseStart } from './start.js';
 import { ChangeWatch } from './watch.js';
 
 export type FollowState = 'waiting' | 'following' | 'stopped';
@@ -286,50 +287,24 @@ export class LogFollower {
     const known = this.opts.onOpen?.(st.ino, st.dev) === 'end';
     this.firstHash = await readFirstLineHash(fh);
     this.splitter.reset();
-    this.readPos = known ? st.size : this.opened ? 0 : await this.startOffset(st.size);
-    if (this.readPos > 0 && !(await this.atLineStart(fh, this.readPos))) this.splitter.skipToNewline();
+    if (known || this.opened) {
+      this.readPos = known ? st.size : 0;
+    } else {
+      const start = await chooseStart(fh, st.size, st.ino, this.firstHash, {
+        ...this.opts,
+        buf: this.buf,
+        newSplitter: () => this.newSplitter(),
+        deliver: (lines) => this.deliver(lines),
+      });
+      this.readPos = start.offset;
+      this.backlogEnd = start.backlogEnd;
+    }
+    if (!(await atLineStart(fh, this.buf, this.readPos))) this.splitter.skipToNewline();
     this.opened = true;
     this.setState('following');
     this.changes.rewatchFile();
     this.save(true);
     return true;
-  }
-
-  private async startOffset(size: number): Promise<number> {
-    const saved = this.opts.positions?.get(this.path);
-    if (saved) {
-      if (saved.inode === this.ino && saved.offset <= size && (saved.firstLineHash === '' || saved.firstLineHash === this.firstHash)) {
-        return saved.offset;
-      }
-      if (saved.inode !== this.ino) await this.readRotated(saved);
-      return 0;
-    }
-    if (this.opts.readback && this.fh) {
-      const at = await findReadbackStart(this.fh, size, this.opts.clock.now(), this.opts.readback);
-      this.backlogEnd = size;
-      return at;
-    }
-    return this.opts.startAt === 'start' ? 0 : size;
-  }
-
-  /** The rest of the file we were reading before a restart, if it was rotated meanwhile and is still there. */
-  private async readRotated(saved: Position): Promise<void> {
-    const old = await openRotated(this.path, saved);
-    if (!old) return;
-    this.opts.logger.info('reading the rest of the rotated log first', { path: this.path });
-    const splitter = this.newSplitter();
-    try {
-      if (saved.offset > 0 && !(await this.atLineStart(old, saved.offset))) splitter.skipToNewline();
-    } catch {
-      await old.close().catch(() => {});
-      return;
-    }
-    await new RetiredFile(old, saved.offset, splitter, 0, '').read(this.buf, (lines) => this.deliver(lines), true);
-  }
-
-  private async atLineStart(fh: FileHandle, offset: number): Promise<boolean> {
-    const { bytesRead } = await fh.read(this.buf, 0, 1, offset - 1);
-    return bytesRead === 1 && this.buf[0] === 10;
   }
 
   private async drain(): Promise<void> {
