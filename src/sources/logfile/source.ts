@@ -25,10 +25,12 @@ export interface LogSourceOptions {
   events: SourceEvents;
   /**
    * With no saved position, start at the first line dated within this many ms
-   * (the jail's findtime) instead of the end. Dated by Asterisk's `%F %T`
-   * prefix; the scan goes back at most 16 MiB.
+   * (the jail's findtime) instead of the end. Lines are dated by `lineTime`;
+   * the scan goes back at most 16 MiB. Only files present at start.
    */
   readbackMs?: number;
+  /** Dates a line for read-back (default: Asterisk's `%F %T` in local time); pass one that agrees with the filter's timezone. */
+  lineTime?: (line: string) => number | null;
   pollMs?: number;
   /** Default 5000. */
   globEveryMs?: number;
@@ -172,7 +174,7 @@ export class LogSource implements Source {
       watch: o.watch,
       maxLineBytes: o.maxLineBytes,
       startAt,
-      readback: o.readbackMs && o.readbackMs > 0 && startAt === 'end' ? { ms: o.readbackMs, lineTime: asteriskLineTime } : undefined,
+      readback: o.readbackMs && o.readbackMs > 0 && startAt === 'end' ? { ms: o.readbackMs, lineTime: o.lineTime ?? asteriskLineTime } : undefined,
       onOpen: (ino, dev) => {
         const key = `${dev}:${ino}`;
         const known = this.seenInodes.has(key);
