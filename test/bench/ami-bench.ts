@@ -14,6 +14,10 @@ import type { BanRequest, Failure } from '../../src/core/types.js';
 import { Jail } from '../../src/jail/jail.js';
 import { defaultJailSettings, DEFAULT_AMI } from '../../src/settings/defaults.js';
 import { AmiSource } from '../../src/sources/ami/source.js';
+import { LogSource } from '../../src/sources/logfile/source.js';
+import { compileFilter, definitionFromRegex } from '../../src/filter/index.js';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { FakeAmiServer } from '../helpers/fake-ami-server.js';
 
 const here = fileURLToPath(import.meta.url);
@@ -121,6 +125,14 @@ async function main(): Promise<void> {
   });
   let failures = 0;
   let bans = 0;
+  // Resolved from the failure callback itself: a polling loop would bill its own CPU to the source.
+  let target = Infinity;
+  let reached: (() => void) | null = null;
+  const reach = (n: number) => new Promise<void>((resolve) => {
+    target = n;
+    reached = resolve;
+    if (failures >= n) resolve();
+  });
   const banAt = new Map<string, bigint>();
   let jail = new Jail(settings, { clock: systemClock, logger, onBan: onBan });
   function onBan(r: BanRequest): void {
@@ -134,7 +146,15 @@ async function main(): Promise<void> {
     bans = 0;
     banAt.clear();
   };
-  const source = new AmiSource({ jail: 'bench', settings, clock: systemClock, logger, events: { failure: (f: Failure) => { failures++; jail.addFailure(f); } } });
+  const source = new AmiSource({ jail: 'bench', settings, clock: systemClock, logger, events: { failure: (f: Failure) => {
+    failures++;
+    jail.addFailure(f);
+    if (failures >= target && reached) {
+      const r = reached;
+      reached = null;
+      r();
+    }
+  } } });
   await source.start();
   await until(() => source.sessionStatus === 'ready');
   const rows: Array<[string, string, string]> = [];
@@ -147,7 +167,7 @@ async function main(): Promise<void> {
     const t0 = process.hrtime.bigint();
     const c0 = process.cpuUsage();
     void ask(child, { cmd: 'blast' });
-    await until(() => failures >= sustained);
+    await reach(sustained);
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = cpuMs(process.cpuUsage(c0));
     let due = 0;
@@ -167,7 +187,7 @@ async function main(): Promise<void> {
     const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     const reply = ask(child, { cmd: 'flood', rate, seconds: floodSeconds, ips });
-    await until(() => failures >= total);
+    await reach(total);
     const doneAt = process.hrtime.bigint();
     const cpu = cpuMs(process.cpuUsage(c0));
     const wall = Number(doneAt - t0) / 1e6;
@@ -203,19 +223,58 @@ async function main(): Promise<void> {
   {
     const lib = createManager(hello.ready, '127.0.0.1', hello.username, hello.secret, false);
     let n = 0;
-    lib.on('managerevent', () => n++);
+    let libDone: (() => void) | null = null;
+    lib.on('managerevent', () => {
+      if (++n >= sustained && libDone) libDone();
+    });
     await new Promise((r) => setTimeout(r, 300));
     await ask(child, { cmd: 'prepare', n: sustained, ips: 20_000 });
     const t0 = process.hrtime.bigint();
     const c0 = process.cpuUsage();
+    const all = new Promise<void>((resolve) => (libDone = resolve));
     void ask(child, { cmd: 'blast' });
-    await until(() => n >= sustained);
+    await all;
     const s = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu = cpuMs(process.cpuUsage(c0));
     rows.push(['asterisk-manager parser alone, events/s wall', `${Math.round(sustained / s).toLocaleString('en')}`, '(ref. ~88,000)']);
     rows.push(['asterisk-manager alone, events per CPU-second', `${Math.round((sustained * 1000) / cpu).toLocaleString('en')}`, '']);
     rows.push(['asterisk-manager CPU per event', `${((cpu * 1000) / sustained).toFixed(2)} µs`, '']);
     lib.disconnect();
+  }
+
+  // 5. The same attack through log mode: the fifth line appended to the log → ban call.
+  {
+    const dir = mkdtempSync(join(os.tmpdir(), 'ami-bench-log-'));
+    const path = join(dir, 'messages');
+    writeFileSync(path, '');
+    const logSettings = { ...settings, backend: 'log' as const };
+    const lat: number[] = [];
+    let appendedAt = 0n;
+    let banned = false;
+    const logJail = new Jail(logSettings, { clock: systemClock, logger, onBan: () => { lat.push(Number(process.hrtime.bigint() - appendedAt) / 1e6); banned = true; } });
+    const filter = compileFilter(definitionFromRegex(String.raw`^\s*NOTICE\[\d+\] chan_sip\.c: Registration from '[^']*' failed for '<HOST>(?::\d+)?' - Wrong password$`), { timezone: 'UTC' });
+    const log = new LogSource({ jail: 'bench', paths: [path], filter, clock: systemClock, logger, events: { failure: (f) => logJail.addFailure(f) } });
+    await log.start();
+    const stamp = () => new Date().toISOString().slice(0, 19).replace('T', ' ');
+    const line = (ip: string) => `[${stamp()}] NOTICE[1234] chan_sip.c: Registration from '<sip:100@192.0.2.1>' failed for '${ip}:5060' - Wrong password\n`;
+    const samples = 200;
+    for (let i = 0; i < samples; i++) {
+      const ip = ipOf(i, 130);
+      appendFileSync(path, line(ip).repeat(4));
+      await new Promise((r) => setTimeout(r, 5));
+      banned = false;
+      appendedAt = process.hrtime.bigint();
+      appendFileSync(path, line(ip));
+      const deadline = Date.now() + 5_000;
+      while (!banned && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+    }
+    await log.stop();
+    logJail.stop();
+    rmSync(dir, { recursive: true, force: true });
+    lat.sort((a, b) => a - b);
+    const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))] ?? NaN;
+    rows.push(['log mode (LogSource, fs.watch): line → ban call p50', `${pct(50).toFixed(3)} ms`, '(fail2ban ref. 550–700 ms)']);
+    rows.push(['log mode: line → ban call p99', `${pct(99).toFixed(3)} ms`, `${lat.length} / ${samples} samples`]);
   }
 
   child.kill();
