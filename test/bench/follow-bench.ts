@@ -13,7 +13,7 @@
  * CPU % of this process, RSS; then counter memory per tracked address.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -216,6 +216,38 @@ async function run(rate: number, seconds: number, baseFilter: CompiledFilter): P
   ];
 }
 
+/** Ceiling: how fast a backlog is worked through (a file written ahead, read from its start). */
+async function catchUp(lines: number, filter: CompiledFilter): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'follow-bench-'));
+  const file = join(dir, 'messages');
+  const now = Date.now();
+  let text = '';
+  for (let n = 0; n < lines; n++) text += `${failureLine(now, (n * 7919) % POOL, n)}\n`;
+  writeFileSync(file, text);
+  let failures = 0;
+  const jail = new Jail(defaultJailSettings('catchup', { maxretry: MAXRETRY, findtime: 600 }), { clock: systemClock, logger: silentLogger(), onBan: () => {} });
+  const source = new LogSource({
+    jail: 'catchup',
+    paths: [file],
+    filter,
+    clock: systemClock,
+    logger: silentLogger(),
+    // A saved position at 0: the whole file is unread backlog.
+    positions: { get: () => ({ inode: statSync(file).ino, offset: 0, firstLineHash: '' }), set: () => {} },
+    events: { failure: (f) => (failures++, jail.addFailure(f)) },
+  });
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await source.start();
+  const wall = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  await source.stop();
+  jail.stop();
+  rmSync(dir, { recursive: true, force: true });
+  const cpuS = (cpu.user + cpu.system) / 1e6;
+  return `${failures} of ${lines} failure lines in ${(wall / 1000).toFixed(2)} s: ${Math.round(failures / (wall / 1000))} lines/s wall, ${Math.round(failures / cpuS)} lines per CPU-second`;
+}
+
 function percentiles(xs: number[]): string {
   if (xs.length === 0) return '-';
   xs.sort((a, b) => a - b);
@@ -257,5 +289,7 @@ if (process.argv[2] === '--writer') {
   console.log(table(rows));
   console.log('targets: 20,000 lines/s, lag <= 100 ms, every due ban issued');
   console.log(`machine load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${availableParallelism()} cores: lag is only meaningful on a quiet machine; CPU per line is not`);
+  console.log(`catch-up ceiling (follower + source + filter + jail, one thread): ${await catchUp(300_000, filter)}`);
+  console.log('fail2ban for comparison: 3,500-6,700 failure lines/s at most');
   if (!process.argv.includes('--no-memory')) console.log(`counter memory at 1M addresses inside findtime: ${counterMemory(1_000_000)}`);
 }
