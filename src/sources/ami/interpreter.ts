@@ -116,6 +116,14 @@ export class EventInterpreter {
     this.countFailure(check, check.remote, event);
   }
 
+  /**
+   * The tail is the first header-only frame holding a RemoteAddress. Known
+   * limit: an attacker who writes two blank lines and, between them, a
+   * header-only piece with its own RemoteAddress gets that piece taken as the
+   * tail; nothing in the text tells it from Asterisk's (the recording shows
+   * only one injected blank line). Such events are counted as tampered, and
+   * `verify = conntrack` refuses a ban of an address that never sent packets.
+   */
   private continuePending(check: FrameCheck): void {
     const p = this.pending!;
     p.pieces++;
