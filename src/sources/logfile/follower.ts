@@ -59,16 +59,19 @@ function errCode(err: unknown): string | undefined {
 
 /**
  * Follows one log file by name: through rename-and-create rotation (the old
- * file is read to its end through the open descriptor before the new one is
- * opened at 0), copytruncate (size below our offset), deletion and
- * re-creation, and a file that does not exist yet. Every check is serialised,
- * so a burst of watch events costs one read loop, never parallel reads.
+ * file is read to its end through the open descriptor, and for a grace time
+ * after, while the new one is read from 0), copytruncate (size below our
+ * offset), deletion and re-creation, and a file that does not exist yet.
+ * Every check is serialised, so a burst of watch events costs one read loop,
+ * never parallel reads.
  */
 export class LogFollower {
   readonly path: string;
   private readonly opts: FollowerOptions;
   private splitter: LineSplitter;
   private prev: RetiredFile | null = null;
+  /** While no file is under the name: how far the retired one was read. */
+  private retiredPos: Position | null = null;
   private readonly throttled: ThrottledLog;
   private readonly buf: Buffer;
   private fh: FileHandle | null = null;
@@ -136,6 +139,7 @@ export class LogFollower {
 
   /** Where a restart would resume, or null before the file was ever opened. */
   position(): Position | null {
+    if (!this.fh && this.retiredPos) return this.retiredPos;
     if (this.ino < 0) return null;
     return { inode: this.ino, offset: this.readPos - this.splitter.pendingBytes, firstLineHash: this.firstHash };
   }
@@ -239,7 +243,8 @@ export class LogFollower {
     if (this.prev) await this.drainRetired(true);
     if (!this.fh) return;
     const until = this.opts.clock.now() + (this.opts.rotateGraceMs ?? DEFAULT_ROTATE_GRACE_MS);
-    this.prev = new RetiredFile(this.fh, this.readPos, this.splitter, until, this.fileId ?? '');
+    this.prev = new RetiredFile(this.fh, this.readPos, this.splitter, until, this.fileId ?? '', this.ino, this.firstHash);
+    this.retiredPos = this.prev.position();
     this.fh = null;
     this.splitter = this.newSplitter();
   }
@@ -251,6 +256,7 @@ export class LogFollower {
     // Let go first: a read error must not leave a closed file to read on every step.
     if (done) this.prev = null;
     await p.read(this.buf, (lines) => this.deliver(lines), done);
+    if (this.retiredPos?.inode === p.position().inode) this.retiredPos = p.position();
   }
 
   /** The file we read is done: its partial last line is all there will be. */
@@ -282,6 +288,7 @@ export class LogFollower {
       return false;
     }
     this.fh = fh;
+    this.retiredPos = null;
     this.ino = st.ino;
     this.dev = st.dev;
     const known = this.opts.onOpen?.(st.ino, st.dev) === 'end';

@@ -54,7 +54,14 @@ export class RetiredFile {
     readonly until: number,
     /** `dev:inode`. */
     readonly id: string,
+    private readonly inode = -1,
+    private readonly firstLineHash = '',
   ) {}
+
+  /** Where a restart would resume in this file (the rest of it is found again by openRotated). */
+  position(): Position {
+    return { inode: this.inode, offset: this.readPos - this.splitter.pendingBytes, firstLineHash: this.firstLineHash };
+  }
 
   /** Delivers what was appended; with `last`, also the partial tail, and closes the file. */
   async read(buf: Buffer, deliver: (lines: string[]) => void, last: boolean): Promise<void> {

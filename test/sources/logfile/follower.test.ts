@@ -130,6 +130,26 @@ describe('LogFollower', () => {
     assert.deepEqual(b.lines, ['after']);
   });
 
+  it('after a restart, does not re-read what it read of a renamed file during the grace time', async () => {
+    const p = file('');
+    const store = new MemoryPositionStore();
+    const a = follow(p, { positions: store, rotateGraceMs: 60_000 });
+    await a.f.start();
+    const writer = openSync(p, 'a');
+    writeSync(writer, 'before rename\n');
+    await waitFor(() => a.lines.length >= 1, 'first line');
+    renameSync(p, `${p}.1`);
+    await waitFor(() => a.f.state === 'waiting', 'name gone');
+    writeSync(writer, 'into the renamed file\n');
+    closeSync(writer);
+    await waitFor(() => a.lines.length >= 2, 'line of the renamed file');
+    await a.f.stop();
+    writeFileSync(p, 'new file\n');
+    const b = follow(p, { positions: store });
+    await b.f.start();
+    assert.deepEqual([...a.lines, ...b.lines], ['before rename', 'into the renamed file', 'new file']);
+  });
+
   it('reads the rest of a file rotated while stopped, then the new file from the start', async () => {
     const p = file('x\n');
     const store = new MemoryPositionStore();
