@@ -2,7 +2,7 @@ import { open } from 'node:fs/promises';
 import { MAX_LINE_CHARS } from './matcher.js';
 
 /** Bytes read per system call: big enough that the per-read cost vanishes, small enough for the memory bound. */
-export const CHUNK_BYTES = 4 * 1024 * 1024;
+export const CHUNK_BYTES = 1024 * 1024;
 
 /**
  * Reads a file in big chunks and hands over text that always ends on a

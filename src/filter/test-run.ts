@@ -1,0 +1,155 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { isAsteriskBanError } from '../core/errors.js';
+import { compileFilter, definitionFromRegex } from './index.js';
+import type { CompiledFilter, FilterMatch, LineMatcher, LineOutcome, MatcherHooks } from './index.js';
+import { loadFilterDefinition } from './load.js';
+import { readLineChunks } from './chunks.js';
+import { MAX_LINE_CHARS } from './matcher.js';
+
+export interface TestFilterOptions {
+  json?: boolean;
+  printAllMissed?: boolean;
+  printAllMatched?: boolean;
+  /** Configuration directory whose filter.d/ holds named filters (default ./config). */
+  config?: string;
+  /** Time zone for dates that carry none: 'UTC', 'local' (default) or '+0100'. */
+  timezone?: string;
+}
+
+interface Tally {
+  lines: number;
+  outcomes: Record<LineOutcome, number>;
+  hits: number[];
+  hosts: Map<string, { n: number; times: (number | null)[] }>;
+}
+
+const TIMES_SHOWN = 3;
+const HOSTS_SHOWN = 200;
+
+/** FILTER is a file, a name in <config>/filter.d (optionally name[key=value, ...]), or one regex. */
+async function resolveFilter(spec: string, configDir: string, timezone?: string): Promise<CompiledFilter> {
+  const named = /^([\w.-]+)(?:\[(.*)\])?$/.exec(spec);
+  if (existsSync(spec) && statSync(spec).isFile()) return compileFilter(await loadFilterDefinition(spec), { timezone });
+  if (named) {
+    const params: Record<string, string> = {};
+    for (const kv of (named[2] ?? '').split(',')) {
+      const eq = kv.indexOf('=');
+      if (eq > 0) params[kv.slice(0, eq).trim()] = kv.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+    }
+    for (const ext of ['.local', '.conf']) {
+      const file = join(configDir, 'filter.d', `${named[1]}${ext}`);
+      if (existsSync(file)) return compileFilter(await loadFilterDefinition(file, params), { timezone });
+    }
+  }
+  return compileFilter(definitionFromRegex(spec), { timezone });
+}
+
+/** Buffered writes, so a million JSON lines cost a few hundred write calls. */
+class Sink {
+  private parts: string[] = [];
+  private size = 0;
+  constructor(private readonly out: NodeJS.WritableStream) {}
+  write(s: string): void {
+    this.parts.push(s);
+    this.size += s.length;
+    if (this.size > 1 << 20) this.flush();
+  }
+  flush(): void {
+    if (this.parts.length > 0) this.out.write(this.parts.join(''));
+    this.parts = [];
+    this.size = 0;
+  }
+}
+
+function feedAll(text: string, matcher: LineMatcher): void {
+  let pos = 0;
+  for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', pos)) {
+    matcher.push(text.slice(pos, nl));
+    pos = nl + 1;
+  }
+  if (pos < text.length) matcher.push(text.slice(pos));
+}
+
+const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
+
+function report(t: Tally, filter: CompiledFilter, sink: Sink): void {
+  const o = t.outcomes;
+  sink.write(`Lines: ${t.lines} lines, ${o.matched} matched, ${o.ignored} ignored, ${o.missed} missed, ${o.injected} injected\n\n`);
+  sink.write(`Failregex: ${o.matched} total\n|  #) [# of hits] regular expression\n`);
+  filter.failregex.forEach((r, i) => sink.write(`|  ${String(i).padStart(2)}) [${t.hits[i] ?? 0}] ${r}\n`));
+  const opens = filter.openregex ?? [];
+  if (opens.length > 0) {
+    sink.write('\nOpenregex (a message and its remainder, with forged lines between them):\n');
+    opens.forEach((r, i) => sink.write(`|  ${String(filter.failregex.length + i).padStart(2)}) [${t.hits[filter.failregex.length + i] ?? 0}] ${r}\n`));
+  }
+  const hosts = [...t.hosts.entries()].sort((a, b) => b[1].n - a[1].n);
+  sink.write(`\nHosts: ${hosts.length}\n`);
+  for (const [ip, h] of hosts.slice(0, HOSTS_SHOWN)) {
+    const shown = h.times.map((x) => iso(x) ?? 'no date').join(', ');
+    sink.write(`  ${ip.padEnd(39)} ${String(h.n).padStart(7)}  ${shown}${h.n > h.times.length ? ', ...' : ''}\n`);
+  }
+  if (hosts.length > HOSTS_SHOWN) sink.write(`  ... and ${hosts.length - HOSTS_SHOWN} more (use --json for all)\n`);
+}
+
+/**
+ * The body of `asterisk-ban test-filter LOG FILTER`: runs a filter over a
+ * log file the way the daemon would, and reports what matched. Returns the
+ * exit code. src/cli/test-filter.ts runs it in a worker with a small heap.
+ */
+export async function runFilterTest(
+  log: string,
+  filter: string,
+  opts: TestFilterOptions,
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+): Promise<number> {
+  let compiled: CompiledFilter;
+  try {
+    compiled = await resolveFilter(filter, opts.config ?? './config', opts.timezone);
+  } catch (e) {
+    err.write(`test-filter: ${isAsteriskBanError(e) ? `${e.describe()} [${e.code}]` : (e as Error).message}\n`);
+    return 1;
+  }
+  const sink = new Sink(out);
+  const t: Tally = { lines: 0, outcomes: { matched: 0, ignored: 0, missed: 0, injected: 0 }, hits: [], hosts: new Map() };
+  const perLine = opts.printAllMatched === true || opts.printAllMissed === true;
+  const hooks: MatcherHooks = {
+    onMatch(m: FilterMatch) {
+      t.hits[m.regex] = (t.hits[m.regex] ?? 0) + 1;
+      const h = t.hosts.get(m.ip);
+      if (h === undefined) t.hosts.set(m.ip, { n: 1, times: [m.time] });
+      else if (++h.n <= TIMES_SHOWN) h.times.push(m.time);
+      if (opts.json) sink.write(`${JSON.stringify({ line: m.lineNo, host: m.ip, time: iso(m.time), regex: m.regex })}\n`);
+    },
+    onLine(no, line, outcome) {
+      t.lines++;
+      t.outcomes[outcome]++;
+      if (opts.json) return;
+      if ((outcome === 'missed' && opts.printAllMissed) || (outcome === 'matched' && opts.printAllMatched)) sink.write(`${no}: ${line.slice(0, MAX_LINE_CHARS)}\n`);
+    },
+    onGap(lines, outcome) {
+      t.lines += lines;
+      t.outcomes[outcome] += lines;
+    },
+  };
+  const matcher = compiled.matcher(hooks);
+  const fast = !perLine && typeof matcher.pushLines === 'function';
+  try {
+    await readLineChunks(log, (text) => (fast ? matcher.pushLines!(text) : feedAll(text, matcher)), fast ? 'latin1' : 'utf8');
+  } catch (e) {
+    sink.flush();
+    err.write(`test-filter: cannot read ${log}: ${(e as Error).message}\n`);
+    return 1;
+  }
+  matcher.flush();
+  if (opts.json) {
+    const o = t.outcomes;
+    sink.write(`${JSON.stringify({ summary: true, lines: t.lines, matched: o.matched, ignored: o.ignored, missed: o.missed, injected: o.injected, hits: compiled.failregex.map((_r, i) => t.hits[i] ?? 0), pairHits: (compiled.openregex ?? []).map((_r, i) => t.hits[compiled.failregex.length + i] ?? 0), hosts: t.hosts.size })}\n`);
+  } else {
+    if (perLine) sink.write('\n');
+    report(t, compiled, sink);
+  }
+  sink.flush();
+  return 0;
+}
