@@ -126,6 +126,11 @@ export class FakeAmiServer {
     sock.write(this.opts.lineEnd === '\n' ? text.replaceAll('\r\n', '\n') : text);
   }
 
+  /** Clients logged in right now. */
+  get loggedIn(): number {
+    return this.authed.size;
+  }
+
   /** Resolves once `n` logins in total have succeeded. */
   waitForLogins(n: number): Promise<void> {
     if (this.logins >= n) return Promise.resolve();

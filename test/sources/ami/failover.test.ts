@@ -92,7 +92,7 @@ describe('backend = auto', () => {
     assert.deepEqual(auto.handovers, { toLog: 1, toAmi: 2 });
     log.write({ ip: '203.0.113.91', family: 4, time: Date.now(), source: 'log', reason: 'failregex 0' });
     await waitFor(() => fake.logins === 2, 'logged in');
-    await waitFor(() => fake['authed'].size === 1, 'authed');
+    await waitFor(() => fake.loggedIn === 1, 'authed');
     for (let i = 0; i < 5; i++) fake.send(securityEvent({ ip: '203.0.113.92', time: new Date().toISOString().replace('Z', '+0000') }));
     await waitFor(() => bans.length === 2, 'AMI ban');
     assert.equal(bans[1]!.ip, '203.0.113.92');

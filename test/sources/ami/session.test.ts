@@ -86,7 +86,7 @@ describe('AmiSource against a fake Asterisk', () => {
     const { fake, failures } = await setup();
     fake.dropMidFrame(securityEvent({ ip: '203.0.113.50' }));
     await fake.waitForLogins(2);
-    await waitFor(() => fake.logins === 2 && fake['authed'].size === 1, 'second login');
+    await waitFor(() => fake.logins === 2 && fake.loggedIn === 1, 'second login');
     fake.send(securityEvent({ ip: '203.0.113.51' }));
     await waitFor(() => failures.length === 1, 'failure after reconnect');
     assert.equal(failures[0]!.ip, '203.0.113.51');
@@ -108,7 +108,7 @@ describe('AmiSource against a fake Asterisk', () => {
     const { fake, failures } = await setup();
     await fake.restart();
     await fake.waitForLogins(2);
-    await waitFor(() => fake['authed'].size === 1, 'logged in again');
+    await waitFor(() => fake.loggedIn === 1, 'logged in again');
     fake.send(securityEvent({ ip: '203.0.113.53' }));
     await waitFor(() => failures.length === 1, 'failure after restart');
   });
@@ -127,7 +127,7 @@ describe('AmiSource against a fake Asterisk', () => {
     fake.send(`Event: InvalidPassword\r\nAccountID: ${'A'.repeat(1_100_000)}`);
     await waitFor(() => lines.some((l) => l.includes('without an end')), 'overflow logged');
     await fake.waitForLogins(2);
-    await waitFor(() => fake['authed'].size === 1, 'logged in again');
+    await waitFor(() => fake.loggedIn === 1, 'logged in again');
     fake.send(securityEvent({ ip: '203.0.113.55' }));
     await waitFor(() => failures.length === 2, 'failure after overflow');
     assert.deepEqual(failures.map((f) => f.ip), ['203.0.113.54', '203.0.113.55']);
