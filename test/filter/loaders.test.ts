@@ -1,0 +1,22 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { repoRoot } from '../helpers/paths.js';
+import { compileFilter } from '../../src/filter/index.js';
+import { readFilterFile, loadFilterDefinition } from '../../src/filter/load.js';
+
+const FILE = join(repoRoot, 'config', 'filter.d', 'asterisk.conf');
+
+// The daemon reads filters through src/settings; test-filter and the fixture
+// runner may use the small reader in src/filter/load.ts. Both must compile
+// the shipped filter to the same regexes, in both modes.
+for (const params of [{}, { mode: 'gaps' }]) {
+  test(`settings loader and the filter reader agree on asterisk.conf ${JSON.stringify(params)}`, async () => {
+    const ours = compileFilter(readFilterFile(FILE, params));
+    const theirs = compileFilter(await loadFilterDefinition(FILE, params));
+    assert.deepEqual(theirs.failregex, ours.failregex);
+    assert.deepEqual(theirs.openregex, ours.openregex);
+    assert.ok(ours.failregex.length >= 5);
+    assert.equal(ours.openregex?.length, 11);
+  });
+}
