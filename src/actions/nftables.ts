@@ -124,11 +124,14 @@ export class Nftables implements Action {
     return [...this.removalLines(f, known), ...this.elementLines('add', f, ips, seconds)];
   }
 
+  /**
+   * Creates or adopts the table. Elements a previous run left are not read
+   * back: listing 100,000 of them costs as much as writing them, and the
+   * restore that follows re-adds them with the same timeouts anyway.
+   */
   start(): Promise<void> {
     return this.serial.run(async () => {
       await this.nft(this.structure());
-      const doc = await this.readTable();
-      for (const f of [4, 6] as const) for (const ip of (doc && Nftables.members(doc, SET[f])) ?? []) this.banned[f].add(ip);
     });
   }
 
@@ -159,10 +162,14 @@ export class Nftables implements Action {
     });
   }
 
-  ban(bans: Ban[], _opts: BanOptions): Promise<void> {
+  ban(bans: Ban[], opts: BanOptions): Promise<void> {
     return this.serial.run(async () => {
       const batch = splitBans(bans, this.deps.logger, this.id, this.deps.clock.now());
-      const lines = [...this.additionLines(4, batch.v4, batch.seconds), ...this.additionLines(6, batch.v6, batch.seconds)];
+      // A restored ban keeps its end, so an element already in the set is
+      // right as it is: a plain add (a no-op for it) is enough.
+      const lines = opts.restored
+        ? [...this.elementLines('add', 4, batch.v4, batch.seconds), ...this.elementLines('add', 6, batch.v6, batch.seconds)]
+        : [...this.additionLines(4, batch.v4, batch.seconds), ...this.additionLines(6, batch.v6, batch.seconds)];
       await this.nft(lines);
       for (const ip of batch.v4) this.banned[4].add(ip);
       for (const ip of batch.v6) this.banned[6].add(ip);
