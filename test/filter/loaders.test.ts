@@ -10,7 +10,7 @@ const FILE = join(repoRoot, 'config', 'filter.d', 'asterisk.conf');
 // The daemon reads filters through src/settings; test-filter and the fixture
 // runner may use the small reader in src/filter/load.ts. Both must compile
 // the shipped filter to the same regexes, in both modes.
-for (const params of [{}, { mode: 'gaps' }]) {
+for (const params of [{}, { mode: 'gaps' }] as Record<string, string>[]) {
   test(`settings loader and the filter reader agree on asterisk.conf ${JSON.stringify(params)}`, async () => {
     const ours = compileFilter(readFilterFile(FILE, params));
     const theirs = compileFilter(await loadFilterDefinition(FILE, params));
