@@ -9,6 +9,9 @@ import { ipsetFactory } from './iptables-ipset.js';
 import { nftablesFactory } from './nftables.js';
 import { dryRunFactory } from './dry-run.js';
 import { mailActions } from './mail/index.js';
+import { closest } from '../core/similar.js';
+
+export { closest };
 
 interface Entry {
   factory: ActionFactory;
@@ -45,30 +48,7 @@ export function actionNames(): string[] {
   return Object.keys(REGISTRY).sort();
 }
 
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
-}
 
-/** The closest candidate within a few edits, for "did you mean" hints. */
-export function closest(word: string, candidates: readonly string[]): string | null {
-  let best: string | null = null;
-  let bestD = Infinity;
-  for (const c of candidates) {
-    const d = distance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestD) [best, bestD] = [c, d];
-  }
-  return best !== null && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : null;
-}
 
 function lookup(spec: Invocation): Entry | undefined {
   return Object.hasOwn(REGISTRY, spec.name) ? REGISTRY[spec.name] : undefined;
