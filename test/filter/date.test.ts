@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DateFinder, DatePattern, DateResolver, defaultDatePattern } from '../../src/filter/date.js';
+import { DateFinder, DateResolver } from '../../src/filter/date.js';
+import { DatePattern, defaultDatePattern } from '../../src/filter/datepattern.js';
 import type { DateHit } from '../../src/filter/date.js';
 import { isAsteriskBanError } from '../../src/core/errors.js';
 
