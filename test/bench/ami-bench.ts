@@ -299,12 +299,13 @@ async function main(): Promise<void> {
     const log = new LogSource({ jail: 'bench', paths: [path], filter, clock: systemClock, logger, events });
     const ami = new AmiSource({ jail: 'bench', settings: autoSettings, clock: systemClock, logger, events, backoff: { baseMs: 50, maxMs: 200, jitter: 0 } });
     const auto = new AutoSource({ jail: 'bench', ami, log, clock: systemClock, logger });
-    await auto.start();
-    await until(() => auto.logMode === 'gaps');
-    const sentAt = new Map<string, number>();
+    // Every status change, the first connection's too: its handover also has a second of overlap.
     const switches: number[] = [];
     const labels: string[] = [];
     ami.onStatusChange((n, p) => { switches.push(Date.now()); labels.push(`${p}->${n}`); });
+    await auto.start();
+    await until(() => auto.logMode === 'gaps');
+    const sentAt = new Map<string, number>();
     let k = 0;
     const stamp = () => new Date().toISOString().slice(0, 19).replace('T', ' ');
     const tick = setInterval(() => {
