@@ -97,6 +97,7 @@ export class LineEngine {
     for (let i = 0; i < pairs.length; i++) {
       const rx = pairs[i]!.open;
       if (!mayMatch(rx, content)) continue;
+      if (rx.prefixOnly) return { pair: i, ip: null };
       const m = rx.re.exec(content);
       if (m !== null) return { pair: i, ip: hostOf(rx, m) };
     }

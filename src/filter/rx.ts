@@ -23,6 +23,8 @@ export interface Rx {
   readonly runs: string[] | null;
   /** The literal every matching text starts with (a `^literal` regex), checked with startsWith. */
   readonly prefix: string | null;
+  /** The whole regex is `^` and that literal: startsWith decides, no regex run needed. */
+  readonly prefixOnly: boolean;
 }
 
 export interface RxOptions {
@@ -58,6 +60,7 @@ export function compileRx(loc: Located, opts: RxOptions): Rx[] {
     const t = translatePythonRegex(tags.pattern, location);
     const re = compileJs(t.source, t.flags, text, location);
     const runs = t.flags.includes('i') ? null : requiredRuns(t.source);
+    const prefix = t.flags.includes('i') || t.flags.includes('m') ? null : anchoredPrefix(t.source);
     const literal = runs === null || runs.length === 0 ? null : runs.reduce((a, b) => (b.length > a.length ? b : a));
     out.push({
       re,
@@ -69,10 +72,16 @@ export function compileRx(loc: Located, opts: RxOptions): Rx[] {
       nofail: tags.fieldGroups.includes('F_NOFAIL'),
       literal,
       runs: runs === null || runs.length === 0 ? null : runs,
-      prefix: t.flags.includes('i') || t.flags.includes('m') ? null : anchoredPrefix(t.source),
+      prefix,
+      prefixOnly: prefix !== null && tags.hostGroups.length === 0 && tags.fieldGroups.length === 0 && t.source === `^${escapeLiteral(prefix)}`,
     });
   }
   return out;
+}
+
+/** `s` as a regex matching exactly it (the escaping compileJs' source uses for our own literals). */
+function escapeLiteral(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
 /** The first address group that captured a valid address; null when none did. */
