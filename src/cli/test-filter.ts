@@ -1,5 +1,4 @@
 import { Worker } from 'node:worker_threads';
-import { runFilterTest } from '../filter/test-run.js';
 import type { TestFilterOptions } from '../filter/test-run.js';
 
 export type { TestFilterOptions } from '../filter/test-run.js';
@@ -52,7 +51,9 @@ export async function testFilterCommand(
       err.write('test-filter: out of memory\n');
       return 1;
     }
-    // No worker (an unusual runtime): same work on this thread.
+    // No worker (an unusual runtime): same work on this thread. Imported
+    // only here, so the main thread does not load the filter code twice.
+    const { runFilterTest } = await import('../filter/test-run.js');
     return runFilterTest(log, filter, opts, out, err);
   }
 }
