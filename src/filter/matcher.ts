@@ -122,15 +122,17 @@ export class InjectionAwareMatcher implements LineMatcher {
     while (pos < n) {
       let le = text.indexOf('\n', pos);
       if (le < 0) le = n;
-      if (next < pos) {
+      // `next` is where the next literal hit ENDS (test() allocates nothing);
+      // a literal holds no newline, so the hit lies in this line iff it ends by le.
+      if (next <= pos) {
         screen.lastIndex = pos;
-        next = screen.exec(text)?.index ?? n;
+        next = screen.test(text) ? screen.lastIndex : n + 1;
       }
-      if (next < le || !this.engine.datedAt(text, pos, le)) {
+      if (next <= le || !this.engine.datedAt(text, pos, le)) {
         if (gapLines > 0) this.skip(gapLines, gapBytes);
         gapLines = 0;
         gapBytes = 0;
-        this.pushOne(text.slice(pos, le), next >= le);
+        this.pushOne(text.slice(pos, le), next > le);
       } else {
         // Counted as push() would count it: cut length plus the newline.
         gapLines++;
