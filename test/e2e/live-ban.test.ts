@@ -134,3 +134,39 @@ test('a second daemon on the same socket refuses to start', async () => {
     await other.cleanup();
   }
 });
+
+test('garbage and a 10 MB line on the control socket get error answers; the daemon keeps serving', async () => {
+  const { createConnection } = await import('node:net');
+  const answers = await new Promise<string>((resolve, reject) => {
+    const sock = createConnection(h.socket);
+    let got = '';
+    sock.on('data', (d: Buffer) => (got += d.toString()));
+    sock.on('error', () => resolve(got));
+    sock.on('close', () => resolve(got));
+    sock.on('connect', () => {
+      sock.write('this is not json\n');
+      sock.write('{"id": 2, "cmd": "rm -rf /"}\n');
+      const big = Buffer.alloc(10 * 1024 * 1024, 0x61);
+      sock.write(big, () => sock.end());
+    });
+    setTimeout(() => reject(new Error(`no close; got ${got.slice(0, 200)}`)), 20_000).unref();
+  });
+  const lines = answers.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { ok: boolean; error?: { code: string } });
+  assert.ok(lines.length >= 2, answers);
+  assert.ok(lines.every((l) => l.ok === false));
+  assert.equal(lines[1]!.error!.code, 'E_UNKNOWN_COMMAND');
+  const r = await h.cli('status', '--json');
+  assert.equal(r.code, 0, r.stderr);
+});
+
+test('SIGHUP reloads; an invalid file on SIGHUP is refused and logged with file:line', async () => {
+  h.writeJails(jails(h, '6'));
+  h.child!.kill('SIGHUP');
+  await waitFor(() => /reloaded:/.test(h.output), 10_000, () => h.output);
+  h.writeJails(jails(h, 'six'));
+  h.child!.kill('SIGHUP');
+  await waitFor(() => /reload refused[\s\S]*jail\.conf:\d+/.test(h.output), 10_000, () => h.output);
+  const r = await h.cli('status', '--json');
+  assert.equal(r.code, 0, 'still running on the previous configuration');
+  h.writeJails(jails(h));
+});
