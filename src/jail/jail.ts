@@ -70,7 +70,7 @@ export class Jail {
       return;
     }
     this.totalFailed++;
-    metrics.failures.inc({ jail: this.name, source: f.source, event: f.reason.slice(0, 64) });
+    this.failureCounter(f).inc();
     const hit = this.counter.add(addr.text, f.time, this.reasonCode(f.reason));
     if (hit.count < this.settings.maxretry) return;
     this.counter.clear(addr.text);
@@ -120,6 +120,19 @@ export class Jail {
 
   private counterOptions(s: JailSettings) {
     return { maxretry: s.maxretry, findtime: s.findtime * 1000, maxtracked: s.maxtracked };
+  }
+
+  // Label lookups cost more than the count itself on the AMI hot path; reasons are few.
+  private readonly counterCache = new Map<string, { inc(): void }>();
+
+  private failureCounter(f: Failure): { inc(): void } {
+    const key = `${f.source}\u0000${f.reason}`;
+    let c = this.counterCache.get(key);
+    if (!c) {
+      c = metrics.failures.labels({ jail: this.name, source: f.source, event: f.reason.slice(0, 64) });
+      if (this.counterCache.size < 1024) this.counterCache.set(key, c);
+    }
+    return c;
   }
 
   private reasonCode(reason: string): number {
