@@ -71,7 +71,7 @@ describe('the shipped configuration (config/)', () => {
     assert.equal(j.filter?.name, 'asterisk');
     assert.deepEqual(j.gapfilter && [j.gapfilter.name, j.gapfilter.params], ['asterisk', { mode: 'gaps' }]);
     assert.equal(j.gapFilterDef?.failregex[0]!.value, '^gaps <HOST>$');
-    assert.deepEqual(j.actions.map((a) => [a.name, a.params]), [['nftables', { name: 'asterisk', protocol: 'all' }]]);
+    assert.deepEqual(j.actions.map((a) => [a.name, a.params]), [['nftables-allports', { name: 'asterisk' }]]);
     assert.deepEqual(j.logpath.map((l) => l.value), ['/var/log/asterisk/messages']);
     assert.deepEqual(j.ignoreip, ['127.0.0.1/8', '::1']);
     assert.equal(j.verify, 'auto');
