@@ -1,6 +1,15 @@
 import { isIP } from 'node:net';
-import { IPv4, IPv6, IPv4CidrRange, IPv6CidrRange, collapseIPv6Number } from 'ip-num';
+import { createRequire } from 'node:module';
+import type * as IpNum from 'ip-num';
 import { AsteriskBanError } from './errors.js';
+
+// Loaded on first use: importing ip-num costs ~200 ms, most of a short
+// test-filter run, and the common address forms never need it (address-fast.ts).
+let ipNumModule: typeof IpNum | undefined;
+function ipNum(): typeof IpNum {
+  ipNumModule ??= createRequire(import.meta.url)('ip-num') as typeof IpNum;
+  return ipNumModule;
+}
 
 /** A parsed, normalised address: what every stage after a source works with. */
 export interface Address {
@@ -19,12 +28,114 @@ const cache = new Map<string, Address | null>();
 
 function remember(raw: string, value: Address | null): Address | null {
   if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
-  // A key sliced out of a log chunk would keep the whole chunk alive: store a flat copy.
-  cache.set(Buffer.from(raw, 'utf8').toString('utf8'), value);
+  // A key sliced out of a log chunk would keep the whole chunk alive: store a
+  // flat copy (the canonical text is one, and usually equal to the input).
+  cache.set(value !== null && value.text === raw ? value.text : Buffer.from(raw, 'utf8').toString('utf8'), value);
   return value;
 }
 
+/**
+ * Hand-written parse of the plain forms logs carry (dotted quad without
+ * leading zeros; hex groups with at most one '::' and no embedded dotted
+ * quad), producing exactly what the ip-num path below does (the test
+ * compares both). Null means "not a plain form": the caller falls back to
+ * ip-num, which decides. Hand-written because ip-num takes ~40 µs for a
+ * first sighting and ~200 ms to import, most of a test-filter run.
+ */
+function fastAddress(raw: string): Address | null {
+  return raw.includes(':') ? fastV6(raw) : fastV4(raw);
+}
+
+function fastV4(raw: string): Address | null {
+  const octets: number[] = [];
+  let octet = 0;
+  let digits = 0;
+  for (let i = 0; i <= raw.length; i++) {
+    const c = i < raw.length ? raw.charCodeAt(i) : 46;
+    if (c >= 48 && c <= 57) {
+      if (digits > 0 && octet === 0) return null;
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return null;
+    } else if (c === 46) {
+      if (digits === 0 || octets.length === 4) return null;
+      octets.push(octet);
+      octet = 0;
+      digits = 0;
+    } else return null;
+  }
+  if (octets.length !== 4) return null;
+  const [a, b, c, d] = octets as [number, number, number, number];
+  // Built anew rather than kept: `raw` may be a slice that pins a whole log chunk.
+  return { text: `${a}.${b}.${c}.${d}`, family: 4, value: BigInt(((a * 256 + b) * 256 + c) * 256 + d) };
+}
+
+function fastV6(raw: string): Address | null {
+  const head: number[] = [];
+  const tail: number[] = [];
+  let part = head;
+  let gap = false;
+  let i = 0;
+  const n = raw.length;
+  if (raw.startsWith('::')) {
+    gap = true;
+    part = tail;
+    i = 2;
+    if (n === 2) return v6From(head, tail, gap);
+  }
+  for (;;) {
+    let group = 0;
+    let digits = 0;
+    for (; i < n && digits <= 4; i++, digits++) {
+      const c = raw.charCodeAt(i) | 0x20;
+      const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1;
+      if (d < 0) break;
+      group = group * 16 + d;
+    }
+    if (digits === 0 || digits > 4) return null;
+    part.push(group);
+    if (i === n) break;
+    if (raw.charCodeAt(i) !== 58) return null;
+    i++;
+    if (raw.charCodeAt(i) === 58) {
+      if (gap) return null;
+      gap = true;
+      part = tail;
+      i++;
+      if (i === n) break;
+    }
+  }
+  return v6From(head, tail, gap);
+}
+
+function v6From(head: number[], tail: number[], gap: boolean): Address | null {
+  const count = head.length + tail.length;
+  if (gap ? count > 7 : count !== 8) return null;
+  const groups = [...head, ...new Array<number>(8 - count).fill(0), ...tail];
+  // ::ffff:a.b.c.d is an IPv4 address: left to the ip-num path.
+  if (groups[5] === 0xffff && groups.slice(0, 5).every((g) => g === 0)) return null;
+  // One BigInt from text: eight shifts would allocate eight intermediates.
+  let digits = '0x';
+  for (const g of groups) digits += g.toString(16).padStart(4, '0');
+  const value = BigInt(digits);
+  // RFC 5952: the longest run of two or more zero groups (the first on a tie) becomes '::'.
+  let best = -1;
+  let bestLen = 1;
+  for (let k = 0; k < 8;) {
+    if (groups[k] !== 0) { k++; continue; }
+    let e = k;
+    while (e < 8 && groups[e] === 0) e++;
+    if (e - k > bestLen) { best = k; bestLen = e - k; }
+    k = e;
+  }
+  const hex = (a: number[]): string => a.map((g) => g.toString(16)).join(':');
+  const text = best < 0 ? hex(groups) : `${hex(groups.slice(0, best))}::${hex(groups.slice(best + bestLen))}`;
+  return { text, family: 6, value };
+}
+
 function build(raw: string): Address | null {
+  const fast = fastAddress(raw);
+  if (fast !== null) return fast;
+  const { IPv4, IPv6, collapseIPv6Number } = ipNum();
   const kind = isIP(raw);
   if (kind === 4) {
     const v4 = new IPv4(raw);
@@ -88,6 +199,7 @@ export function parseNetwork(input: string): Network | null {
   const bitsText = s.slice(slash + 1);
   if (!base || !/^\d{1,3}$/.test(bitsText)) return null;
   const bits = Number(bitsText);
+  const { IPv4, IPv6, IPv4CidrRange, IPv6CidrRange, collapseIPv6Number } = ipNum();
   try {
     if (base.family === 4) {
       if (bits > 32) return null;

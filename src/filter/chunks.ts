@@ -14,14 +14,20 @@ export const CHUNK_BYTES = 1024 * 1024;
  * structure regexes look at is ASCII, only non-ASCII text (display names)
  * comes out garbled; use it when no line text is shown.
  */
-export async function readLineChunks(path: string, onChunk: (text: string) => void, encoding: 'utf8' | 'latin1' = 'utf8'): Promise<void> {
+export async function readLineChunks(
+  path: string,
+  onChunk: (text: string) => void,
+  encoding: 'utf8' | 'latin1' = 'utf8',
+  chunkBytes = CHUNK_BYTES,
+): Promise<void> {
+  const size = Math.max(chunkBytes, 2 * MAX_LINE_CHARS);
   const fh = await open(path, 'r');
   try {
-    const buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    const buf = Buffer.allocUnsafe(size);
     let filled = 0;
     let discarding = false;
     for (;;) {
-      const { bytesRead } = await fh.read(buf, filled, CHUNK_BYTES - filled, null);
+      const { bytesRead } = await fh.read(buf, filled, size - filled, null);
       const end = filled + bytesRead;
       if (bytesRead === 0) {
         if (end > 0 && !discarding) onChunk(buf.toString(encoding, 0, end));
@@ -39,7 +45,7 @@ export async function readLineChunks(path: string, onChunk: (text: string) => vo
       }
       const last = buf.lastIndexOf(10, end - 1);
       if (last < from) {
-        if (end - from >= CHUNK_BYTES - 1 || (from === 0 && end === CHUNK_BYTES)) {
+        if (end - from >= size - 1 || (from === 0 && end === size)) {
           // One line fills the whole buffer: keep its head, drop the rest up to the next newline.
           onChunk(`${buf.toString(encoding, from, from + MAX_LINE_CHARS)}\n`);
           discarding = true;

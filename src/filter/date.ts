@@ -126,6 +126,8 @@ export class DateFinder {
   private readonly plain: boolean;
   private hourKey = '';
   private hourBase = 0;
+  /** `[YYYY-MM-DD HH:MM:` of the last line certainAt() accepted. */
+  private certainKey = '';
   /** `[YYYY-MM-DD HH:MM:` of the last fast-path date, for datedAt(). */
   private minuteKey = '';
 
@@ -185,6 +187,37 @@ export class DateFinder {
     hit.time = time;
     hit.start = 0;
     hit.end = skipSpaces(line, q);
+    return true;
+  }
+
+  /**
+   * Whether the line of `text` starting at `pos` certainly carries a date:
+   * it opens with `[%F %T(.fff)]` with every field in range, which find()
+   * always accepts. False means "maybe not" (and always false with a
+   * datepattern other than Asterisk's own formats). The matcher decides
+   * lines at once when enough of these follow them.
+   */
+  certainAt(text: string, pos: number): boolean {
+    if (!this.plain) return false;
+    const key = this.certainKey;
+    if (key.length > 0 && text.startsWith(key, pos)) {
+      // Same minute as the last certain line: only seconds, fraction and ']' remain.
+      let q = pos + key.length;
+      const s1 = text.charCodeAt(q) - 48;
+      const s2 = text.charCodeAt(q + 1) - 48;
+      if (s2 >= 0 && s2 <= 9 && ((s1 >= 0 && s1 <= 5) || (s1 === 6 && s2 === 0))) {
+        q += 2;
+        if (text.charCodeAt(q) === 46) {
+          const from = ++q;
+          while (q - from < 9 && text.charCodeAt(q) >= 48 && text.charCodeAt(q) <= 57) q++;
+          if (q === from) q = -1;
+        }
+        if (q > 0 && text.charCodeAt(q) === 93) return true;
+      }
+    }
+    CERTAIN.lastIndex = pos;
+    if (!CERTAIN.test(text)) return false;
+    this.certainKey = text.slice(pos, pos + CERTAIN_KEY);
     return true;
   }
 
@@ -252,6 +285,12 @@ export class DateFinder {
     return false;
   }
 }
+
+// `[%F %T(.fff)]` with every field in the range fastIso() and resolve()
+// accept, so a line opening with it is always dated.
+const CERTAIN = /\[\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01]) (?:[01]\d|2[0-3]):[0-5]\d:(?:[0-5]\d|60)(?:\.\d{1,9})?\]/y;
+/** Length of its `[YYYY-MM-DD HH:MM:` part. */
+const CERTAIN_KEY = 18;
 
 /** The decimal number in `count` characters at `i`; negative when one is not a digit. */
 function number(line: string, i: number, count: number): number {

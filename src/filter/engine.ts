@@ -54,6 +54,10 @@ export class LineEngine {
     return this.finder.datedAt(text, pos, end);
   }
 
+  certainAt(text: string, pos: number): boolean {
+    return this.finder.certainAt(text, pos);
+  }
+
   /**
    * Text after the date, passed through prefregex; null when prefregex
    * refuses the line, or when `screen` is set and the line lacks every literal.

@@ -17,7 +17,8 @@ type Loader = (path: string, params: Record<string, string>) => FilterDefinition
 export async function loadFilterDefinition(path: string, params: Record<string, string> = {}): Promise<FilterDefinition> {
   let loader: Loader | undefined;
   try {
-    const mod = (await import('../settings/index.js' as string)) as { loadFilterFile?: Loader };
+    // The module itself, not settings/index.js: that one loads winston and dotenv (~100 ms test-filter does not need).
+    const mod = (await import('../settings/filter-file.js' as string)) as { loadFilterFile?: Loader };
     loader = mod.loadFilterFile;
   } catch {
     loader = undefined;

@@ -13,6 +13,8 @@ export const MAX_LINE_CHARS = 64 * 1024;
  */
 export const MAX_HELD_BYTES = 128 * 1024;
 export const MAX_HELD_LINES = 1024;
+/** Dated lines after a line that guarantee it is released before any closing fragment (the line bound, plus margin). */
+const SAFE_LINES = MAX_HELD_LINES + 2;
 
 interface Held {
   no: number;
@@ -52,6 +54,7 @@ export class InjectionAwareMatcher implements LineMatcher {
   private heldBytes = 0;
   private heldLines = 0;
   private readonly hit: DateHit = { time: null, start: 0, end: 0 };
+  private readonly starts = new Int32Array(SAFE_LINES);
 
   constructor(private readonly engine: LineEngine, private readonly hooks: MatcherHooks) {}
 
@@ -64,7 +67,8 @@ export class InjectionAwareMatcher implements LineMatcher {
     this.pushOne(input, true);
   }
 
-  private pushOne(input: string, screen: boolean): void {
+  /** mayHold false: nothing is held and no closing fragment can follow in reach, so the line is decided now. */
+  private pushOne(input: string, screen: boolean, mayHold = true): void {
     const no = ++this.lineNo;
     let line = input.length > MAX_LINE_CHARS ? input.slice(0, MAX_LINE_CHARS) : input;
     if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
@@ -79,7 +83,8 @@ export class InjectionAwareMatcher implements LineMatcher {
         this.close(entry, cr < 0 ? line : line.slice(line.lastIndexOf('\r') + 1));
         return;
       }
-    } else {
+    } else if (mayHold || cr >= 0) {
+      // Without a possible remainder an opening only matters when its remainder shares its line (after a CR).
       const op = this.engine.opening(content);
       if (op !== null) {
         const done = cr >= 0 ? this.engine.closing(op.pair, line.slice(line.lastIndexOf('\r') + 1)) : null;
@@ -92,7 +97,7 @@ export class InjectionAwareMatcher implements LineMatcher {
         }
       }
     }
-    if (!this.holding && entry.pair < 0) this.decide(entry);
+    if ((!this.holding && entry.pair < 0) || !mayHold) this.decide(entry);
     else this.hold(entry, line.length + 1, 1);
   }
 
@@ -115,18 +120,80 @@ export class InjectionAwareMatcher implements LineMatcher {
       return;
     }
     const n = text.length;
+    const starts = this.starts;
     let pos = 0;
+    while (pos < n) {
+      // Holding only matters when a dateless line may follow within the
+      // hold bound: a line with SAFE_LINES certainly dated lines after it is
+      // released before any closing fragment can arrive, so it is decided
+      // at once. `starts` keeps the last SAFE_LINES line starts walked.
+      let p = pos;
+      let count = 0;
+      while (p < n && this.engine.certainAt(text, p)) {
+        starts[count++ % SAFE_LINES] = p;
+        const nl = text.indexOf('\n', p);
+        p = nl < 0 ? n : nl + 1;
+      }
+      if (count > SAFE_LINES) {
+        const safeEnd = starts[count % SAFE_LINES]!;
+        this.flush();
+        this.scanNow(text, pos, safeEnd, screen);
+        pos = safeEnd;
+      }
+      let to = n;
+      if (p < n) {
+        const le = text.indexOf('\n', p);
+        to = le < 0 ? n : le + 1;
+      }
+      this.scanHeld(text, pos, to, screen);
+      pos = to;
+    }
+  }
+
+  /**
+   * Lines [from, to) (whole lines, all certainly dated, nothing held):
+   * the screen jumps from one candidate line to the next; the lines between
+   * are only counted, never cut out or date-parsed.
+   */
+  private scanNow(text: string, from: number, to: number, screen: RegExp): void {
+    let pos = from;
+    let gap = 0;
+    while (pos < to) {
+      screen.lastIndex = pos;
+      const hit = screen.test(text) ? screen.lastIndex : to + 1;
+      if (hit > to) {
+        for (let nl = text.indexOf('\n', pos); nl >= 0 && nl < to; nl = text.indexOf('\n', nl + 1)) gap++;
+        break;
+      }
+      // A literal holds no newline: the hit's line is the one holding hit - 1.
+      let nl = text.indexOf('\n', pos);
+      while (nl < hit - 1) {
+        gap++;
+        pos = nl + 1;
+        nl = text.indexOf('\n', pos);
+      }
+      if (gap > 0) this.skip(gap, 0);
+      gap = 0;
+      this.pushOne(text.slice(pos, Math.min(nl, pos + MAX_LINE_CHARS)), false, false);
+      pos = nl + 1;
+    }
+    if (gap > 0) this.skip(gap, 0);
+  }
+
+  /** Lines [from, to) through the holding path, screened line by line. */
+  private scanHeld(text: string, from: number, to: number, screen: RegExp): void {
+    let pos = from;
     let next = -1;
     let gapLines = 0;
     let gapBytes = 0;
-    while (pos < n) {
+    while (pos < to) {
       let le = text.indexOf('\n', pos);
-      if (le < 0) le = n;
+      if (le < 0 || le > to) le = to;
       // `next` is where the next literal hit ENDS (test() allocates nothing);
       // a literal holds no newline, so the hit lies in this line iff it ends by le.
       if (next <= pos) {
         screen.lastIndex = pos;
-        next = screen.test(text) ? screen.lastIndex : n + 1;
+        next = screen.test(text) ? screen.lastIndex : text.length + 1;
       }
       if (next <= le || !this.engine.datedAt(text, pos, le)) {
         if (gapLines > 0) this.skip(gapLines, gapBytes);
@@ -190,8 +257,7 @@ export class InjectionAwareMatcher implements LineMatcher {
   /**
    * A dateless line while openings are held: the remainder of one of them.
    * The earliest opening whose closeregex it satisfies is the one (it can
-   * name the address); if none does, the earliest opening is assumed, and
-   * only an address in that opening is counted.
+   * name the address).
    */
   private close(fragment: Held, tail: string): void {
     let j = -1;
@@ -206,7 +272,24 @@ export class InjectionAwareMatcher implements LineMatcher {
         break;
       }
     }
-    if (j < 0) j = this.head;
+    if (j < 0) {
+      // It completes none of the held messages by their closeregex. When an
+      // opening was cut short (it matches no failregex on its own), this is
+      // taken as its remainder with an unknown tail: everything in between
+      // stays attacker text. When every held opening looks whole, it is no
+      // remainder (a dateless line: a packet dump, a test log): it must not
+      // turn real lines into 'injected', and it is not counted itself while
+      // a remainder could still come.
+      for (let k = this.head; k < this.held.length && j < 0; k++) {
+        const open = this.held[k]!;
+        if (open.pair >= 0 && this.engine.verdict(open.content).outcome !== 'matched') j = k;
+      }
+      if (j < 0) {
+        const v = this.engine.verdict(fragment.content);
+        this.report(fragment.no, fragment.line, v.outcome === 'matched' ? 'injected' : 'missed');
+        return;
+      }
+    }
     const open = this.held[j]!;
     while (this.head < j) this.decide(this.held[this.head++]!);
     const ip = open.openIp ?? closeIp;

@@ -123,3 +123,45 @@ test('a single regex given as text works as a filter', () => {
 test('mode=gaps compiles to fewer regexes than normal', () => {
   assert.ok(asterisk({ mode: 'gaps' }).failregex.length < asterisk().failregex.length);
 });
+
+/** Long runs of ordinary lines (where pushLines decides without holding) with injections and dateless lines at distances around the hold bound. */
+function sparseLog(): string {
+  const inj = injections();
+  const rnd = prng(13);
+  const out: string[] = [];
+  let until = 0;
+  for (const line of generateAsteriskLog({ lines: 60_000, seed: 5, start: Date.UTC(2026, 10, 27, 12) })) {
+    // Mostly short lines, so the line bound (not the byte bound) is what releases a held opening.
+    out.push(rnd() < 0.75 ? `${line.slice(0, 21)} VERBOSE[1] pbx.c: x` : line);
+    if (out.length >= until) {
+      const r = rnd();
+      if (r < 0.6) out.push(...inj[Math.floor(rnd() * inj.length)]!);
+      else if (r < 0.7) out.push("' (from 203.0.113.77)");
+      else if (r < 0.8) out.push('');
+      else if (r < 0.9) out.push(`${line}\r' (from 203.0.113.78)`);
+      else out.push('[2026-13-40 12:00:00] NOTICE[1] chan_sip.c: not quite a date');
+      until = out.length + MAX_HELD_LINES - 8 + Math.floor(rnd() * 24) + (rnd() < 0.3 ? 3000 : 0);
+    }
+  }
+  return `${out.join('\n')}\n`;
+}
+
+test('pushLines decides exactly what push decides where it decides without holding', () => {
+  const f = asterisk();
+  const text = sparseLog();
+  const slow = run(f, (m) => { for (const l of text.slice(0, -1).split('\n')) m.push(l); });
+  for (const size of [7_000, 150_000, 1 << 20]) {
+    const fast = run(f, (m) => {
+      let pos = 0;
+      while (pos < text.length) {
+        let end = text.indexOf('\n', pos + size);
+        end = end < 0 ? text.length : end + 1;
+        m.pushLines!(text.slice(pos, end));
+        pos = end;
+      }
+    });
+    assert.ok(slow.counts.injected > 0 && slow.counts.matched > 1000, JSON.stringify(slow.counts));
+    assert.deepEqual(fast.counts, slow.counts, `chunks of ${size}`);
+    assert.deepEqual(fast.matches, slow.matches, `chunks of ${size}`);
+  }
+});
