@@ -52,7 +52,8 @@ export function expandTags(pattern: string, location?: Location): ExpandedTags {
     if (!brackets) return `(?<${a}>${body})`;
     const b = `_h${n++}`;
     hostGroups.push(b);
-    return `(?:\\[(?<${a}>${V6})\\]|(?<${b}>${body}))`;
+    // pjsip brackets IPv4 too ("TCP:[192.0.2.1]:5060").
+    return `(?:\\[(?<${a}>${body})\\]|(?<${b}>${body}))`;
   };
   const out = pattern.replace(/<(\/?)(F-[A-Za-z0-9_-]+|HOST|ADDR|IP4|IP6|CIDR|SUBNET|SKIPLINES|DNS)>/g, (_w, close: string, tag: string) => {
     if (tag.startsWith('F-')) {

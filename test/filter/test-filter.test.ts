@@ -46,7 +46,7 @@ test('--json: one object per match, then a summary object', async () => {
     { line: 2, host: '203.0.113.5', time: '2026-11-27T10:00:00.000Z', regex: 0 },
     { line: 3, host: '203.0.113.5', time: '2026-11-27T10:00:01.000Z', regex: 0 },
     { line: 4, host: '2001:db8::5', time: '2026-11-27T10:00:01.000Z', regex: 1 },
-    { line: 6, host: '203.0.113.9', time: '2026-11-27T10:00:03.000Z', regex: 15 },
+    { line: 6, host: '203.0.113.9', time: '2026-11-27T10:00:03.000Z', regex: 16 },
   ]);
   const s = objs.at(-1)!;
   assert.equal(s.summary, true);
