@@ -22,7 +22,7 @@ export function substituteVars(text: string, vars: Record<string, string>, locat
   let current = text;
   for (let depth = 0; depth <= MAX_DEPTH; depth++) {
     let changed = false;
-    current = current.replace(/<([A-Za-z_][\w.-]*)>/g, (whole, name: string) => {
+    current = current.replace(/<([A-Za-z_][\w.\/-]*)>/g, (whole, name: string) => {
       if (BUILTIN.has(name) || name.startsWith('F-')) return whole;
       const v = Object.prototype.hasOwnProperty.call(vars, name) ? vars[name] : undefined;
       if (v === undefined) return whole;
