@@ -91,9 +91,25 @@ export interface ParseOptions {
   jailName?: string;
 }
 
+/**
+ * fail2ban's stock jail.conf passes tags such as chain="<known/chain>" (the
+ * action's own default) or port="<port>" (a jail option). A tag naming a
+ * jail option takes its value; any other tag means "the default".
+ */
+export function resolveTags(params: Record<string, string>, jail: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(params)) {
+    const tag = /^<(?:known\/)?([A-Za-z_][\w.-]*)>$/.exec(unquote(value));
+    if (!tag) out[key] = value;
+    else if (Object.hasOwn(jail, tag[1]!)) out[key] = jail[tag[1]!]!;
+  }
+  return out;
+}
+
 export function parseFirewallParams(spec: Invocation, opts: ParseOptions): FirewallParams {
-  const p = spec.params;
-  const jail = opts.jailOptions ?? {};
+  // Jail options that are themselves unresolved tags (chain = <known/chain>) give no value.
+  const jail = Object.fromEntries(Object.entries(opts.jailOptions ?? {}).filter(([, v]) => !/^<.*>$/.test(v.trim())));
+  const p = resolveTags(spec.params, jail);
   // fail2ban's default name is "default": two jails would share one chain. The jail's name keeps them apart.
   const jailName = opts.jailName && /^[A-Za-z0-9_][A-Za-z0-9_-]{0,21}$/.test(opts.jailName) ? opts.jailName : 'default';
   const name = unquote(p.name ?? jailName);
@@ -113,7 +129,7 @@ export function parseFirewallParams(spec: Invocation, opts: ParseOptions): Firew
       throw bad(spec, (e as Error).message, (e as AsteriskBanError).hint);
     }
   }
-  const chain = unquote(p.chain ?? 'INPUT');
+  const chain = unquote(p.chain ?? jail.chain ?? 'INPUT');
   if (!/^[A-Za-z0-9_-]{1,28}$/.test(chain)) throw bad(spec, `chain "${printable(chain)}" is not a chain name`);
   const netns = p.netns === undefined ? null : unquote(p.netns);
   if (netns !== null && !/^[A-Za-z0-9_.-]{1,64}$/.test(netns)) throw bad(spec, `netns "${printable(netns)}" is not a namespace name`);
