@@ -172,12 +172,35 @@ export class InjectionAwareMatcher implements LineMatcher {
         pos = nl + 1;
         nl = text.indexOf('\n', pos);
       }
-      if (gap > 0) this.skip(gap, 0);
+      if (gap > 0) this.gapNow(gap);
       gap = 0;
-      this.pushOne(text.slice(pos, Math.min(nl, pos + MAX_LINE_CHARS)), false, false);
+      this.decideNow(text.slice(pos, Math.min(nl, pos + MAX_LINE_CHARS)));
       pos = nl + 1;
     }
-    if (gap > 0) this.skip(gap, 0);
+    if (gap > 0) this.gapNow(gap);
+  }
+
+  /** skip() while nothing is held. */
+  private gapNow(lines: number): void {
+    this.lineNo += lines;
+    this.hooks.onGap?.(lines, 'missed');
+  }
+
+  /**
+   * pushOne() for a line that cannot be held (see scanNow), without its
+   * bookkeeping: a line without CR is decided by its verdict alone.
+   */
+  private decideNow(input: string): void {
+    let line = input;
+    if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
+    if (line.indexOf('\r') >= 0) {
+      this.pushOne(input, false, false);
+      return;
+    }
+    const no = ++this.lineNo;
+    const hit = this.hit;
+    this.engine.date(line, hit);
+    this.emitAt(no, line, this.engine.verdict(this.engine.content(line, hit.start, hit.end, false)), hit.time);
   }
 
   /** Lines [from, to) through the holding path, screened line by line. */
@@ -328,13 +351,17 @@ export class InjectionAwareMatcher implements LineMatcher {
   }
 
   private emit(e: Held, v: Verdict, time: number | null = e.time): void {
+    this.emitAt(e.no, e.line, v, time);
+  }
+
+  private emitAt(no: number, line: string, v: Verdict, time: number | null): void {
     if (v.outcome !== 'matched') {
-      this.report(e.no, e.line, v.outcome);
+      this.report(no, line, v.outcome);
       return;
     }
-    const m = toMatch(v, time, e.line, e.no);
+    const m = toMatch(v, time, line, no);
     this.hooks.onMatch(m);
-    this.hooks.onLine?.(e.no, e.line, 'matched', m);
+    this.hooks.onLine?.(no, line, 'matched', m);
   }
 
   private report(no: number, line: string, outcome: LineOutcome): void {
