@@ -4,17 +4,10 @@ import type { LineEngine, Verdict } from './engine.js';
 import { toMatch } from './engine.js';
 import type { DateHit } from './date.js';
 
-/** Longest line examined; the rest is cut (a log line longer than this is garbage or an attack). */
-export const MAX_LINE_CHARS = 64 * 1024;
-/**
- * How much may be held while an opening waits for its remainder. A SIP
- * datagram carries at most 64 KiB of attacker text, so one injection fits;
- * past the bound the oldest line is decided as an ordinary line.
- */
-export const MAX_HELD_BYTES = 128 * 1024;
-export const MAX_HELD_LINES = 1024;
-/** Dated lines after a line that guarantee it is released before any closing fragment (the line bound, plus margin). */
-const SAFE_LINES = MAX_HELD_LINES + 2;
+import { MAX_HELD_BYTES, MAX_HELD_LINES, MAX_LINE_CHARS } from './limits.js';
+import { BulkScanner } from './bulk.js';
+
+export { MAX_HELD_BYTES, MAX_HELD_LINES, MAX_LINE_CHARS } from './limits.js';
 
 interface Held {
   no: number;
@@ -54,9 +47,18 @@ export class InjectionAwareMatcher implements LineMatcher {
   private heldBytes = 0;
   private heldLines = 0;
   private readonly hit: DateHit = { time: null, start: 0, end: 0 };
-  private readonly starts = new Int32Array(SAFE_LINES);
+  private readonly bulk: BulkScanner;
 
-  constructor(private readonly engine: LineEngine, private readonly hooks: MatcherHooks) {}
+  constructor(private readonly engine: LineEngine, private readonly hooks: MatcherHooks) {
+    this.bulk = new BulkScanner(engine, {
+      push: (line) => this.push(line),
+      pushOne: (line, screened) => this.pushOne(line, screened),
+      skip: (lines, bytes) => this.skip(lines, bytes),
+      flush: () => this.flush(),
+      gapNow: (lines) => this.gapNow(lines),
+      decideNow: (line) => this.decideNow(line),
+    });
+  }
 
   /** Whether lines are held back waiting for a possible remainder. */
   get holding(): boolean {
@@ -103,81 +105,11 @@ export class InjectionAwareMatcher implements LineMatcher {
 
   /**
    * Many '\n'-separated lines at once (a final line without '\n' counts as
-   * a line). Lines that carry a date and none of the literals the filter's
-   * regexes need are only counted, never cut out of the text: this is the
-   * fast path test-filter and log read-back use. onLine is not called for
-   * skipped lines; onGap is.
+   * a line): the fast path test-filter and log read-back use (bulk.ts).
+   * onLine is not called for lines screened out; onGap is.
    */
   pushLines(text: string): void {
-    const screen = this.engine.parts.chunkScreen;
-    if (screen === null || !this.engine.parts.anchoredDates) {
-      let pos = 0;
-      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', pos)) {
-        this.push(text.slice(pos, nl));
-        pos = nl + 1;
-      }
-      if (pos < text.length) this.push(text.slice(pos));
-      return;
-    }
-    const n = text.length;
-    const starts = this.starts;
-    let pos = 0;
-    while (pos < n) {
-      // Holding only matters when a dateless line may follow within the
-      // hold bound: a line with SAFE_LINES certainly dated lines after it is
-      // released before any closing fragment can arrive, so it is decided
-      // at once. `starts` keeps the last SAFE_LINES line starts walked.
-      let p = pos;
-      let count = 0;
-      while (p < n && this.engine.certainAt(text, p)) {
-        starts[count++ % SAFE_LINES] = p;
-        const nl = text.indexOf('\n', p);
-        p = nl < 0 ? n : nl + 1;
-      }
-      if (count > SAFE_LINES) {
-        const safeEnd = starts[count % SAFE_LINES]!;
-        this.flush();
-        this.scanNow(text, pos, safeEnd, screen);
-        pos = safeEnd;
-      }
-      let to = n;
-      if (p < n) {
-        const le = text.indexOf('\n', p);
-        to = le < 0 ? n : le + 1;
-      }
-      this.scanHeld(text, pos, to, screen);
-      pos = to;
-    }
-  }
-
-  /**
-   * Lines [from, to) (whole lines, all certainly dated, nothing held):
-   * the screen jumps from one candidate line to the next; the lines between
-   * are only counted, never cut out or date-parsed.
-   */
-  private scanNow(text: string, from: number, to: number, screen: RegExp): void {
-    let pos = from;
-    let gap = 0;
-    while (pos < to) {
-      screen.lastIndex = pos;
-      const hit = screen.test(text) ? screen.lastIndex : to + 1;
-      if (hit > to) {
-        for (let nl = text.indexOf('\n', pos); nl >= 0 && nl < to; nl = text.indexOf('\n', nl + 1)) gap++;
-        break;
-      }
-      // A literal holds no newline: the hit's line is the one holding hit - 1.
-      let nl = text.indexOf('\n', pos);
-      while (nl < hit - 1) {
-        gap++;
-        pos = nl + 1;
-        nl = text.indexOf('\n', pos);
-      }
-      if (gap > 0) this.gapNow(gap);
-      gap = 0;
-      this.decideNow(text.slice(pos, Math.min(nl, pos + MAX_LINE_CHARS)));
-      pos = nl + 1;
-    }
-    if (gap > 0) this.gapNow(gap);
+    this.bulk.pushLines(text);
   }
 
   /** skip() while nothing is held. */
@@ -187,7 +119,7 @@ export class InjectionAwareMatcher implements LineMatcher {
   }
 
   /**
-   * pushOne() for a line that cannot be held (see scanNow), without its
+   * pushOne() for a line that cannot be held (see bulk.ts), without its
    * bookkeeping: a line without CR is decided by its verdict alone.
    */
   private decideNow(input: string): void {
@@ -201,36 +133,6 @@ export class InjectionAwareMatcher implements LineMatcher {
     const hit = this.hit;
     this.engine.date(line, hit);
     this.emitAt(no, line, this.engine.verdict(this.engine.content(line, hit.start, hit.end, false)), hit.time);
-  }
-
-  /** Lines [from, to) through the holding path, screened line by line. */
-  private scanHeld(text: string, from: number, to: number, screen: RegExp): void {
-    let pos = from;
-    let next = -1;
-    let gapLines = 0;
-    let gapBytes = 0;
-    while (pos < to) {
-      let le = text.indexOf('\n', pos);
-      if (le < 0 || le > to) le = to;
-      // `next` is where the next literal hit ENDS (test() allocates nothing);
-      // a literal holds no newline, so the hit lies in this line iff it ends by le.
-      if (next <= pos) {
-        screen.lastIndex = pos;
-        next = screen.test(text) ? screen.lastIndex : text.length + 1;
-      }
-      if (next <= le || !this.engine.datedAt(text, pos, le)) {
-        if (gapLines > 0) this.skip(gapLines, gapBytes);
-        gapLines = 0;
-        gapBytes = 0;
-        this.pushOne(text.slice(pos, le), next > le);
-      } else {
-        // Counted as push() would count it: cut length plus the newline.
-        gapLines++;
-        gapBytes += Math.min(le - pos, MAX_LINE_CHARS) + 1;
-      }
-      pos = le + 1;
-    }
-    if (gapLines > 0) this.skip(gapLines, gapBytes);
   }
 
   /** `lines` lines (`bytes` long) the caller screened out: they cannot match, open or complete anything. */

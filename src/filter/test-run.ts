@@ -25,7 +25,7 @@ interface Tally {
 }
 
 const TIMES_SHOWN = 3;
-const FAST_CHUNK_BYTES = 4 * 1024 * 1024;
+const FAST_CHUNK_BYTES = 2 * 1024 * 1024;
 const HOSTS_SHOWN = 200;
 
 /** FILTER is a file, a name in <config>/filter.d (optionally name[key=value, ...]), or one regex. */
