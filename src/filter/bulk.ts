@@ -3,7 +3,9 @@ import { MAX_HELD_LINES, MAX_LINE_CHARS } from './limits.js';
 
 /** Dated lines after a line that guarantee it is released before any closing fragment (the line bound, plus margin). */
 const SAFE_LINES = MAX_HELD_LINES + 2;
-const CANDS = 2 * SAFE_LINES;
+/** Ring size for line and candidate starts (more than SAFE_LINES + 1; a power of two, so `& RING_MASK` replaces a division per line). */
+const RING = 2048;
+const RING_MASK = RING - 1;
 
 /** What the bulk scan needs from the matcher it feeds. */
 export interface BulkTarget {
@@ -29,11 +31,11 @@ export interface BulkTarget {
  * use.
  */
 export class BulkScanner {
-  /** Starts of the last SAFE_LINES lines scanFrom() walked. */
-  private readonly starts = new Int32Array(SAFE_LINES);
+  /** Starts of the lines scanFrom() walked (the last RING of them). */
+  private readonly starts = new Int32Array(RING);
   /** Walk indices and starts of candidate lines not yet decided (at most SAFE_LINES + 1). */
-  private readonly cands = new Int32Array(CANDS);
-  private readonly candStarts = new Int32Array(CANDS);
+  private readonly cands = new Int32Array(RING);
+  private readonly candStarts = new Int32Array(RING);
 
   constructor(private readonly engine: LineEngine, private readonly to: BulkTarget) {}
 
@@ -76,7 +78,7 @@ export class BulkScanner {
     let head = 0;
     let tail = 0;
     while (p < n && this.engine.certainAt(text, p)) {
-      starts[count % SAFE_LINES] = p;
+      starts[count & RING_MASK] = p;
       const nl = text.indexOf('\n', p);
       const le = nl < 0 ? n : nl;
       if (hit < p) {
@@ -85,17 +87,17 @@ export class BulkScanner {
       }
       // A literal holds no newline: the hit lies in this line iff it ends by le.
       if (hit <= le) {
-        cands[tail % CANDS] = count;
-        candStarts[tail++ % CANDS] = p;
+        cands[tail & RING_MASK] = count;
+        candStarts[tail++ & RING_MASK] = p;
       }
       count++;
       p = nl < 0 ? n : nl + 1;
       if (count <= SAFE_LINES) continue;
       if (count === SAFE_LINES + 1) this.to.flush();
       const safe = count - 1 - SAFE_LINES;
-      while (head < tail && cands[head % CANDS]! <= safe) {
-        const idx = cands[head % CANDS]!;
-        const start = candStarts[head++ % CANDS]!;
+      while (head < tail && cands[head & RING_MASK]! <= safe) {
+        const idx = cands[head & RING_MASK]!;
+        const start = candStarts[head++ & RING_MASK]!;
         if (idx > decided) this.to.gapNow(idx - decided);
         const end = text.indexOf('\n', start);
         this.to.decideNow(text.slice(start, Math.min(end < 0 ? n : end, start + MAX_LINE_CHARS)));
@@ -105,7 +107,7 @@ export class BulkScanner {
     let from = pos;
     if (count > SAFE_LINES) {
       if (count - SAFE_LINES > decided) this.to.gapNow(count - SAFE_LINES - decided);
-      from = starts[count % SAFE_LINES]!;
+      from = starts[(count - SAFE_LINES) & RING_MASK]!;
     }
     let to = n;
     if (p < n) {
