@@ -191,11 +191,9 @@ export class DateFinder {
   }
 
   /**
-   * Whether the line of `text` starting at `pos` certainly carries a date:
-   * it opens with `[%F %T(.fff)]` with every field in range, which find()
-   * always accepts. False means "maybe not" (and always false with a
-   * datepattern other than Asterisk's own formats). The matcher decides
-   * lines at once when enough of these follow them.
+   * Whether the line at `pos` opens with `[%F %T(.fff)]`, every field in
+   * range: a date find() always accepts. False means "maybe not" (always,
+   * with a datepattern other than Asterisk's own formats).
    */
   certainAt(text: string, pos: number): boolean {
     if (!this.plain) return false;
