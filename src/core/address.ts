@@ -133,8 +133,15 @@ function v6From(head: number[], tail: number[], gap: boolean): Address | null {
 }
 
 function build(raw: string): Address | null {
-  const fast = fastAddress(raw);
-  if (fast !== null) return fast;
+  return fastAddress(raw) ?? ipNumAddress(raw);
+}
+
+/**
+ * The same result through ip-num alone (slower: it is loaded on first use and
+ * costs microseconds per address); the hand-written path is tested against it.
+ * Throws on malformed input that isIP let through.
+ */
+export function ipNumAddress(raw: string): Address | null {
   const { IPv4, IPv6, collapseIPv6Number } = ipNum();
   const kind = isIP(raw);
   if (kind === 4) {
