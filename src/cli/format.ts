@@ -1,3 +1,4 @@
+import { printable } from '../core/address.js';
 import { formatDuration } from '../core/duration.js';
 import type { BanView, JailStatus } from '../control/api.js';
 
@@ -7,13 +8,6 @@ import type { BanView, JailStatus } from '../control/api.js';
  * goes through safe() (no terminal escapes), and JSON output escapes the C1
  * controls JSON.stringify leaves raw.
  */
-
-// Same escaping as core/address.ts printable(), kept here so that printing a
-// status does not load ip-num (half a second of CLI start-up on a busy host).
-function printable(text: string, max: number): string {
-  const cut = text.length > max ? `${text.slice(0, max)}…` : text;
-  return cut.replace(/[\u0000-\u001f\u007f-\u009f\\]/g, (c) => (c === '\\' ? '\\\\' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
-}
 
 function pad2(n: number): string {
   return String(n).padStart(2, '0');
