@@ -2,8 +2,9 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Source, SourceStatus } from './types.js';
 import type { SessionStatus } from './ami/session.js';
+import type { LogMode } from './logfile/feed.js';
 
-export type LogMode = 'full' | 'gaps' | 'off';
+export type { LogMode };
 
 /** What `backend = auto` needs of the log source (src/sources/logfile/). */
 export interface ModalLogSource extends Source {
