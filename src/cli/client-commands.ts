@@ -1,3 +1,4 @@
+import { parseAddress } from '../core/address.js';
 import { isAsteriskBanError } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
 import { request } from '../control/client.js';
@@ -30,9 +31,7 @@ function jailName(text: string): string {
   return text;
 }
 
-// Loaded on demand: ip-num is the slowest module to load, and only ban/unban need it.
-async function address(text: string): Promise<string> {
-  const { parseAddress } = await import('../core/address.js');
+function address(text: string): string {
   const a = parseAddress(text);
   if (!a) throw new UsageError(`"${text.slice(0, 64)}" is not an IP address`, 'give one IPv4 or IPv6 address, e.g. 203.0.113.5 or 2001:db8::1');
   return a.text;
@@ -52,7 +51,7 @@ export async function listCommand(ctx: ClientContext, opts: { json?: boolean }):
 }
 
 export async function banCommand(ctx: ClientContext, jail: string, ip: string, opts: { time?: string; force?: boolean }): Promise<number> {
-  const args: Record<string, unknown> = { jail: jailName(jail), ip: await address(ip) };
+  const args: Record<string, unknown> = { jail: jailName(jail), ip: address(ip) };
   if (opts.time !== undefined) {
     let seconds: number;
     try {
@@ -72,7 +71,7 @@ export async function banCommand(ctx: ClientContext, jail: string, ip: string, o
 export async function unbanCommand(ctx: ClientContext, ip: string | undefined, opts: { jail?: string; all?: boolean }): Promise<number> {
   if (opts.all && ip !== undefined) throw new UsageError('give either an ADDRESS or --all, not both');
   if (!opts.all && ip === undefined) throw new UsageError('unban needs an ADDRESS or --all');
-  const args: Record<string, unknown> = opts.all ? { all: true } : { ip: await address(ip as string) };
+  const args: Record<string, unknown> = opts.all ? { all: true } : { ip: address(ip as string) };
   if (opts.jail !== undefined) args.jail = jailName(opts.jail);
   const gone = asArray<BanView>(await request(ctx.socket, 'unban', args, { timeoutMs: TIMEOUT_MS }), 'unban');
   out(ctx, formatUnbanned(gone));
