@@ -78,10 +78,6 @@ export class AmiConnection {
     this.libReader?.(`${text}\r\n\r\n`);
   }
 
-  get writable(): boolean {
-    return !this.ended && this.socket !== null && !this.socket.destroyed && this.socket.writable;
-  }
-
   /** Ends at once, without waiting for the peer (a stuck or half-open socket never answers a FIN). */
   destroy(err?: Error): void {
     if (err) this.lastError = err;

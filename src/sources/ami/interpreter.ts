@@ -4,7 +4,7 @@ import type { Logger } from '../../core/logger.js';
 import { ThrottledLog } from '../../core/logger.js';
 import type { Failure } from '../../core/types.js';
 import { metrics } from '../../control/metrics.js';
-import { checkFrame, scanFrame, mapOptions, parseRemoteAddress, toFailure, type AmiFrame, type FrameCheck, type MapOptions } from '../../filter/ami-event.js';
+import { scanFrame, mapOptions, parseRemoteAddress, toFailure, type FrameCheck, type MapOptions } from '../../filter/ami-event.js';
 import type { AmiSettings } from '../../settings/types.js';
 import type { SourceEvents } from '../types.js';
 import { ChallengeTracker } from './challenges.js';
@@ -54,10 +54,6 @@ export class EventInterpreter {
   stop(): void {
     this.pending = null;
     this.challenges?.stop();
-  }
-
-  frame(frame: AmiFrame): void {
-    this.checked(checkFrame(frame), frame.headers[0]?.[0] ?? '');
   }
 
   /** One message's text as the splitter gives it: the hot path. */

@@ -22,7 +22,6 @@ export interface FollowerOptions {
   onLines(lines: string[], backlog: boolean): void;
   /** Caught up with the end of the file after delivering lines. */
   onIdle?(): void;
-  onState?(state: FollowState, since: number): void;
   /**
    * A file was opened under the name (at start, after rotation or re-creation).
    * Returning 'end' starts it at its end: it is a file already read under another name.
@@ -366,6 +365,5 @@ export class LogFollower {
     if (state === this.stateValue) return;
     this.stateValue = state;
     this.sinceValue = this.opts.clock.now();
-    this.opts.onState?.(state, this.sinceValue);
   }
 }

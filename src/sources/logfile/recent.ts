@@ -34,11 +34,6 @@ export class RecentLines {
     return this.items.length - this.head;
   }
 
-  /** Time the oldest kept line was read, or null when empty. */
-  oldest(): number | null {
-    return this.size > 0 ? this.items[this.head]!.at : null;
-  }
-
   push(line: string, at: number, gapNo: number): void {
     this.items.push({ line, at, gapNo, done: false });
     this.chars += line.length;
@@ -69,12 +64,6 @@ export class RecentLines {
       }
     }
     return out;
-  }
-
-  clear(): void {
-    this.items = [];
-    this.head = 0;
-    this.chars = 0;
   }
 
   private trim(now: number): void {
