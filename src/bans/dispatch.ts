@@ -42,10 +42,6 @@ export class Dispatcher {
     this.timers.clear();
   }
 
-  get pendingRetries(): number {
-    return this.timers.size;
-  }
-
   private async attempt(jail: string, action: Action, op: Operation, bans: Ban[], opts: BanOptions, attempt: number): Promise<boolean> {
     if (bans.length === 0) return true;
     try {

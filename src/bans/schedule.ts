@@ -70,8 +70,4 @@ export class ExpiryHeap<T> {
     if (entries.length > this.items.length) this.reset(this.items.concat(entries));
     else for (const e of entries) this.push(e.end, e.token);
   }
-
-  clear(): void {
-    this.items = [];
-  }
 }

@@ -105,5 +105,3 @@ export const COMMANDS: Readonly<Record<CommandName, Handler>> = {
 export function findCommand(name: string): Handler | undefined {
   return Object.prototype.hasOwnProperty.call(COMMANDS, name) ? COMMANDS[name as CommandName] : undefined;
 }
-
-export const COMMAND_NAMES = Object.keys(COMMANDS) as CommandName[];

@@ -5,9 +5,6 @@ import type { Logger } from '../core/logger.js';
 import { metrics, registry as defaultRegistry } from './metrics.js';
 import { packageVersion } from './version.js';
 
-/** Loopback only unless the admin says otherwise: the counters reveal who attacks us. */
-export const DEFAULT_METRICS_ADDRESS = { host: '127.0.0.1', port: 9797 } as const;
-
 export interface MetricsServerOptions {
   host: string;
   port: number;

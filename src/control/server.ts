@@ -3,13 +3,10 @@ import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { AsteriskBanError, isAsteriskBanError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import { DEFAULT_DAEMON } from '../settings/defaults.js';
 import type { DaemonApi } from './api.js';
 import { findCommand } from './commands.js';
 import { metrics } from './metrics.js';
 import { LineSplitter, MAX_REQUEST_BYTES, RequestError, errorAnswer, okAnswer, parseRequest, type RequestId } from './protocol.js';
-
-export const DEFAULT_SOCKET = DEFAULT_DAEMON.socket;
 
 export interface ControlServerOptions {
   path: string;
@@ -218,10 +215,4 @@ function inUse(path: string): AsteriskBanError {
 function write(sock: Socket, text: string): Promise<void> {
   if (sock.destroyed || !sock.writable) return Promise.resolve();
   return new Promise((resolve) => sock.write(text, () => resolve()));
-}
-
-export async function startControlServer(opts: ControlServerOptions): Promise<ControlServer> {
-  const server = new ControlServer(opts);
-  await server.start();
-  return server;
 }
