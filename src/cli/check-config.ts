@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { AsteriskBanError, ConfigErrors, configError } from '../core/errors.js';
+import { AsteriskBanError, ConfigErrors } from '../core/errors.js';
 import { loadSettings } from '../settings/index.js';
-import type { JailSettings, Settings } from '../settings/types.js';
+import type { FilterDefinition, JailSettings, Settings } from '../settings/types.js';
+import type { CompiledFilter } from '../filter/types.js';
 import { compileFilter } from '../filter/index.js';
 import { compileIncrement } from '../bans/increment.js';
 import { createAction, validateInvocation } from '../actions/registry.js';
@@ -12,6 +13,8 @@ export interface CheckResult {
   settings: Settings | null;
   errors: AsteriskBanError[];
   warnings: string[];
+  /** Filters compiled while checking, for the daemon to use rather than compile again. */
+  compiled: Map<FilterDefinition, CompiledFilter>;
 }
 
 function asErrors(err: unknown): AsteriskBanError[] {
@@ -20,7 +23,8 @@ function asErrors(err: unknown): AsteriskBanError[] {
   return [new AsteriskBanError('E_INTERNAL', err instanceof Error ? err.message : String(err))];
 }
 
-function checkJail(jail: JailSettings, env: Record<string, string>, errors: AsteriskBanError[], warnings: string[]): void {
+function checkJail(jail: JailSettings, env: Record<string, string>, result: CheckResult): void {
+  const { errors, warnings, compiled } = result;
   const where = { file: jail.file, line: jail.line };
   if (jail.increment.enabled) {
     try {
@@ -32,7 +36,7 @@ function checkJail(jail: JailSettings, env: Record<string, string>, errors: Aste
   for (const def of [jail.filterDef, jail.gapFilterDef]) {
     if (!def) continue;
     try {
-      compileFilter(def);
+      compiled.set(def, compileFilter(def));
     } catch (err) {
       errors.push(...asErrors(err));
     }
@@ -49,41 +53,33 @@ function checkJail(jail: JailSettings, env: Record<string, string>, errors: Aste
       errors.push(...asErrors(err));
     }
   }
+  // Missing logpath, filter or AMI account are the settings loader's to report.
   if (jail.backend !== 'ami') {
-    if (jail.logpath.length === 0) {
-      errors.push(configError(`jail [${jail.name}] reads logs (backend = ${jail.backend}) but has no logpath`, where, 'add logpath = /var/log/asterisk/messages'));
-    } else if (!jail.filterDef) {
-      errors.push(configError(`jail [${jail.name}] reads logs (backend = ${jail.backend}) but has no filter`, where, 'add filter = asterisk'));
-    }
     for (const p of jail.logpath) {
       if (!/[*?[]/.test(p.value) && !existsSync(p.value)) {
         warnings.push(`${p.file}:${p.line}: logpath ${p.value} does not exist yet; it will be followed once it appears`);
       }
     }
   }
-  if (jail.backend !== 'log' && (!jail.ami.username || !jail.ami.secret)) {
-    const msg = `jail [${jail.name}] uses AMI (backend = ${jail.backend}) but has no AMI username or secret`;
-    const hint = 'set AMI_USERNAME and AMI_SECRET in .env (or ami_username / ami_secret in the jail)';
-    if (jail.backend === 'ami') errors.push(configError(msg, where, hint));
-    else warnings.push(`${jail.file}:${jail.line}: ${msg}; it will read the log only (${hint})`);
-  }
 }
 
 /** Everything `run` would refuse, found without starting anything. */
 export function checkConfig(dir: string, env: NodeJS.ProcessEnv = process.env): CheckResult {
-  const errors: AsteriskBanError[] = [];
-  const warnings: string[] = [];
-  let settings: Settings | null = null;
+  const result: CheckResult = { settings: null, errors: [], warnings: [], compiled: new Map() };
+  let settings: Settings;
   try {
     settings = loadSettings(dir, { env });
   } catch (err) {
-    return { settings: null, errors: asErrors(err), warnings };
+    result.errors.push(...asErrors(err));
+    return result;
   }
+  result.settings = settings;
+  const { warnings } = result;
   warnings.push(...(settings.warnings ?? []));
   const enabled = settings.jails.filter((j) => j.enabled);
   if (enabled.length === 0) warnings.push(`${dir}: no jail is enabled`);
-  for (const jail of enabled) checkJail(jail, settings.env, errors, warnings);
-  return { settings, errors, warnings };
+  for (const jail of enabled) checkJail(jail, settings.env, result);
+  return result;
 }
 
 export async function checkConfigCommand(opts: { config: string }, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {

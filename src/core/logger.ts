@@ -3,7 +3,6 @@ import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
-export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 
 export interface LoggerOptions {
   level?: LogLevel;

@@ -10,8 +10,6 @@ export interface PacketWitness {
 
 export interface BanGateDeps {
   logger: Logger;
-  /** null: verification off or unavailable; every request passes. */
-  witness: PacketWitness | null;
   pass(req: BanRequest): void;
 }
 
@@ -25,15 +23,17 @@ export class BanGate {
   refused = 0;
   private pending: BanRequest[] = [];
   private scheduled = false;
+  /** null: verification off or unavailable; every request passes. */
+  private witness: PacketWitness | null = null;
 
-  constructor(private readonly jail: string, private deps: BanGateDeps) {}
+  constructor(private readonly jail: string, private readonly deps: BanGateDeps) {}
 
   setWitness(witness: PacketWitness | null): void {
-    this.deps = { ...this.deps, witness };
+    this.witness = witness;
   }
 
   submit(req: BanRequest): void {
-    if (!this.deps.witness) {
+    if (!this.witness) {
       this.deps.pass(req);
       return;
     }
@@ -48,7 +48,7 @@ export class BanGate {
     const batch = this.pending;
     this.pending = [];
     this.scheduled = false;
-    const witness = this.deps.witness;
+    const witness = this.witness;
     if (!witness) {
       for (const req of batch) this.deps.pass(req);
       return;

@@ -2,7 +2,8 @@ import { BanManager } from '../bans/manager.js';
 import type { Clock } from '../core/clock.js';
 import { AsteriskBanError, ConfigErrors } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { Settings } from '../settings/types.js';
+import type { FilterDefinition, Settings } from '../settings/types.js';
+import type { CompiledFilter } from '../filter/types.js';
 import { Store } from '../store/store.js';
 import { checkConfig } from '../cli/check-config.js';
 import { JailRuntime } from './jail-runtime.js';
@@ -12,6 +13,8 @@ import { witnessFor } from './witness.js';
 export interface DaemonOptions {
   configDir: string;
   settings: Settings;
+  /** Filters compiled while validating `settings` (check-config). */
+  compiled?: Map<FilterDefinition, CompiledFilter>;
   clock: Clock;
   logger: Logger;
 }
@@ -29,11 +32,13 @@ export class Daemon {
   readonly runtimes = new Map<string, JailRuntime>();
   readonly startedAt: number;
   private settings: Settings;
+  private compiled: Map<FilterDefinition, CompiledFilter>;
   private checkTimer: NodeJS.Timeout | null = null;
   private witnessCache = new Map<string, Promise<PacketWitness | null>>();
 
   constructor(private readonly opts: DaemonOptions) {
     this.settings = opts.settings;
+    this.compiled = opts.compiled ?? new Map();
     this.startedAt = opts.clock.now();
     this.store = Store.open(opts.settings.daemon.dbfile);
     this.manager = new BanManager({
@@ -71,6 +76,7 @@ export class Daemon {
     const check = checkConfig(this.opts.configDir);
     if (check.errors.length > 0 || !check.settings) throw new ConfigErrors(check.errors);
     const next = check.settings;
+    this.compiled = check.compiled;
     if (only !== undefined && !this.runtimes.has(only) && !next.jails.some((j) => j.name === only && j.enabled)) {
       throw new AsteriskBanError('E_UNKNOWN_JAIL', `no jail named ${only}`);
     }
@@ -127,6 +133,7 @@ export class Daemon {
       manager: this.manager,
       env: this.settings.env,
       positions: this.store.positions,
+      compiled: this.compiled,
       witness: (mode: 'auto' | 'conntrack' | 'off') => {
         let w = this.witnessCache.get(mode);
         if (!w) this.witnessCache.set(mode, (w = witnessFor(mode, this.opts.logger)));

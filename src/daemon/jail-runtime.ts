@@ -6,7 +6,8 @@ import type { BanManager } from '../bans/manager.js';
 import { compileFilter } from '../filter/index.js';
 import { IgnoreList } from '../jail/ignore.js';
 import { Jail } from '../jail/jail.js';
-import type { JailSettings } from '../settings/types.js';
+import type { FilterDefinition, JailSettings } from '../settings/types.js';
+import type { CompiledFilter } from '../filter/types.js';
 import { AmiSource } from '../sources/ami/source.js';
 import { AutoSource } from '../sources/failover.js';
 import { LogSource } from '../sources/logfile/source.js';
@@ -21,6 +22,8 @@ export interface RuntimeDeps {
   manager: BanManager;
   env: Record<string, string>;
   positions?: PositionStore;
+  /** Filters check-config already compiled for these settings. */
+  compiled?: Map<FilterDefinition, CompiledFilter>;
   /** Resolves the conntrack witness for verify = auto | conntrack (null when unavailable). */
   witness(mode: JailSettings['verify']): Promise<PacketWitness | null>;
 }
@@ -47,7 +50,6 @@ export class JailRuntime {
     this.logger = deps.logger.child({ jail: settings.name });
     this.gate = new BanGate(settings.name, {
       logger: this.logger,
-      witness: null,
       pass: (req) => {
         deps.manager.request(req).catch((err: Error) => this.logger.error(`ban of ${req.ip} failed: ${err.message}`, { ip: req.ip }));
       },
@@ -151,30 +153,24 @@ export class JailRuntime {
       success: (ip) => this.jail.clearFailures(ip),
     };
     const common = { jail: s.name, clock: this.deps.clock, logger: this.logger, events };
-    const hasAmi = s.ami.username !== '' && s.ami.secret !== '';
+    // The settings loader guarantees what each backend needs: an AMI account
+    // for ami (auto without one is already log), a filter and logpath for log
+    // and auto.
+    const compile = (def: FilterDefinition) => this.deps.compiled?.get(def) ?? compileFilter(def);
     const makeLog = (): LogSource | null => {
       if (s.logpath.length === 0 || !s.filterDef) return null;
       return new LogSource({
         ...common,
         paths: s.logpath.map((p) => p.value),
-        filter: compileFilter(s.filterDef),
-        ...(s.gapFilterDef ? { gapFilter: compileFilter(s.gapFilterDef) } : {}),
+        filter: compile(s.filterDef),
+        ...(s.gapFilterDef ? { gapFilter: compile(s.gapFilterDef) } : {}),
         ...(this.deps.positions ? { positions: this.deps.positions } : {}),
         ...(s.readback ? { readbackMs: s.findtime * 1000 } : {}),
       });
     };
     if (s.backend === 'log') return makeLog();
-    if (s.backend === 'ami') return new AmiSource({ ...common, settings: s });
-    const log = makeLog();
-    if (!hasAmi) {
-      this.logger.warn('backend = auto without AMI_USERNAME/AMI_SECRET: reading the log only');
-      return log;
-    }
     const ami = new AmiSource({ ...common, settings: s });
-    if (!log) {
-      this.logger.warn('backend = auto without logpath/filter: AMI only, nothing covers an Asterisk restart');
-      return ami;
-    }
-    return new AutoSource({ jail: s.name, ami, log, clock: this.deps.clock, logger: this.logger });
+    const log = s.backend === 'auto' ? makeLog() : null;
+    return log ? new AutoSource({ jail: s.name, ami, log, clock: this.deps.clock, logger: this.logger }) : ami;
   }
 }

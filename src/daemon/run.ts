@@ -33,7 +33,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
 
   let daemon: Daemon;
   try {
-    daemon = new Daemon({ configDir: opts.config, settings, clock: systemClock, logger });
+    daemon = new Daemon({ configDir: opts.config, settings, compiled: check.compiled, clock: systemClock, logger });
   } catch (err) {
     return fatal(logger, err, 'cannot open the state database');
   }
