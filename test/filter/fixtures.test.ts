@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fixture, repoRoot } from '../helpers/paths.js';
 import { compileFilter } from '../../src/filter/index.js';
 import type { LineOutcome, FilterMatch } from '../../src/filter/index.js';
-import { readFilterFile } from '../../src/filter/load.js';
+import { loadFilterFile as readFilterFile } from '../../src/settings/filter-file.js';
 
 /**
  * Filter tests are data: each log line in test/fixtures/filter/*.log is

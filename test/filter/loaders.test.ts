@@ -3,13 +3,14 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
 import { compileFilter } from '../../src/filter/index.js';
-import { readFilterFile, loadFilterDefinition } from '../../src/filter/load.js';
+import { loadFilterFile as readFilterFile } from '../../src/settings/filter-file.js';
+import { loadFilterDefinition } from '../../src/filter/load.js';
 
 const FILE = join(repoRoot, 'config', 'filter.d', 'asterisk.conf');
 
-// The daemon reads filters through src/settings; test-filter and the fixture
-// runner may use the small reader in src/filter/load.ts. Both must compile
-// the shipped filter to the same regexes, in both modes.
+// The daemon reads filters through src/settings; test-filter through
+// src/filter/load.ts, which defers to it. Both must compile the shipped
+// filter to the same regexes, in both modes.
 for (const params of [{}, { mode: 'gaps' }] as Record<string, string>[]) {
   test(`settings loader and the filter reader agree on asterisk.conf ${JSON.stringify(params)}`, async () => {
     const ours = compileFilter(readFilterFile(FILE, params));
