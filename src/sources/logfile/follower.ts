@@ -6,6 +6,7 @@ import { LineSplitter } from './lines.js';
 import { readFirstLineHash, type Position, type PositionStore } from './positions.js';
 import type { ReadbackOptions } from './readback.js';
 import { RetiredFile } from './rotated.js';
+import { SerialRun } from './serial.js';
 import { atLineStart, chooseStart } from './start.js';
 import { ChangeWatch } from './watch.js';
 
@@ -61,8 +62,7 @@ function errCode(err: unknown): string | undefined {
  * file is read to its end through the open descriptor, and for a grace time
  * after, while the new one is read from 0), copytruncate (size below our
  * offset), deletion and re-creation, and a file that does not exist yet.
- * Every check is serialised, so a burst of watch events costs one read loop,
- * never parallel reads.
+ * Every check is serialised (SerialRun).
  */
 export class LogFollower {
   readonly path: string;
@@ -84,9 +84,7 @@ export class LogFollower {
   private lastSave = -Infinity;
   private stateValue: FollowState = 'waiting';
   private sinceValue: number;
-  private running: Promise<void> | null = null;
-  private again = false;
-  private againPoll = false;
+  private readonly runs: SerialRun;
   private stopped = false;
   private readonly changes: ChangeWatch;
 
@@ -97,6 +95,11 @@ export class LogFollower {
     this.throttled = new ThrottledLog(opts.logger, 60_000, opts.clock);
     this.splitter = this.newSplitter();
     this.buf = Buffer.allocUnsafe(opts.chunkBytes ?? DEFAULT_CHUNK_BYTES);
+    this.runs = new SerialRun(
+      (verify) => this.step(verify),
+      (err) => this.throttled.warn(`read:${this.path}`, `cannot read ${printable(this.path)}: ${(err as Error).message}`, { path: this.path }),
+      () => this.stopped,
+    );
     this.changes = new ChangeWatch(opts.path, {
       clock: opts.clock,
       pollMs: opts.pollMs ?? 1000,
@@ -153,7 +156,7 @@ export class LogFollower {
     if (this.stopped) return;
     this.stopped = true;
     this.changes.stop();
-    await this.running;
+    await this.runs.current;
     await this.drainRetired(true).catch(() => {});
     this.save(true);
     await this.fh?.close().catch(() => {});
@@ -164,28 +167,7 @@ export class LogFollower {
   /** Reads whatever is new now; concurrent calls share one run. */
   check(verify = false): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    this.againPoll ||= verify;
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = this.loop().finally(() => {
-      this.running = null;
-    });
-    return this.running;
-  }
-
-  private async loop(): Promise<void> {
-    do {
-      this.again = false;
-      const verify = this.againPoll;
-      this.againPoll = false;
-      try {
-        await this.step(verify);
-      } catch (err) {
-        this.throttled.warn(`read:${this.path}`, `cannot read ${printable(this.path)}: ${(err as Error).message}`, { path: this.path });
-      }
-    } while (this.again && !this.stopped);
+    return this.runs.run(verify);
   }
 
   private async step(verify: boolean): Promise<void> {
