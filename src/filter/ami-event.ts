@@ -10,11 +10,6 @@ export interface AmiFrame {
   headers: ReadonlyArray<readonly [key: string, value: string]>;
 }
 
-/** Headers every security event carries exactly once (Asterisk 13..22). */
-export const SECURITY_HEADERS = [
-  'Privilege', 'EventTV', 'Severity', 'Service', 'EventVersion', 'AccountID', 'SessionID', 'LocalAddress', 'RemoteAddress',
-] as const;
-
 export const SECURITY_PRIVILEGE = 'security,all';
 
 export interface FrameCheck {
@@ -36,7 +31,8 @@ export interface FrameCheck {
   account: string | undefined;
 }
 
-// Slots for counting the security headers without a Map per frame.
+// Headers every security event carries exactly once (Asterisk 13..22), slots
+// 0-8, plus Event: slots for counting them without a Map per frame.
 const SLOT: Record<string, number> = Object.assign(Object.create(null) as Record<string, number>, {
   Privilege: 0, EventTV: 1, Severity: 2, Service: 3, EventVersion: 4, AccountID: 5, SessionID: 6, LocalAddress: 7, RemoteAddress: 8, Event: 9,
 });
@@ -193,10 +189,10 @@ export function parseRemoteAddress(text: string): Address | null {
   return addr;
 }
 
-/** `2026-11-27T10:00:00.123+0000` (Asterisk's EventTV) to ms epoch, or null. */
 let lastTV = '';
 let lastTVms: number | null = null;
 
+/** `2026-11-27T10:00:00.123+0000` (Asterisk's EventTV) to ms epoch, or null. */
 export function parseEventTime(text: string | undefined): number | null {
   if (!text) return null;
   // Events of one burst share their EventTV text; skip the regex for repeats.
