@@ -2,7 +2,7 @@ import { AsteriskBanError } from '../core/errors.js';
 import type { FilterDefinition, Located } from '../settings/types.js';
 import type { CompiledFilter, LineMatcher, MatcherHooks } from './types.js';
 import { compileRx } from './rx.js';
-import { coverLiterals } from './literal.js';
+import { coverLiterals, escapeLiteral } from './literal.js';
 import type { Rx } from './rx.js';
 import { DateFinder, DateResolver } from './date.js';
 import { DatePattern, defaultDatePattern } from './datepattern.js';
@@ -29,16 +29,10 @@ function listOption(def: FilterDefinition, key: 'openregex' | 'closeregex'): Loc
   return text.split('\n').filter((l) => l.trim() !== '').map((value) => ({ value, file: def.file, line: 0 }));
 }
 
-function escapeLiteral(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}
-
 /** One regex of literals, or null when there are none to screen on. */
 function alternation(lits: string[] | null): RegExp | null {
   return lits === null || lits.length === 0 ? null : new RegExp(lits.map(escapeLiteral).join('|'));
 }
-
-
 
 /**
  * Compiles a filter.d definition: fail2ban regex semantics (Python syntax,

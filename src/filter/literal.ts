@@ -7,9 +7,18 @@
  * literal at all.
  */
 export function requiredLiteral(source: string, min = 3): string | null {
-  const runs = requiredRuns(source, min);
+  return longestRun(requiredRuns(source, min));
+}
+
+/** The longest of requiredRuns()' runs (the first of equals); null when there is none. */
+export function longestRun(runs: string[] | null): string | null {
   if (runs === null || runs.length === 0) return null;
   return runs.reduce((a, b) => (b.length > a.length ? b : a));
+}
+
+/** `s` as a regex source matching exactly it. */
+export function escapeLiteral(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
 /** The literal a regex's matches must start with (right after a leading `^`), or null. */

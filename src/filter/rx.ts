@@ -5,7 +5,7 @@ import type { Location } from '../core/errors.js';
 import type { Located } from '../settings/types.js';
 import { expandTags, substituteVars } from './tags.js';
 import { translatePythonRegex, compileJs } from './python-regex.js';
-import { anchoredPrefix, requiredRuns } from './literal.js';
+import { anchoredPrefix, escapeLiteral, longestRun, requiredRuns } from './literal.js';
 
 /** One failregex/ignoreregex/openregex/closeregex line, ready to run. */
 export interface Rx {
@@ -61,7 +61,7 @@ export function compileRx(loc: Located, opts: RxOptions): Rx[] {
     const re = compileJs(t.source, t.flags, text, location);
     const runs = t.flags.includes('i') ? null : requiredRuns(t.source);
     const prefix = t.flags.includes('i') || t.flags.includes('m') ? null : anchoredPrefix(t.source);
-    const literal = runs === null || runs.length === 0 ? null : runs.reduce((a, b) => (b.length > a.length ? b : a));
+    const literal = longestRun(runs);
     out.push({
       re,
       source: text,
@@ -77,11 +77,6 @@ export function compileRx(loc: Located, opts: RxOptions): Rx[] {
     });
   }
   return out;
-}
-
-/** `s` as a regex matching exactly it (the escaping compileJs' source uses for our own literals). */
-function escapeLiteral(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
 /** The first address group that captured a valid address; null when none did. */
