@@ -107,12 +107,7 @@ export class BanManager {
     if (this.started) return;
     this.started = true;
     this.history.purge();
-    const byJail = new Map<string, StoredBan[]>();
-    for (const b of this.opts.store.loadBans()) {
-      let list = byJail.get(b.jail);
-      if (!list) byJail.set(b.jail, (list = []));
-      list.push(b);
-    }
+    const byJail = groupByJail(this.opts.store.loadBans());
     const orphans = [...byJail.keys()].filter((j) => !this.jails.has(j));
     if (orphans.length > 0) this.opts.logger.warn(`bans of unconfigured jails kept in the database, not enforced: ${orphans.join(', ')}`);
     await Promise.all([...this.jails.values()].map((j) => this.restoreJail(j, byJail.get(j.name) ?? [])));
@@ -249,17 +244,16 @@ export class BanManager {
       made.push({ p, ban });
     }
     if (made.length === 0) return;
+    const all = made.map((m) => m.ban);
     try {
-      this.opts.store.saveBans(made.map((m) => m.ban));
+      this.opts.store.saveBans(all);
     } catch (err) {
       // Still enforce: an attacker must not get through because our disk is full.
       this.opts.logger.error(`cannot persist ${made.length} ban(s); enforcing them in memory only`, { error: (err as Error).message });
     }
-    const byJail = new Map<string, Ban[]>();
-    for (const { ban } of made) byJail.get(ban.jail)?.push(ban) ?? byJail.set(ban.jail, [ban]);
-    this.expiry.add(made.map((m) => m.ban));
+    this.expiry.add(all);
     const firewall: Promise<boolean>[] = [];
-    for (const [name, bans] of byJail) {
+    for (const [name, bans] of groupByJail(all)) {
       const jail = this.jails.get(name)!;
       jail.total += bans.length;
       metrics.bans.inc({ jail: name }, bans.length);
@@ -277,14 +271,8 @@ export class BanManager {
   }
 
   private async lift(bans: Ban[]): Promise<void> {
-    const byJail = new Map<string, Ban[]>();
-    for (const b of bans) {
-      const jail = this.jails.get(b.jail);
-      if (!jail || jail.bans.get(b.ip) !== b) continue;
-      jail.bans.delete(b.ip);
-      byJail.get(b.jail)?.push(b) ?? byJail.set(b.jail, [b]);
-    }
-    const lifted = [...byJail.values()].flat();
+    // One pass, so a ban listed twice is lifted once.
+    const lifted = bans.filter((b) => this.isLive(b) && this.jails.get(b.jail)!.bans.delete(b.ip));
     if (lifted.length === 0) return;
     try {
       this.opts.store.deleteBans(lifted);
@@ -292,7 +280,7 @@ export class BanManager {
       this.opts.logger.error(`cannot delete ${lifted.length} lifted ban(s) from the database`, { error: (err as Error).message });
     }
     const runs: Promise<boolean>[] = [];
-    for (const [name, list] of byJail) {
+    for (const [name, list] of groupByJail(lifted)) {
       const jail = this.jails.get(name)!;
       metrics.unbans.inc({ jail: name }, list.length);
       metrics.banned.set({ jail: name }, jail.bans.size);
@@ -317,4 +305,10 @@ export class BanManager {
   private fail(code: 'E_UNKNOWN_JAIL' | 'E_INTERNAL', message: string): never {
     throw new AsteriskBanError(code, message);
   }
+}
+
+function groupByJail<T extends { jail: string }>(bans: Iterable<T>): Map<string, T[]> {
+  const byJail = new Map<string, T[]>();
+  for (const b of bans) byJail.get(b.jail)?.push(b) ?? byJail.set(b.jail, [b]);
+  return byJail;
 }
