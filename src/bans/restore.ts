@@ -59,14 +59,14 @@ export async function reconcileWithKernel(jail: string, action: Action, current:
     logger.warn(`action ${action.id} cannot list what the kernel holds; not reconciled`, { jail, error: errorText(err) });
     return;
   }
-  const kernel = new Set<string>();
+  const kernel = new Map<string, 4 | 6>();
   for (const text of listed) {
     const addr = parseAddress(text);
-    if (addr) kernel.add(addr.text);
+    if (addr) kernel.set(addr.text, addr.family);
   }
   const live = current();
   const missing = [...live.values()].filter((b) => before.has(b.ip) && !kernel.has(b.ip));
-  const strays = [...kernel].filter((ip) => !live.has(ip)).map((ip) => strayBan(jail, ip));
+  const strays = [...kernel].filter(([ip]) => !live.has(ip)).map(([ip, family]) => strayBan(jail, ip, family));
   if (missing.length + strays.length === 0) return;
   logger.warn(`action ${action.id}: kernel differed from the ban database; lifting ${strays.length}, re-applying ${missing.length}`, { jail });
   await Promise.all([
@@ -76,8 +76,7 @@ export async function reconcileWithKernel(jail: string, action: Action, current:
 }
 
 /** A stand-in record for an address we hold no ban for, so the action can delete it. */
-function strayBan(jail: string, ip: string): Ban {
-  const family = parseAddress(ip)?.family ?? (ip.includes(':') ? 6 : 4);
+function strayBan(jail: string, ip: string, family: 4 | 6): Ban {
   return { jail, ip, family, start: 0, end: 0, count: 0, source: 'manual', reason: 'not in the ban database', failures: [] };
 }
 
