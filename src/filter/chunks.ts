@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { MAX_LINE_CHARS } from './matcher.js';
+import { MAX_LINE_CHARS } from './limits.js';
 
 /** Bytes read per system call: big enough that the per-read cost vanishes, small enough for the memory bound. */
 export const CHUNK_BYTES = 1024 * 1024;

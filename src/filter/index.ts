@@ -11,7 +11,6 @@ import { LineEngine } from './engine.js';
 import type { FilterParts, InjectionPair } from './engine.js';
 
 export type { CompiledFilter, LineMatcher, MatcherHooks, FilterMatch, LineOutcome } from './types.js';
-export { MAX_LINE_CHARS } from './matcher.js';
 
 export interface CompileOptions {
   /** 'UTC', 'local' (default) or an offset such as '+0100', for dates that carry none. */

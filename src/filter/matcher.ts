@@ -3,11 +3,8 @@ import type { LineMatcher, LineOutcome, MatcherHooks } from './types.js';
 import type { LineEngine, Verdict } from './engine.js';
 import { toMatch } from './engine.js';
 import type { DateHit } from './date.js';
-
 import { MAX_HELD_BYTES, MAX_HELD_LINES, MAX_LINE_CHARS } from './limits.js';
 import { BulkScanner } from './bulk.js';
-
-export { MAX_HELD_BYTES, MAX_HELD_LINES, MAX_LINE_CHARS } from './limits.js';
 
 interface Held {
   no: number;

@@ -5,7 +5,7 @@ import { compileFilter, definitionFromRegex } from './index.js';
 import type { CompiledFilter, FilterMatch, LineMatcher, LineOutcome, MatcherHooks } from './index.js';
 import { loadFilterDefinition } from './load.js';
 import { readLineChunks } from './chunks.js';
-import { MAX_LINE_CHARS } from './matcher.js';
+import { MAX_LINE_CHARS } from './limits.js';
 
 export interface TestFilterOptions {
   json?: boolean;

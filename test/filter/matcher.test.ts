@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { compileFilter } from '../../src/filter/index.js';
 import type { CompiledFilter, FilterMatch, LineOutcome } from '../../src/filter/index.js';
 import { loadFilterFile as readFilterFile } from '../../src/settings/filter-file.js';
-import { MAX_HELD_LINES, MAX_LINE_CHARS } from '../../src/filter/matcher.js';
+import { MAX_HELD_LINES, MAX_LINE_CHARS } from '../../src/filter/limits.js';
 import { fixture, repoRoot } from '../helpers/paths.js';
 import { generateAsteriskLog, prng } from '../bench/gen-asterisk-log.js';
 
