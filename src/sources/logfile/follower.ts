@@ -5,7 +5,7 @@ import { printable } from '../../core/address.js';
 import { LineSplitter } from './lines.js';
 import { readFirstLineHash, type Position, type PositionStore } from './positions.js';
 import type { ReadbackOptions } from './readback.js';
-import { RetiredFile } from './rotated.js';
+import { RetiredFile, RetiredSlot } from './rotated.js';
 import { SerialRun } from './serial.js';
 import { atLineStart, chooseStart } from './start.js';
 import { ChangeWatch } from './watch.js';
@@ -68,9 +68,7 @@ export class LogFollower {
   readonly path: string;
   private readonly opts: FollowerOptions;
   private splitter: LineSplitter;
-  private prev: RetiredFile | null = null;
-  /** While no file is under the name: how far the retired one was read. */
-  private retiredPos: Position | null = null;
+  private readonly retired: RetiredSlot;
   private readonly throttled: ThrottledLog;
   private readonly buf: Buffer;
   private fh: FileHandle | null = null;
@@ -94,6 +92,7 @@ export class LogFollower {
     this.sinceValue = opts.clock.now();
     this.throttled = new ThrottledLog(opts.logger, 60_000, opts.clock);
     this.splitter = this.newSplitter();
+    this.retired = new RetiredSlot(opts.clock);
     this.buf = Buffer.allocUnsafe(opts.chunkBytes ?? DEFAULT_CHUNK_BYTES);
     this.runs = new SerialRun(
       (verify) => this.step(verify),
@@ -136,12 +135,12 @@ export class LogFollower {
 
   /** Whether the file with this id is read here: the current one, or the one retired by a rotation. */
   reads(id: string): boolean {
-    return this.fileId === id || this.prev?.id === id;
+    return this.fileId === id || this.retired.reads(id);
   }
 
   /** Where a restart would resume, or null before the file was ever opened. */
   position(): Position | null {
-    if (!this.fh && this.retiredPos) return this.retiredPos;
+    if (!this.fh && this.retired.position) return this.retired.position;
     if (this.ino < 0) return null;
     return { inode: this.ino, offset: this.readPos - this.splitter.pendingBytes, firstLineHash: this.firstHash };
   }
@@ -171,7 +170,7 @@ export class LogFollower {
   }
 
   private async step(verify: boolean): Promise<void> {
-    if (this.prev) await this.drainRetired(false);
+    await this.drainRetired(false);
     if (!this.fh && !(await this.open())) {
       this.idle();
       return;
@@ -221,23 +220,16 @@ export class LogFollower {
 
   /** The name moved on: keep the old file open for the grace time, read it on every step. */
   private async retire(): Promise<void> {
-    if (this.prev) await this.drainRetired(true);
+    await this.drainRetired(true);
     if (!this.fh) return;
     const until = this.opts.clock.now() + (this.opts.rotateGraceMs ?? DEFAULT_ROTATE_GRACE_MS);
-    this.prev = new RetiredFile(this.fh, this.readPos, this.splitter, until, this.fileId ?? '', this.ino, this.firstHash);
-    this.retiredPos = this.prev.position();
+    this.retired.hold(new RetiredFile(this.fh, this.readPos, this.splitter, until, this.fileId ?? '', this.ino, this.firstHash));
     this.fh = null;
     this.splitter = this.newSplitter();
   }
 
-  private async drainRetired(final: boolean): Promise<void> {
-    const p = this.prev;
-    if (!p) return;
-    const done = final || this.opts.clock.now() >= p.until;
-    // Let go first: a read error must not leave a closed file to read on every step.
-    if (done) this.prev = null;
-    await p.read(this.buf, (lines) => this.deliver(lines), done);
-    if (this.retiredPos?.inode === p.position().inode) this.retiredPos = p.position();
+  private drainRetired(final: boolean): Promise<void> {
+    return this.retired.drain(this.buf, (lines) => this.deliver(lines), final);
   }
 
   /** The file we read is done: its partial last line is all there will be. */
@@ -269,7 +261,7 @@ export class LogFollower {
       return false;
     }
     this.fh = fh;
-    this.retiredPos = null;
+    this.retired.forget();
     this.ino = st.ino;
     this.dev = st.dev;
     const known = this.opts.onOpen?.(st.ino, st.dev) === 'end';

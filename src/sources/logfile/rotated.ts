@@ -1,5 +1,6 @@
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import type { Clock } from '../../core/clock.js';
 import type { LineSplitter } from './lines.js';
 import { readFirstLineHash, type Position } from './positions.js';
 
@@ -80,5 +81,47 @@ export class RetiredFile {
     } finally {
       if (last) await this.fh.close().catch(() => {});
     }
+  }
+}
+
+/**
+ * A follower's retired file, at most one at a time, and how far it was read:
+ * while no file is under the name, that is where a restart resumes.
+ */
+export class RetiredSlot {
+  private file: RetiredFile | null = null;
+  private pos: Position | null = null;
+
+  constructor(private readonly clock: Clock) {}
+
+  /** How far the retired file was read, until a file is under the name again; else null. */
+  get position(): Position | null {
+    return this.pos;
+  }
+
+  reads(id: string): boolean {
+    return this.file?.id === id;
+  }
+
+  /** The file retired before must be drained (final) first. */
+  hold(file: RetiredFile): void {
+    this.file = file;
+    this.pos = file.position();
+  }
+
+  /** A file is under the name again: its position is the one to save. */
+  forget(): void {
+    this.pos = null;
+  }
+
+  /** Reads what was appended; when `final` or its time is up, also the tail, and lets it go. */
+  async drain(buf: Buffer, deliver: (lines: string[]) => void, final: boolean): Promise<void> {
+    const p = this.file;
+    if (!p) return;
+    const done = final || this.clock.now() >= p.until;
+    // Let go first: a read error must not leave a closed file to read on every step.
+    if (done) this.file = null;
+    await p.read(buf, deliver, done);
+    if (this.pos?.inode === p.position().inode) this.pos = p.position();
   }
 }
