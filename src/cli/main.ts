@@ -17,18 +17,8 @@ interface Globals {
   socket?: string;
 }
 
-interface Resolved {
-  config: string;
-  socket: string;
-  /** --socket or ASTERISK_BAN_SOCKET, when given explicitly (the daemon reads its own settings otherwise). */
-  socketGiven?: string;
-}
-
-function resolveGlobals(cmd: Command, io: CliIo): Resolved {
-  const g = cmd.optsWithGlobals<Globals>();
-  const config = resolveConfigDir(g.config, io.env, io.cwd);
-  const socketGiven = g.socket ?? (io.env.ASTERISK_BAN_SOCKET || undefined);
-  return { config, socket: resolveSocketPath(g.socket, io.env, config, io.cwd), socketGiven };
+function configDir(cmd: Command, io: CliIo): string {
+  return resolveConfigDir(cmd.optsWithGlobals<Globals>().config, io.env, io.cwd);
 }
 
 function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
@@ -53,22 +43,28 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       const cmd = args[args.length - 1] as Command;
       setCode(await fn(cmd, ...(args.slice(0, -1) as A)));
     };
-  const client = (cmd: Command): ClientContext => ({ socket: resolveGlobals(cmd, io).socket, io });
+  // Only the client commands look for the socket (it may mean reading .env and asterisk-ban.conf).
+  const client = (cmd: Command): ClientContext => ({
+    socket: resolveSocketPath(cmd.optsWithGlobals<Globals>().socket, io.env, configDir(cmd, io), io.cwd),
+    io,
+  });
 
   program.command('run')
     .description('run the daemon in the foreground (systemd runs it so; npm start runs this)')
     .action(act(async (cmd) => {
-      const g = resolveGlobals(cmd, io);
+      const config = configDir(cmd, io);
+      // Only an explicit --socket or ASTERISK_BAN_SOCKET; otherwise the daemon reads its own settings.
+      const socket = cmd.optsWithGlobals<Globals>().socket ?? (io.env.ASTERISK_BAN_SOCKET || undefined);
       // Loaded only here: the client commands never pay for the daemon's modules.
       const { runDaemon } = await import('../daemon/run.js');
-      return runDaemon(g.socketGiven === undefined ? { config: g.config } : { config: g.config, socket: g.socketGiven });
+      return runDaemon(socket === undefined ? { config } : { config, socket });
     }));
 
   program.command('check-config')
     .description('validate the whole configuration; non-zero exit with file:line messages')
     .action(act(async (cmd) => {
       const { checkConfigCommand } = await import('./check-config.js');
-      return checkConfigCommand({ config: resolveGlobals(cmd, io).config }, io.stdout, io.stderr);
+      return checkConfigCommand({ config: configDir(cmd, io) }, io.stdout, io.stderr);
     }));
 
   program.command('test-filter')
@@ -80,7 +76,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
     .option('--print-all-matched', 'print every matched line')
     .action(act(async (cmd, log: string, filter: string, opts: { json?: boolean; printAllMissed?: boolean; printAllMatched?: boolean }) => {
       const { testFilterCommand } = await import('./test-filter.js');
-      return testFilterCommand(log, filter, { ...opts, config: resolveGlobals(cmd, io).config }, io.stdout, io.stderr);
+      return testFilterCommand(log, filter, { ...opts, config: configDir(cmd, io) }, io.stdout, io.stderr);
     }));
 
   program.command('status')
