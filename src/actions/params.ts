@@ -1,6 +1,7 @@
 import { AsteriskBanError } from '../core/errors.js';
 import { printable } from '../core/address.js';
 import type { Invocation } from '../settings/types.js';
+import { parseBool as parseBoolText } from '../settings/values.js';
 import { parsePorts, type PortRange } from './ports.js';
 
 export type Protocol = 'tcp' | 'udp' | 'all';
@@ -57,10 +58,9 @@ function unquote(v: string): string {
 
 export function parseBool(spec: Invocation, key: string, value: string | undefined, dflt: boolean): boolean {
   if (value === undefined) return dflt;
-  const v = unquote(value).toLowerCase();
-  if (['1', 'yes', 'true', 'on'].includes(v)) return true;
-  if (['0', 'no', 'false', 'off'].includes(v)) return false;
-  throw bad(spec, `${key} = "${printable(value)}" is not yes or no`);
+  const b = parseBoolText(unquote(value));
+  if (b === null) throw bad(spec, `${key} = "${printable(value)}" is not yes or no`);
+  return b;
 }
 
 // fail2ban writes `iptables = iptables <lockingopt>`: the binary is the first word, the options we supply ourselves.

@@ -2,6 +2,7 @@ import { parseDuration } from '../../core/duration.js';
 import { configError } from '../../core/errors.js';
 import type { ActionDeps } from '../types.js';
 import type { Invocation } from '../../settings/types.js';
+import { parseBool } from '../../settings/values.js';
 
 /** What the -whois / -lines names turn on by default. */
 export interface MailVariant {
@@ -64,9 +65,7 @@ export function parseMailOptions(spec: Invocation, deps: ActionDeps, variant: Ma
   const bool = (key: string, dflt: boolean): boolean => {
     const v = p[key]?.trim().toLowerCase();
     if (v === undefined || v === '') return dflt;
-    if (['true', 'yes', 'on', '1'].includes(v)) return true;
-    if (['false', 'no', 'off', '0'].includes(v)) return false;
-    return fail(`${key} must be true or false, not "${v.slice(0, 40)}"`);
+    return parseBool(v) ?? fail(`${key} must be true or false, not "${v.slice(0, 40)}"`);
   };
   const num = (key: string, dflt: number, min: number, max: number): number => {
     const v = p[key]?.trim();
