@@ -3,7 +3,7 @@ import type { Ban } from '../core/types.js';
 import { spawnRunner, netnsRunner, type CommandRunner } from './exec.js';
 import type { FirewallParams } from './params.js';
 import { multiportChunks } from './ports.js';
-import { splitBans, canonical } from './batch.js';
+import { splitBans } from './batch.js';
 import { ConntrackFlusher } from './conntrack.js';
 import { Serial } from './serial.js';
 
@@ -94,6 +94,7 @@ export abstract class IptablesBase implements Action {
   protected abstract adopt(f: Family, saved: SavedState): Promise<void>;
   protected abstract addAddresses(f: Family, ips: string[], seconds: Map<string, number | null>): Promise<void>;
   protected abstract removeAddresses(f: Family, ips: string[]): Promise<void>;
+  /** Canonical addresses in the kernel (through canonical()). */
   protected abstract kernelAddresses(f: Family): Promise<string[]>;
   /** Sets and the like that must exist before rules refer to them. */
   protected async prepare(): Promise<void> {}
@@ -257,7 +258,7 @@ export abstract class IptablesBase implements Action {
   list(): Promise<string[]> {
     return this.serial.run(async () => {
       const out: string[] = [];
-      for (const { family } of this.families) out.push(...canonical(await this.kernelAddresses(family)));
+      for (const { family } of this.families) out.push(...(await this.kernelAddresses(family)));
       return out;
     });
   }

@@ -1,7 +1,7 @@
 import type { ActionDeps } from './types.js';
 import type { Invocation } from '../settings/types.js';
 import { IptablesBase, CHAIN_PREFIX, type Family, type SavedState } from './iptables-base.js';
-import { parseFirewallParams, type FirewallParams } from './params.js';
+import { parseFirewallParams } from './params.js';
 import { canonical } from './batch.js';
 
 // The kernel refuses longer ipset timeouts; a longer ban is re-added by check().
@@ -14,10 +14,6 @@ const MAXELEM = 1_048_576;
  * bans still expire if we die; bans of one call go through one `ipset restore`.
  */
 export class IptablesIpset extends IptablesBase {
-  constructor(actionName: string, params: FirewallParams, deps: ActionDeps) {
-    super(actionName, params, deps);
-  }
-
   setName(f: Family): string {
     return `${CHAIN_PREFIX}${this.params.name}-v${f}`;
   }
@@ -97,6 +93,3 @@ export function ipsetFactory(actionName: string, allports: boolean) {
   return (spec: Invocation, deps: ActionDeps) =>
     new IptablesIpset(actionName, parseFirewallParams(spec, { allports, jailOptions: deps.jail.options, jailName: deps.jail.name }), deps);
 }
-
-export const iptablesIpset = ipsetFactory('iptables-ipset', false);
-export const iptablesIpsetAllports = ipsetFactory('iptables-ipset-proto6-allports', true);

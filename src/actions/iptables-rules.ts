@@ -1,7 +1,7 @@
 import type { ActionDeps } from './types.js';
 import type { Invocation } from '../settings/types.js';
 import { IptablesBase, type Family, type SavedState } from './iptables-base.js';
-import { parseFirewallParams, type FirewallParams } from './params.js';
+import { parseFirewallParams } from './params.js';
 import { canonical } from './batch.js';
 
 /** Up to this many unbans are deleted rule by rule; beyond, the chain is rebuilt in one restore (iptables -D scans the chain). */
@@ -10,10 +10,6 @@ const SOURCE_RULE = /^-s (\S+) -j /;
 
 /** One rule per banned address in our chain: iptables-allports and iptables-multiport. */
 export class IptablesRules extends IptablesBase {
-  constructor(actionName: string, params: FirewallParams, deps: ActionDeps) {
-    super(actionName, params, deps);
-  }
-
   private rule(f: Family, ip: string): string {
     return `-s ${ip} ${this.block(f)}`;
   }

@@ -153,7 +153,6 @@ export class Nftables implements Action {
       const lines = this.structure();
       for (const f of [4, 6] as const) {
         const ips = f === 4 ? want.v4 : want.v6;
-        this.banned[f] = new Set();
         lines.push(...this.removalLines(f, ips), ...this.elementLines('add', f, ips, want.seconds));
         this.banned[f] = new Set(ips);
       }

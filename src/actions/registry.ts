@@ -11,8 +11,6 @@ import { dryRunFactory } from './dry-run.js';
 import { mailActions } from './mail/index.js';
 import { closest } from '../core/similar.js';
 
-export { closest };
-
 interface Entry {
   factory: ActionFactory;
   params: readonly string[];
@@ -47,8 +45,6 @@ const REGISTRY: Record<string, Entry> = { ...FIREWALLS, ...mailActions };
 export function actionNames(): string[] {
   return Object.keys(REGISTRY).sort();
 }
-
-
 
 function lookup(spec: Invocation): Entry | undefined {
   return Object.hasOwn(REGISTRY, spec.name) ? REGISTRY[spec.name] : undefined;
