@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ConfigErrors } from '../core/errors.js';
-import { interpolateLines, type Scope } from './interpolate.js';
+import { interpolateLines, interpolateValue, type Scope } from './interpolate.js';
 import { didYouMean, mutedProblems, Problems } from './problems.js';
 import { latest, readStack } from './stack.js';
 import type { FilterDefinition, Invocation, Located } from './types.js';
@@ -58,8 +58,8 @@ export function readFilter(path: string, params: Record<string, string>, problem
     for (const [key, hist] of stack.sections.get(sec)?.values ?? []) {
       const name = own.includes(sec) ? key : `${sec}/${key}`;
       if (key === 'failregex' || key === 'ignoreregex' || name in params) continue;
-      const lines = interpolateLines(hist[hist.length - 1]!, quiet);
-      if (lines) vars[name] = lines.map((l) => l.value).join('\n').trim();
+      const value = interpolateValue(hist[hist.length - 1]!, quiet);
+      if (value !== null) vars[name] = value;
     }
   }
   // fail2ban sets logtype from the backend; we only read files.

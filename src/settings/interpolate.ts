@@ -97,7 +97,7 @@ function expand(text: string, origin: IniValue, line: number, scope: Scope, acti
     if (typeof found === 'string') {
       out += found;
     } else {
-      const id = `${found.section}/${found.key}@${found.layer}`;
+      const id = selfId(found);
       if (active.includes(id) || active.length >= MAX_DEPTH) {
         const chain = [...active, id].map((a) => a.replace(/@\d+$/, '')).join(' -> ');
         scope.problems.error(active.includes(id) ? `interpolation loop: ${chain}` : `interpolation nested deeper than ${MAX_DEPTH}: ${chain}`,

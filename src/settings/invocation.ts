@@ -1,4 +1,3 @@
-import { ConfigErrors } from '../core/errors.js';
 import { Problems } from './problems.js';
 import type { Invocation, Located } from './types.js';
 
@@ -121,6 +120,6 @@ export function parseInvocations(text: string, file: string, firstLine: number):
   const problems = new Problems();
   const lines = text.split('\n').map((value, i) => ({ value, file, line: firstLine + i }));
   const out = parseInvocationLines(lines, problems);
-  if (problems.errors.length > 0) throw new ConfigErrors(problems.errors);
+  problems.throwIfAny();
   return out;
 }

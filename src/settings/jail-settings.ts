@@ -4,7 +4,7 @@ import { printable } from '../core/address.js';
 import { DAEMON_OPTIONS } from './daemon-settings.js';
 import { DEFAULT_AMI, DEFAULT_BANTIME, DEFAULT_FINDTIME, DEFAULT_INCREMENT, DEFAULT_MAXRETRY, DEFAULT_MAXTRACKED, defaultJailSettings } from './defaults.js';
 import { checkHostTags, readFilterFor } from './filter-file.js';
-import { interpolateLines, type Scope } from './interpolate.js';
+import { interpolateLines, interpolateValue, type Scope } from './interpolate.js';
 import { parseInvocationLines } from './invocation.js';
 import { checkIgnoreEntry, isHelperOption, JAIL_OPTIONS, mapBackend, UNSUPPORTED } from './options.js';
 import { didYouMean, isSecretName, mutedProblems, type Problems } from './problems.js';
@@ -177,8 +177,8 @@ function options(stack: ConfigStack, scope: Scope): Record<string, string> {
   for (const sec of ['DEFAULT', scope.chain[0]!]) {
     for (const [key, hist] of stack.sections.get(sec)?.values ?? []) {
       if (isSecretName(key)) continue;
-      const lines = interpolateLines(hist[hist.length - 1]!, quiet);
-      if (lines) out[key] = lines.map((l) => l.value).join('\n').trim();
+      const value = interpolateValue(hist[hist.length - 1]!, quiet);
+      if (value !== null) out[key] = value;
       else delete out[key];
     }
   }

@@ -1,8 +1,6 @@
 import { AsteriskBanError, ConfigErrors, type ErrorCode, type Location } from '../core/errors.js';
 import { closest } from '../core/similar.js';
 
-export { closest };
-
 /**
  * Collects every configuration problem instead of stopping at the first, so
  * an admin fixes them in one pass. The same problem reached twice (a
@@ -51,8 +49,6 @@ export function mutedProblems(): Problems {
 export function isSecretName(name: string): boolean {
   return /secret|passw|token|apikey|api_key/i.test(name);
 }
-
-
 
 export function didYouMean(name: string, known: Iterable<string>): string | undefined {
   const c = closest(name, known);
