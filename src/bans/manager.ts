@@ -111,7 +111,9 @@ export class BanManager {
     const orphans = [...byJail.keys()].filter((j) => !this.jails.has(j));
     if (orphans.length > 0) this.opts.logger.warn(`bans of unconfigured jails kept in the database, not enforced: ${orphans.join(', ')}`);
     await Promise.all([...this.jails.values()].map((j) => this.restoreJail(j, byJail.get(j.name) ?? [])));
-    this.opts.logger.info(`ban manager ready: ${this.active().length} ban(s) in force`);
+    let inForce = 0;
+    for (const j of this.jails.values()) inForce += j.bans.size;
+    this.opts.logger.info(`ban manager ready: ${inForce} ban(s) in force`);
   }
 
   /** Bans for a jail; null when the address is already banned (or ignored) there. */
