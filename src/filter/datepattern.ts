@@ -55,11 +55,6 @@ export class DatePattern {
     this.re = compileJs(`${anchored ? '^' : ''}(?:${t.source})`, t.flags, loc.value, where);
   }
 
-  /** Source of the date regex for use after `^` (anchored patterns only). */
-  get source(): string {
-    return this.re.source.startsWith('^') ? this.re.source.slice(1) : this.re.source;
-  }
-
   exec(line: string): { fields: Fields | null; start: number; end: number } | null {
     const m = this.re.exec(line);
     if (!m) return null;
