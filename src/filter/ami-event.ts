@@ -10,7 +10,7 @@ export interface AmiFrame {
   headers: ReadonlyArray<readonly [key: string, value: string]>;
 }
 
-export const SECURITY_PRIVILEGE = 'security,all';
+const SECURITY_PRIVILEGE = 'security,all';
 
 export interface FrameCheck {
   /** Value of the first header when it is `Event`; null otherwise. */

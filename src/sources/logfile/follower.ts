@@ -49,7 +49,7 @@ export interface FollowerOptions {
   rotateGraceMs?: number;
 }
 
-export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
+const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
 const DEFAULT_CHUNK_BYTES = 256 * 1024;
 const DEFAULT_ROTATE_GRACE_MS = 10_000;
 

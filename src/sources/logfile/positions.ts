@@ -34,17 +34,18 @@ export class MemoryPositionStore implements PositionStore {
 }
 
 /** The first line is hashed only up to this many bytes: enough to tell files apart, cheap to read. */
-export const FIRST_LINE_BYTES = 4096;
+const FIRST_LINE_BYTES = 4096;
 
 /** '' while the file holds no complete first line yet (an empty file matches any empty file). */
-export function hashFirstLine(bytes: Buffer, length: number): string {
+function hashFirstLine(bytes: Buffer, length: number): string {
   const nl = bytes.subarray(0, length).indexOf(10);
   if (nl < 0 && length < FIRST_LINE_BYTES) return '';
   const end = nl < 0 ? length : nl;
   return createHash('sha1').update(bytes.subarray(0, end)).digest('hex').slice(0, 16);
 }
 
-export async function readFirstLineHash(fh: FileHandle, scratch: Buffer = Buffer.allocUnsafe(FIRST_LINE_BYTES)): Promise<string> {
+export async function readFirstLineHash(fh: FileHandle): Promise<string> {
+  const scratch = Buffer.allocUnsafe(FIRST_LINE_BYTES);
   const { bytesRead } = await fh.read(scratch, 0, FIRST_LINE_BYTES, 0);
   return hashFirstLine(scratch, bytesRead);
 }

@@ -15,7 +15,7 @@ export interface ReadbackOptions {
   lineTime(line: string): number | null;
 }
 
-export const DEFAULT_READBACK_BYTES = 16 * 1024 * 1024;
+const DEFAULT_READBACK_BYTES = 16 * 1024 * 1024;
 const BLOCK = 64 * 1024;
 /** A date sits at the start of a log line; a longer prefix is never decoded to date it. */
 const DATE_PREFIX_BYTES = 128;
