@@ -23,6 +23,16 @@ export interface BulkTarget {
   push(line: string): void;
 }
 
+/** Each '\n'-separated line of `text` (a final line without '\n' counts as a line), without its newline. */
+export function pushEachLine(text: string, push: (line: string) => void): void {
+  let pos = 0;
+  for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', pos)) {
+    push(text.slice(pos, nl));
+    pos = nl + 1;
+  }
+  if (pos < text.length) push(text.slice(pos));
+}
+
 /**
  * InjectionAwareMatcher.pushLines(): many '\n'-separated lines at once (a
  * final line without '\n' counts as a line). Lines that carry a date and
@@ -42,12 +52,7 @@ export class BulkScanner {
   pushLines(text: string): void {
     const screen = this.engine.parts.chunkScreen;
     if (screen === null || !this.engine.parts.anchoredDates) {
-      let pos = 0;
-      for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', pos)) {
-        this.to.push(text.slice(pos, nl));
-        pos = nl + 1;
-      }
-      if (pos < text.length) this.to.push(text.slice(pos));
+      pushEachLine(text, (line) => this.to.push(line));
       return;
     }
     const n = text.length;

@@ -2,9 +2,10 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAsteriskBanError } from '../core/errors.js';
 import { compileFilter, definitionFromRegex } from './index.js';
-import type { CompiledFilter, FilterMatch, LineMatcher, LineOutcome, MatcherHooks } from './index.js';
+import type { CompiledFilter, FilterMatch, LineOutcome, MatcherHooks } from './index.js';
 import { loadFilterDefinition } from './load.js';
 import { readLineChunks } from './chunks.js';
+import { pushEachLine } from './bulk.js';
 import { MAX_LINE_CHARS } from './limits.js';
 
 export interface TestFilterOptions {
@@ -61,15 +62,6 @@ class Sink {
     this.parts = [];
     this.size = 0;
   }
-}
-
-function feedAll(text: string, matcher: LineMatcher): void {
-  let pos = 0;
-  for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', pos)) {
-    matcher.push(text.slice(pos, nl));
-    pos = nl + 1;
-  }
-  if (pos < text.length) matcher.push(text.slice(pos));
 }
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
@@ -138,7 +130,7 @@ export async function runFilterTest(
   const fast = !perLine && typeof matcher.pushLines === 'function';
   try {
     // Bigger chunks on the fast path: the last ~1,000 lines of each go through the slower holding path.
-    await readLineChunks(log, (text) => (fast ? matcher.pushLines!(text) : feedAll(text, matcher)), fast ? 'latin1' : 'utf8', fast ? FAST_CHUNK_BYTES : undefined);
+    await readLineChunks(log, (text) => (fast ? matcher.pushLines!(text) : pushEachLine(text, (line) => matcher.push(line))), fast ? 'latin1' : 'utf8', fast ? FAST_CHUNK_BYTES : undefined);
   } catch (e) {
     sink.flush();
     err.write(`test-filter: cannot read ${log}: ${(e as Error).message}\n`);
