@@ -1,7 +1,7 @@
 import type { ActionDeps } from './types.js';
 import type { Invocation } from '../settings/types.js';
 import { IptablesBase, CHAIN_PREFIX, type Family, type SavedState } from './iptables-base.js';
-import { parseFirewallParams } from './params.js';
+import { jailFirewallParams } from './params.js';
 import { canonical } from './batch.js';
 
 // The kernel refuses longer ipset timeouts; a longer ban is re-added by check().
@@ -91,5 +91,5 @@ export class IptablesIpset extends IptablesBase {
 
 export function ipsetFactory(actionName: string, allports: boolean) {
   return (spec: Invocation, deps: ActionDeps) =>
-    new IptablesIpset(actionName, parseFirewallParams(spec, { allports, jailOptions: deps.jail.options, jailName: deps.jail.name }), deps);
+    new IptablesIpset(actionName, jailFirewallParams(spec, deps, allports), deps);
 }

@@ -1,7 +1,7 @@
 import type { ActionDeps } from './types.js';
 import type { Invocation } from '../settings/types.js';
 import { IptablesBase, type Family, type SavedState } from './iptables-base.js';
-import { parseFirewallParams } from './params.js';
+import { jailFirewallParams } from './params.js';
 import { canonical } from './batch.js';
 
 /** Up to this many unbans are deleted rule by rule; beyond, the chain is rebuilt in one restore (iptables -D scans the chain). */
@@ -61,5 +61,5 @@ export class IptablesRules extends IptablesBase {
 
 export function iptablesRulesFactory(actionName: string, allports: boolean) {
   return (spec: Invocation, deps: ActionDeps) =>
-    new IptablesRules(actionName, parseFirewallParams(spec, { allports, jailOptions: deps.jail.options, jailName: deps.jail.name }), deps);
+    new IptablesRules(actionName, jailFirewallParams(spec, deps, allports), deps);
 }

@@ -2,7 +2,7 @@ import type { Action, ActionDeps, BanOptions } from './types.js';
 import type { Ban } from '../core/types.js';
 import type { Invocation } from '../settings/types.js';
 import { spawnRunner, netnsRunner, type CommandRunner } from './exec.js';
-import { parseFirewallParams, type FirewallParams } from './params.js';
+import { jailFirewallParams, type FirewallParams } from './params.js';
 import { nftPortSet } from './ports.js';
 import { splitBans, canonical, chunk } from './batch.js';
 import { ConntrackFlusher } from './conntrack.js';
@@ -217,5 +217,5 @@ export class Nftables implements Action {
 
 export function nftablesFactory(actionName: string, allports: boolean) {
   return (spec: Invocation, deps: ActionDeps) =>
-    new Nftables(actionName, parseFirewallParams(spec, { allports, jailOptions: deps.jail.options, jailName: deps.jail.name }), deps);
+    new Nftables(actionName, jailFirewallParams(spec, deps, allports), deps);
 }

@@ -1,6 +1,7 @@
 import { AsteriskBanError } from '../core/errors.js';
 import { printable } from '../core/address.js';
 import type { Invocation } from '../settings/types.js';
+import type { ActionDeps } from './types.js';
 import { parseBool as parseBoolText } from '../settings/values.js';
 import { parsePorts, type PortRange } from './ports.js';
 
@@ -56,7 +57,7 @@ function unquote(v: string): string {
   return /^(["']).*\1$/.test(t) ? t.slice(1, -1).trim() : t;
 }
 
-export function parseBool(spec: Invocation, key: string, value: string | undefined, dflt: boolean): boolean {
+function parseBool(spec: Invocation, key: string, value: string | undefined, dflt: boolean): boolean {
   if (value === undefined) return dflt;
   const b = parseBoolText(unquote(value));
   if (b === null) throw bad(spec, `${key} = "${printable(value)}" is not yes or no`);
@@ -74,7 +75,7 @@ function binary(spec: Invocation, key: string, dflt: string): string {
   return first;
 }
 
-export function parseBlocktype(spec: Invocation, raw: string | undefined): BlockType {
+function parseBlocktype(spec: Invocation, raw: string | undefined): BlockType {
   if (raw === undefined) return { kind: 'REJECT', with: null };
   const v = unquote(raw);
   if (/^drop$/i.test(v)) return { kind: 'DROP' };
@@ -104,6 +105,11 @@ export function resolveTags(params: Record<string, string>, jail: Record<string,
     else if (Object.hasOwn(jail, tag[1]!)) out[key] = jail[tag[1]!]!;
   }
   return out;
+}
+
+/** What every firewall factory builds from: the action line, filled in from the jail's options and name. */
+export function jailFirewallParams(spec: Invocation, deps: ActionDeps, allports: boolean): FirewallParams {
+  return parseFirewallParams(spec, { allports, jailOptions: deps.jail.options, jailName: deps.jail.name });
 }
 
 export function parseFirewallParams(spec: Invocation, opts: ParseOptions): FirewallParams {
