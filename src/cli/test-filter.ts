@@ -19,9 +19,8 @@ function inWorker(log: string, filter: string, opts: TestFilterOptions, out: Nod
   const code0 = fromSource ? `import('tsx/esm/api').then((t) => t.register()).then(() => import(${JSON.stringify(entry.href)}))` : null;
   return new Promise((resolve, reject) => {
     let code: number | undefined;
-    const worker = code0 === null
-      ? new Worker(entry, { workerData: { log, filter, opts }, resourceLimits: LIMITS })
-      : new Worker(code0, { eval: true, workerData: { log, filter, opts }, resourceLimits: LIMITS });
+    const options = { workerData: { log, filter, opts }, resourceLimits: LIMITS };
+    const worker = code0 === null ? new Worker(entry, options) : new Worker(code0, { ...options, eval: true });
     worker.on('message', (m: Message) => {
       if (m.text !== undefined) (m.stream === 'err' ? err : out).write(m.text);
       if (m.code !== undefined) code = m.code;
