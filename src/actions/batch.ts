@@ -10,9 +10,6 @@ export interface FamilyBatch {
   seconds: Map<string, number | null>;
 }
 
-/** Kept for src/jail/verify.ts; parseAddress has its own fast path for dotted IPv4 now. */
-export const validate = parseAddress;
-
 /**
  * Re-validates every address right before it reaches a command: whatever the
  * ban record says, only a canonical address parsed here is written to a

@@ -2,7 +2,6 @@ import { createInterface } from 'node:readline';
 import { spawn } from 'node:child_process';
 import type { Logger } from '../core/logger.js';
 import { parseAddress } from '../core/address.js';
-import { validate } from '../actions/batch.js';
 import { spawnRunner, type CommandRunner } from '../actions/exec.js';
 
 /** Up to this many addresses are asked one by one; beyond, one dump per family is read. */
@@ -22,7 +21,7 @@ export interface VerifierDeps {
 /** The origin source of a conntrack line: the first `src=` is the side that opened the flow. */
 export function originSource(line: string): string | null {
   const m = /\bsrc=([0-9A-Fa-f.:]+)/.exec(line);
-  return m ? (validate(m[1]!)?.text ?? null) : null;
+  return m ? (parseAddress(m[1]!)?.text ?? null) : null;
 }
 
 /**
