@@ -39,7 +39,8 @@ async function resolveFilter(spec: string, configDir: string, timezone?: string)
       const eq = kv.indexOf('=');
       if (eq > 0) params[kv.slice(0, eq).trim()] = kv.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
     }
-    for (const ext of ['.local', '.conf']) {
+    // NAME.conf with NAME.local laid over it, as the daemon reads it; a .local alone is a filter too.
+    for (const ext of ['.conf', '.local']) {
       const file = join(configDir, 'filter.d', `${named[1]}${ext}`);
       if (existsSync(file)) return compileFilter(await loadFilterDefinition(file, params), { timezone });
     }

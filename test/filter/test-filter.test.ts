@@ -96,3 +96,19 @@ test('a big file streams in chunks with exact counts; lines over 64 KiB are cut'
   const s = JSON.parse(r.out.trim().split('\n').at(-1)!) as Record<string, number>;
   assert.deepEqual([s.lines, s.matched, s.missed], [600_002, 60_001, 540_001]);
 });
+
+test('a filter name reads NAME.conf with NAME.local laid over it, as the daemon does', async () => {
+  const dir = join(tmp, 'overlay');
+  (await import('node:fs')).mkdirSync(join(dir, 'filter.d'), { recursive: true });
+  writeFileSync(join(dir, 'filter.d', 'mine.conf'), "[Definition]\nfailregex = chan_iax2\\.c: Host <HOST> failed MD5 authentication for '\nignoreregex =\n");
+  writeFileSync(join(dir, 'filter.d', 'mine.local'), '[Definition]\nignoreregex = Host 192\\.0\\.2\\.9 \n');
+  const log = join(tmp, 'overlay.log');
+  writeFileSync(log, [
+    "[2026-11-27 10:00:00] NOTICE[1] chan_iax2.c: Host 192.0.2.8 failed MD5 authentication for 'a' (1 != 2)",
+    "[2026-11-27 10:00:01] NOTICE[1] chan_iax2.c: Host 192.0.2.9 failed MD5 authentication for 'a' (1 != 2)",
+    '',
+  ].join('\n'));
+  const r = await runCmd(log, 'mine', { config: dir });
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^Lines: 2 lines, 1 matched, 1 ignored, 0 missed, 0 injected$/m);
+});
