@@ -6,9 +6,8 @@ import { join } from 'node:path';
 import { ControlServer } from '../../src/control/server.js';
 import { fixture, repoRoot } from '../helpers/paths.js';
 import { FakeApi, tempDir } from '../control/fake-api.js';
+import { NOBODY, cannotRunAsNobody } from '../helpers/as-nobody.js';
 
-const NOBODY = 65534;
-const isRoot = process.getuid?.() === 0;
 
 function runAs(uid: number, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -18,7 +17,7 @@ function runAs(uid: number, args: string[]): Promise<{ code: number; stdout: str
   });
 }
 
-describe('socket permissions, as another user', { skip: isRoot ? false : 'needs root to run a client as nobody' }, () => {
+describe('socket permissions, as another user', { skip: cannotRunAsNobody() }, () => {
   const tmp = tempDir();
   const socket = join(tmp.dir, 'ab.sock');
   const server = new ControlServer({ path: socket, api: new FakeApi() });
