@@ -100,6 +100,9 @@ export function translatePythonRegex(pattern: string, location?: Location): Tran
     i++;
   }
   if (inClass) fail('unterminated character class "["', location);
+  // Python's "." matches everything but "\n", a bare "\r" included; JavaScript's stops at "\r" too.
+  // Lines never hold "\n", so the dotAll flag gives Python's meaning.
+  if (!flags.includes('s')) flags += 's';
   return { source: out, flags };
 }
 
