@@ -19,6 +19,13 @@ export const metrics = {
   logLines: new Counter({ name: 'asterisk_ban_log_lines_total', help: 'Log lines read', labelNames: ['jail'], registers: [registry] }),
   logMatched: new Counter({ name: 'asterisk_ban_log_matched_total', help: 'Log lines matched by failregex', labelNames: ['jail'], registers: [registry] }),
   logInjected: new Counter({ name: 'asterisk_ban_log_injected_total', help: 'Log lines recognised as attacker-injected', labelNames: ['jail'], registers: [registry] }),
+  logAmbiguous: new Counter({ name: 'asterisk_ban_log_ambiguous_total', help: 'Log messages naming several candidate addresses (an injection), counted for none', labelNames: ['jail'], registers: [registry] }),
+  logSuspect: new Counter({
+    name: 'asterisk_ban_log_suspect_total',
+    help: 'Suspect log lines (they came with an injectable message and name another address), by outcome: counted (verified), refused, unverified (verification off)',
+    labelNames: ['jail', 'outcome'],
+    registers: [registry],
+  }),
   actionErrors: new Counter({ name: 'asterisk_ban_action_errors_total', help: 'Action calls that failed', labelNames: ['jail', 'action'], registers: [registry] }),
   controlRequests: new Counter({ name: 'asterisk_ban_control_requests_total', help: 'Control socket requests, by command (or "invalid") and outcome', labelNames: ['cmd', 'outcome'], registers: [registry] }),
   ignored: new Counter({ name: 'asterisk_ban_ignored_total', help: 'Failures dropped because the address is in ignoreip', labelNames: ['jail'], registers: [registry] }),

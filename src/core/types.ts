@@ -19,6 +19,12 @@ export interface Failure {
   reason: string;
   /** The line or a summary of the event, bounded; for logs and ban records. */
   raw?: string;
+  /**
+   * A log line that came with a message an attacker could extend with forged
+   * lines, naming another address: counted only when verification confirms
+   * the address sent packets (src/daemon/suspect-gate.ts).
+   */
+  suspect?: true;
 }
 
 /** A ban as the ban manager holds it. */

@@ -32,6 +32,11 @@ export class BanGate {
     this.witness = witness;
   }
 
+  /** The witness in use (null: verification off or unavailable). */
+  get currentWitness(): PacketWitness | null {
+    return this.witness;
+  }
+
   submit(req: BanRequest): void {
     if (!this.witness) {
       this.deps.pass(req);

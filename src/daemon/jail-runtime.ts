@@ -15,6 +15,7 @@ import type { PositionStore } from '../sources/logfile/positions.js';
 import type { Source, SourceEvents, SourceStatus } from '../sources/types.js';
 import type { JailStatus } from '../control/api.js';
 import { BanGate, type PacketWitness } from './ban-gate.js';
+import { SuspectGate } from './suspect-gate.js';
 
 export interface RuntimeDeps {
   clock: Clock;
@@ -36,6 +37,7 @@ export class JailRuntime {
   readonly name: string;
   readonly jail: Jail;
   readonly gate: BanGate;
+  private readonly suspects: SuspectGate;
   readonly actions: Action[];
   private source: Source | null;
   private readonly logger: Logger;
@@ -53,6 +55,12 @@ export class JailRuntime {
       pass: (req) => {
         deps.manager.request(req).catch((err: Error) => this.logger.error(`ban of ${req.ip} failed: ${err.message}`, { ip: req.ip }));
       },
+    });
+    this.suspects = new SuspectGate(settings.name, {
+      clock: deps.clock,
+      logger: this.logger,
+      witness: () => this.gate.currentWitness,
+      count: (f) => this.jail.addFailure(f),
     });
     if (jail) {
       jail.reconfigure(settings, ignore);
@@ -149,7 +157,7 @@ export class JailRuntime {
 
   private buildSource(s: JailSettings): Source | null {
     const events: SourceEvents = {
-      failure: (f) => this.jail.addFailure(f),
+      failure: (f) => (f.suspect ? this.suspects.submit(f) : this.jail.addFailure(f)),
       success: (ip) => this.jail.clearFailures(ip),
     };
     const common = { jail: s.name, clock: this.deps.clock, logger: this.logger, events };

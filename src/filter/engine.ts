@@ -1,14 +1,27 @@
 import type { Address } from '../core/address.js';
 import type { FilterMatch } from './types.js';
 import type { Rx } from './rx.js';
-import { hostOf, userOf } from './rx.js';
+import { hostOf, otherReading, userOf } from './rx.js';
 import { DateFinder } from './date.js';
 import type { DateHit } from './date.js';
 
-/** An opening/closing pair: a message that may stop inside an attacker-controlled field, and its remainder. */
+/**
+ * An opening/closing pair: a message that may stop inside an
+ * attacker-controlled field, and its remainder. A tail pair (tailregex) is
+ * a message whose last field is the attacker's: any line without a date
+ * may be its remainder (close null), and it always makes the lines that
+ * come with it suspect.
+ */
 export interface InjectionPair {
   open: Rx;
-  close: Rx;
+  close: Rx | null;
+  tail: boolean;
+}
+
+/** The pair a line opens, and the address Asterisk wrote before the attacker's field (if the openregex reads one). */
+export interface Opening {
+  pair: number;
+  ip: Address | null;
 }
 
 /** The compiled parts of one filter, shared by all its matchers. */
@@ -29,6 +42,8 @@ export interface FilterParts {
 
 export type Verdict =
   | { outcome: 'matched'; ip: Address; regex: number; user?: string }
+  /** The line reads two ways, with two addresses (an attacker wrote one): counted for neither. */
+  | { outcome: 'ambiguous'; ips: Address[] }
   | { outcome: 'ignored' | 'missed' };
 
 const MISSED: Verdict = { outcome: 'missed' };
@@ -88,6 +103,8 @@ export class LineEngine {
       if (ip === null) continue;
       if (rx.nofail && m.groups?.F_NOFAIL !== undefined) return IGNORED;
       for (const ig of this.parts.ignoreregex) if (ig.re.test(content)) return IGNORED;
+      const other = otherReading(rx, content, m, ip);
+      if (other !== null) return { outcome: 'ambiguous', ips: [ip, other] };
       const user = userOf(rx, m);
       return user === undefined ? { outcome: 'matched', ip, regex: i } : { outcome: 'matched', ip, regex: i, user };
     }
@@ -95,7 +112,7 @@ export class LineEngine {
   }
 
   /** The first pair whose opening matches, with the address it names (if any). */
-  opening(content: string | null): { pair: number; ip: Address | null } | null {
+  opening(content: string | null): Opening | null {
     if (content === null) return null;
     const pairs = this.parts.pairs;
     for (let i = 0; i < pairs.length; i++) {
@@ -108,12 +125,17 @@ export class LineEngine {
     return null;
   }
 
-  /** Whether `fragment` completes pair `i`; the address it names (if any). */
-  closing(i: number, fragment: string): { ip: Address | null } | null {
+  /** Whether `fragment` completes pair `i`; the addresses it names (two when it reads two ways). */
+  closing(i: number, fragment: string): { ips: Address[] } | null {
     const rx = this.parts.pairs[i]!.close;
+    if (rx === null) return { ips: [] };
     if (rx.literal !== null && fragment.indexOf(rx.literal) < 0) return null;
     const m = rx.re.exec(fragment);
-    return m === null ? null : { ip: hostOf(rx, m) };
+    if (m === null) return null;
+    const ip = hostOf(rx, m);
+    if (ip === null) return { ips: [] };
+    const other = otherReading(rx, fragment, m, ip);
+    return { ips: other === null ? [ip] : [ip, other] };
   }
 }
 

@@ -11,6 +11,7 @@ import { LineEngine } from './engine.js';
 import type { FilterParts, InjectionPair } from './engine.js';
 
 export type { CompiledFilter, LineMatcher, MatcherHooks, FilterMatch, LineOutcome } from './types.js';
+export { LINE_OUTCOMES } from './types.js';
 
 export interface CompileOptions {
   /** 'UTC', 'local' (default) or an offset such as '+0100', for dates that carry none. */
@@ -20,7 +21,7 @@ export interface CompileOptions {
 }
 
 /** Lines of a list option; from the definition when the settings loader set it, else from vars (no line numbers). */
-function listOption(def: FilterDefinition, key: 'openregex' | 'closeregex'): Located[] {
+function listOption(def: FilterDefinition, key: 'openregex' | 'closeregex' | 'tailregex'): Located[] {
   const given = def[key];
   if (given !== undefined) return given;
   const text = def.vars[key];
@@ -60,7 +61,11 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
       hint: 'openregex and closeregex are pairs: the n-th closeregex completes the n-th openregex',
     });
   }
-  const pairs: InjectionPair[] = opens.map((open, i) => ({ open, close: closes[i]! }));
+  const tails = listOption(def, 'tailregex').flatMap((l) => compileRx(l, { vars, key: 'tailregex', needsHost: true }));
+  const pairs: InjectionPair[] = [
+    ...opens.map((open, i) => ({ open, close: closes[i]!, tail: false })),
+    ...tails.map((open) => ({ open, close: null, tail: true })),
+  ];
   const resolver = new DateResolver(opts);
   const patterns = def.datepattern !== null && def.datepattern.value.trim() !== ''
     ? def.datepattern.value.split('\n').filter((v) => v.trim() !== '').map((value) => new DatePattern({ ...def.datepattern!, value }))
@@ -69,16 +74,16 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
     name: def.name, failregex, ignoreregex, prefregex, pairs, dates: () => new DateFinder(patterns, resolver),
     screen: null, chunkScreen: null, anchoredDates: patterns.every((d) => d.anchored),
   };
-  const screen = alternation(coverLiterals([...failregex, ...opens].map((r) => r.runs)));
+  const screen = alternation(coverLiterals([...failregex, ...opens, ...tails].map((r) => r.runs)));
   parts.screen = screen;
   parts.chunkScreen = screen === null ? null : new RegExp(screen.source, 'g');
   return {
     name: def.name,
     failregex: failregex.map((r) => r.source),
-    openregex: opens.map((r) => r.source),
+    openregex: [...opens, ...tails].map((r) => r.source),
     screen,
-    matcher(hooks: MatcherHooks): LineMatcher {
-      return new InjectionAwareMatcher(new LineEngine(parts), hooks);
+    matcher(hooks: MatcherHooks, mopts?: { reads?: boolean }): LineMatcher {
+      return new InjectionAwareMatcher(new LineEngine(parts), hooks, mopts);
     },
   };
 }

@@ -1,269 +1,362 @@
 import type { Address } from '../core/address.js';
 import type { LineMatcher, LineOutcome, MatcherHooks } from './types.js';
-import type { LineEngine, Verdict } from './engine.js';
+import type { LineEngine, Opening, Verdict } from './engine.js';
 import { toMatch } from './engine.js';
 import type { DateHit } from './date.js';
-import { MAX_HELD_BYTES, MAX_HELD_LINES, MAX_LINE_CHARS } from './limits.js';
+import { MAX_LINE_CHARS, REACH_CHARS, TAIL_REACH_CHARS } from './limits.js';
 import { BulkScanner } from './bulk.js';
+import { Episodes } from './episodes.js';
 
-interface Held {
+/**
+ * What follows the date on a line Asterisk wrote: `LEVEL[thread]`, an
+ * optional `[C-callid]`, then `source:` (a C file, pjproject, a dialplan
+ * `Ext.`), optionally behind syslog's `host asterisk[pid]: `. A forged date
+ * glued in front of a message's remainder lacks it.
+ */
+const ASTERISK_PREFIX = /^\s*(?:[\w.-]+ [\w./-]+\[\d+\]: )?[A-Z]+ ?\[\d+\](?:\[C-[0-9a-fA-F]+\])?:? (?:Ext\. )?[^\s:"']+: /;
+
+/** A line on its way through the matcher, with what is known about it so far. */
+interface Line {
   no: number;
   line: string;
   time: number | null;
-  /** Text after date and prefix (prefregex), null when nothing can match it. */
+  dated: boolean;
+  /** Text after date and prefregex (of the part before a bare CR); null when nothing can match it. */
   content: string | null;
-  /** > 0: a run of lines the caller skipped as unable to match anything. */
+  /** Where the date ends in the line (for parses()). */
+  dateEnd: number;
+  /** The text after the last bare CR (Asterisk never writes one: the attacker's line break); null without one. */
+  tail: string | null;
+  /** Stream offsets of the line's first character and just past its newline. */
+  pos: number;
+  end: number;
+  /** The read (flush() to flush()) it arrived in. */
+  read: number;
+  /** > 0: a run of lines the caller screened out, standing for this many lines. */
   gap: number;
-  /** Index of the injection pair this line opens, or -1. */
-  pair: number;
-  openIp: Address | null;
-  /** Carries a bare CR and did not pair up: never counted on its own. */
-  tainted: boolean;
-  /** Decided already (an opening and its remainder on one line, split by CR). */
-  fixed: Verdict | null;
-  /** Characters it counts against MAX_HELD_BYTES (newlines included). */
-  bytes: number;
+  /** Computed once, as a line may be looked at again after a held message is resolved. */
+  op?: Opening | null;
+  own?: Verdict;
+}
+
+/** A message that may continue on the lines after it (an openregex matched). */
+interface Held {
+  head: Line;
+  op: Opening;
+  inner: Line[];
+  /** Index in inner of the last line that completes the message (a closeregex match), -1: none yet. */
+  lastClose: number;
+  /**
+   * The verdicts on the message put together: its first line up to the
+   * attacker's line break, then each remainder. One per remainder seen
+   * (its own line break as well, for a bare CR inside the first line).
+   */
+  joined: Verdict[];
+  /** The first line stops inside the attacker's field (its own remainder pattern does not complete it). */
+  cut: boolean;
+}
+
+export interface MatcherOptions {
+  /**
+   * The caller's flush() marks the end of a read (the daemon's follower), so
+   * every line Asterisk wrote in one write has arrived by then. test-filter
+   * reads a whole file and cannot tell; it relies on the dates alone.
+   */
+  reads?: boolean;
 }
 
 /**
- * The stateful half of a filter. Asterisk logs some attacker-controlled
- * fields with their newlines decoded, so one message can carry forged,
- * well-formed log lines. A line matching an openregex (a known message that
- * may stop inside such a field) is held with the lines after it. When a
- * line without a date follows, it is the remainder of a message that was
- * opened earlier: everything between the earliest held opening and it is
- * attacker text ('injected'), and only the address Asterisk itself wrote —
- * in the opening, or in the remainder when a closeregex reads it — is
- * counted. Openings never completed are decided as ordinary lines at the
- * bound or on flush(). Text after a bare CR is the attacker's, too.
+ * The stateful half of a filter: the one state machine that labels each
+ * line, for the daemon and test-filter alike.
+ *
+ * Asterisk logs some attacker-controlled fields with their newlines decoded,
+ * so one message (one write) can carry forged, well-formed lines. Those
+ * fields are short (REACH_CHARS), so everything the attacker wrote starts
+ * within REACH_CHARS after the message's first line.
+ * - A line matching an openregex (a known message that may stop inside such
+ *   a field) is held until its remainder (closeregex, on a line without a
+ *   date) arrives, or until the reach, the end of a read or flush(). Its
+ *   verdict goes on its own dated line: the address Asterisk wrote before
+ *   the attacker's field (openregex <HOST>) as soon as a remainder shows;
+ *   otherwise the one address its own text and its remainders name, or,
+ *   when they name several, no one ('ambiguous'). The lines up to its last
+ *   remainder are attacker text ('injected').
+ * - A line matching a tailregex (a message whose last field is the
+ *   attacker's) counts at once: nothing after it can tell where it ended.
+ * - Either kind, when it carried line breaks or ends in the attacker's
+ *   field, makes the lines that come with it suspect: a line starting within
+ *   the reach, in the same read or stamped no later than SUSPECT_MS after
+ *   it, that names another address is 'suspect' (counted only when the
+ *   daemon's verification confirms the address).
+ * A line's label depends on nothing beyond the reach of the lines before it.
  */
 export class InjectionAwareMatcher implements LineMatcher {
   private lineNo = 0;
-  private held: Held[] = [];
-  private head = 0;
-  private heldBytes = 0;
-  private heldLines = 0;
+  private pos = 0;
+  private read = 0;
+  private held: Held | null = null;
+  private readonly queue: Line[] = [];
+  private draining = false;
+  /** Once the log has shown dated lines, a line without a date is the rest of some message, never a failure of its own. */
+  private sawDate = false;
+  private readonly episodes = new Episodes();
   private readonly hit: DateHit = { time: null, start: 0, end: 0 };
   private readonly bulk: BulkScanner;
+  private readonly reads: boolean;
 
-  constructor(private readonly engine: LineEngine, private readonly hooks: MatcherHooks) {
+  constructor(private readonly engine: LineEngine, private readonly hooks: MatcherHooks, opts: MatcherOptions = {}) {
+    this.reads = opts.reads === true;
     this.bulk = new BulkScanner(engine, {
       push: (line) => this.push(line),
       pushOne: (line, screened) => this.pushOne(line, screened),
       skip: (lines, bytes) => this.skip(lines, bytes),
-      flush: () => this.flush(),
-      gapNow: (lines) => this.gapNow(lines),
-      decideNow: (line) => this.decideNow(line),
+      // A held message may turn out cut, and a line in its reach its remainder: none may be screened out.
+      wantsAll: () => this.held !== null,
     });
   }
 
-  /** Whether lines are held back waiting for a possible remainder. */
+  /** Whether a message is held back waiting for the rest of it. */
   get holding(): boolean {
-    return this.head < this.held.length;
+    return this.held !== null;
   }
 
   push(input: string): void {
     this.pushOne(input, true);
   }
 
-  /** mayHold false: nothing is held and no closing fragment can follow in reach, so the line is decided now. */
-  private pushOne(input: string, screen: boolean, mayHold = true): void {
-    const no = ++this.lineNo;
+  private pushOne(input: string, screen: boolean): void {
     let line = input.length > MAX_LINE_CHARS ? input.slice(0, MAX_LINE_CHARS) : input;
     if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
     const cr = line.indexOf('\r');
     const head = cr < 0 ? line : line.slice(0, cr);
-    const hasDate = this.engine.date(head, this.hit);
+    const dated = this.engine.date(head, this.hit);
     const { time, start, end } = this.hit;
-    const content = this.engine.content(head, start, end, screen);
-    const entry: Held = { no, line, time, content, gap: 0, pair: -1, openIp: null, tainted: cr >= 0, fixed: null, bytes: 0 };
-    if (!hasDate) {
-      if (line.length > 0 && this.holding) {
-        this.close(entry, cr < 0 ? line : line.slice(line.lastIndexOf('\r') + 1));
-        return;
-      }
-    } else if (mayHold || cr >= 0) {
-      // Without a possible remainder an opening only matters when its remainder shares its line (after a CR).
-      const op = this.engine.opening(content);
-      if (op !== null) {
-        const done = cr >= 0 ? this.engine.closing(op.pair, line.slice(line.lastIndexOf('\r') + 1)) : null;
-        if (done !== null) {
-          const ip = op.ip ?? done.ip;
-          entry.fixed = ip === null ? { outcome: 'missed' } : { outcome: 'matched', ip, regex: this.pairRegex(op.pair) };
-        } else {
-          entry.pair = op.pair;
-          entry.openIp = op.ip;
-        }
-      }
-    }
-    if ((!this.holding && entry.pair < 0) || !mayHold) this.decide(entry);
-    else this.hold(entry, line.length + 1, 1);
+    const entry: Line = {
+      no: ++this.lineNo,
+      line,
+      time,
+      dated,
+      content: this.engine.content(head, start, end, screen),
+      dateEnd: end,
+      tail: cr < 0 ? null : line.slice(line.lastIndexOf('\r') + 1),
+      pos: this.pos,
+      end: this.pos + input.length + 1,
+      read: this.read,
+      gap: 0,
+    };
+    this.pos = entry.end;
+    this.feed(entry);
   }
 
-  /**
-   * Many '\n'-separated lines at once (a final line without '\n' counts as
-   * a line): the fast path test-filter and log read-back use (bulk.ts).
-   * onLine is not called for lines screened out; onGap is.
-   */
+  /** Many '\n'-separated lines at once (bulk.ts screens out those that cannot matter). */
   pushLines(text: string): void {
     this.bulk.pushLines(text);
   }
 
-  /** skip() while nothing is held. */
-  private gapNow(lines: number): void {
-    this.lineNo += lines;
-    this.hooks.onGap?.(lines, 'missed');
-  }
-
-  /**
-   * pushOne() for a line that cannot be held (see bulk.ts), without its
-   * bookkeeping: a line without CR is decided by its verdict alone.
-   */
-  private decideNow(input: string): void {
-    let line = input;
-    if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
-    if (line.indexOf('\r') >= 0) {
-      this.pushOne(input, false, false);
-      return;
-    }
-    const no = ++this.lineNo;
-    const hit = this.hit;
-    this.engine.date(line, hit);
-    this.emitAt(no, line, this.engine.verdict(this.engine.content(line, hit.start, hit.end, false)), hit.time);
-  }
-
-  /** `lines` lines (`bytes` long) the caller screened out: they cannot match, open or complete anything. */
+  /** `lines` lines (`bytes` long) the caller screened out: dated, and unable to match, open or complete anything. */
   skip(lines: number, bytes: number): void {
     if (lines <= 0) return;
-    const entry: Held = { no: this.lineNo + 1, line: '', time: null, content: null, gap: lines, pair: -1, openIp: null, tainted: false, fixed: null, bytes: 0 };
+    const entry: Line = { no: this.lineNo + 1, line: '', time: null, dated: true, content: null, dateEnd: 0, tail: null, pos: this.pos, end: this.pos + bytes, read: this.read, gap: lines };
     this.lineNo += lines;
-    if (!this.holding) this.decide(entry);
-    else this.hold(entry, bytes, lines);
+    this.pos = entry.end;
+    this.feed(entry);
   }
 
+  /** End of a read (or of the input): the held message has all its lines. */
   flush(): void {
-    while (this.head < this.held.length) this.decide(this.held[this.head++]!);
-    this.reset();
+    while (this.held !== null) {
+      this.resolve();
+      this.drain();
+    }
+    this.read++;
   }
 
-  private hold(entry: Held, bytes: number, lines: number): void {
-    entry.bytes = bytes;
-    this.held.push(entry);
-    this.heldBytes += bytes;
-    this.heldLines += lines;
-    while (this.holding && (this.heldBytes > MAX_HELD_BYTES || this.heldLines > MAX_HELD_LINES)) this.releaseOne();
-    // Lines before the earliest opening cannot be part of an injection.
-    while (this.holding && this.held[this.head]!.pair < 0) this.releaseOne();
-    if (!this.holding) this.reset();
-    else if (this.head > 4096 && this.head * 2 > this.held.length) {
-      // Decided lines must not pile up in front of the queue.
-      this.held = this.held.slice(this.head);
-      this.head = 0;
+  private feed(entry: Line): void {
+    this.queue.push(entry);
+    this.drain();
+  }
+
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) this.step(this.queue.shift()!);
+    } finally {
+      this.draining = false;
     }
   }
 
-  private releaseOne(): void {
-    const e = this.held[this.head++]!;
-    this.heldBytes -= e.bytes;
-    this.heldLines -= e.gap > 0 ? e.gap : 1;
-    this.decide(e);
+  private step(l: Line): void {
+    if (l.dated && l.gap === 0) this.sawDate = true;
+    const h = this.held;
+    if (h === null) {
+      this.judge(l);
+      return;
+    }
+    if (l.pos - h.head.end >= REACH_CHARS || l.read !== h.head.read) {
+      // Beyond what the attacker's field can reach (or a read later): the held message is over.
+      this.queue.unshift(l);
+      this.resolve();
+      return;
+    }
+    h.inner.push(l);
+    if (!this.completes(h, l)) return;
+    h.lastClose = h.inner.length - 1;
+    h.joined.push(this.engine.verdict(joinText(h.head, l.tail ?? l.line)));
   }
 
-  private reset(): void {
-    this.held = [];
-    this.head = 0;
-    this.heldBytes = 0;
-    this.heldLines = 0;
+  /** Whether a line is a remainder of the held message. */
+  private completes(h: Held, l: Line): boolean {
+    if (l.gap > 0) return false;
+    // Inside a cut message, a dated line can be its remainder behind a date
+    // (and even a source) the attacker wrote: when it is no message of
+    // Asterisk's, or one that is neither a failure nor opens anything.
+    if (l.dated && (!h.cut || (this.parses(l) && (this.ownOf(l).outcome !== 'missed' || this.openingOf(l) !== null)))) return false;
+    return this.engine.closing(h.op.pair, l.line) !== null;
+  }
+
+  /** Whether a dated line starts the way Asterisk starts a message (any level, any source). */
+  private parses(l: Line): boolean {
+    return ASTERISK_PREFIX.test(l.line.slice(l.dateEnd, l.dateEnd + 200));
+  }
+
+  /** A line with nothing held before it. */
+  private judge(l: Line): void {
+    if (l.gap > 0) {
+      this.hooks.onGap?.(l.gap, 'missed');
+      return;
+    }
+    if (!l.dated) {
+      const v = this.ownOf(l);
+      // In a dated log, a line without a date is the rest of a message that carried line breaks.
+      if ((v.outcome === 'matched' || v.outcome === 'ambiguous') && this.sawDate) this.label(l, 'injected', candidatesOf(v));
+      else this.decide(l, v);
+      return;
+    }
+    const op = this.openingOf(l);
+    if (op === null) {
+      if (l.tail !== null) this.label(l, 'injected', candidatesOf(this.ownOf(l)));
+      else this.decide(l, this.ownOf(l));
+      return;
+    }
+    if (this.engine.parts.pairs[op.pair]!.tail) {
+      // The attacker's field ends the message: nothing to wait for, and the lines that come with it are suspect.
+      const own = this.ownOf(l);
+      const counted = this.decide(l, own);
+      // Only a line that counted speaks for its sender: a suspect one (forged?) owns nothing.
+      const sender = counted && own.outcome === 'matched' ? own.ip.text : null;
+      this.episodes.open({ own: sender, end: l.end, reach: TAIL_REACH_CHARS, time: l.time, read: l.read });
+      return;
+    }
+    const h: Held = { head: l, op, inner: [], lastClose: -1, joined: [], cut: false };
+    // A bare CR inside the line is the attacker's line break: the line ends with the remainder.
+    const selfClosed = l.tail !== null && this.engine.closing(op.pair, l.line) !== null;
+    if (selfClosed) h.joined.push(this.engine.verdict(joinText(l, l.tail!)));
+    h.cut = !selfClosed && this.engine.closing(op.pair, l.content ?? '') === null;
+    this.held = h;
   }
 
   /**
-   * A dateless line while openings are held: the remainder of one of them.
-   * The earliest opening whose closeregex it satisfies is the one (it can
-   * name the address).
+   * The held message is over: its first line carries the verdict on the
+   * message put together (its own text when it needed no remainder); the
+   * lines up to its last remainder are the attacker's; the rest start afresh.
    */
-  private close(fragment: Held, tail: string): void {
-    let j = -1;
-    let closeIp: Address | null = null;
-    for (let k = this.head; k < this.held.length; k++) {
-      const open = this.held[k]!;
-      if (open.pair < 0) continue;
-      const done = this.engine.closing(open.pair, tail);
-      if (done !== null) {
-        j = k;
-        closeIp = done.ip;
-        break;
-      }
-    }
-    if (j < 0) {
-      // It completes none of the held messages by their closeregex. When an
-      // opening was cut short (it matches no failregex on its own), this is
-      // taken as its remainder with an unknown tail: everything in between
-      // stays attacker text. When every held opening looks whole, it is no
-      // remainder (a dateless line: a packet dump, a test log): it must not
-      // turn real lines into 'injected', and it is not counted itself while
-      // a remainder could still come.
-      for (let k = this.head; k < this.held.length && j < 0; k++) {
-        const open = this.held[k]!;
-        if (open.pair >= 0 && this.engine.verdict(open.content).outcome !== 'matched') j = k;
-      }
-      if (j < 0) {
-        const v = this.engine.verdict(fragment.content);
-        this.report(fragment.no, fragment.line, v.outcome === 'matched' ? 'injected' : 'missed');
-        return;
-      }
-    }
-    const open = this.held[j]!;
-    while (this.head < j) this.decide(this.held[this.head++]!);
-    const ip = open.openIp ?? closeIp;
-    const verdict: Verdict = ip === null ? { outcome: 'missed' } : { outcome: 'matched', ip, regex: this.pairRegex(open.pair) };
-    if (open.openIp !== null || ip === null) {
-      if (ip === null) this.report(open.no, open.line, 'injected');
-      else this.emit(open, verdict);
-      this.injected(j + 1);
-      this.report(fragment.no, fragment.line, 'injected');
+  private resolve(): void {
+    const h = this.held;
+    if (h === null) return;
+    this.held = null;
+    const { head } = h;
+    const own = this.ownOf(head);
+    // Every reading of the message: the first line as it stands (unless cut), and with each remainder.
+    const readings = h.cut ? h.joined : [own, ...h.joined];
+    const candidates = distinct(readings.flatMap(ownIps));
+    let counted: string | null = null;
+    if (candidates.length === 1) {
+      const ip = candidates[0]!;
+      const v = readings.find((r): r is Verdict & { outcome: 'matched' } => r.outcome === 'matched' && r.ip.text === ip.text)!;
+      counted = this.decide(head, v) ? ip.text : null;
+    } else if (candidates.length > 1) {
+      this.ambiguous(head, candidates);
+    } else if (readings.some((r) => r.outcome === 'ignored')) {
+      this.label(head, 'ignored');
     } else {
-      this.report(open.no, open.line, 'injected');
-      this.injected(j + 1);
-      this.emit(fragment, verdict, open.time);
+      this.label(head, h.joined.length > 0 || head.tail !== null ? 'injected' : 'missed');
     }
-    this.reset();
-  }
-
-  /** Matches through an opening/closing pair are numbered after the failregex list. */
-  private pairRegex(pair: number): number {
-    return this.engine.parts.failregex.length + pair;
-  }
-
-  private injected(from: number): void {
-    for (let k = from; k < this.held.length; k++) {
-      const e = this.held[k]!;
+    for (let k = 0; k <= h.lastClose && k < h.inner.length; k++) {
+      const e = h.inner[k]!;
       if (e.gap > 0) this.hooks.onGap?.(e.gap, 'injected');
-      else this.report(e.no, e.line, 'injected');
+      else this.label(e, 'injected', candidatesOf(this.ownOf(e)));
     }
+    if (h.cut && h.joined.length === 0) {
+      // Cut short, and no remainder in reach: the lines after it may still be the attacker's.
+      this.episodes.open({ own: counted, end: head.end, reach: REACH_CHARS, time: head.time, read: head.read });
+    }
+    const rest = h.lastClose + 1 < h.inner.length ? h.inner.slice(h.lastClose + 1) : [];
+    if (rest.length > 0) this.queue.unshift(...rest);
   }
 
-  private decide(e: Held): void {
-    if (e.gap > 0) this.hooks.onGap?.(e.gap, 'missed');
-    else if (e.fixed !== null) this.emit(e, e.fixed);
-    else if (e.tainted) this.report(e.no, e.line, 'injected');
-    else this.emit(e, this.engine.verdict(e.content));
-  }
-
-  private emit(e: Held, v: Verdict, time: number | null = e.time): void {
-    this.emitAt(e.no, e.line, v, time);
-  }
-
-  private emitAt(no: number, line: string, v: Verdict, time: number | null): void {
+  /** A line's own verdict, counted or not; 'suspect' when a window it lies in belongs to another address. Returns whether it counted. */
+  private decide(l: Line, v: Verdict): boolean {
+    if (v.outcome === 'ambiguous') {
+      this.ambiguous(l, v.ips);
+      return false;
+    }
     if (v.outcome !== 'matched') {
-      this.report(no, line, v.outcome);
-      return;
+      this.label(l, v.outcome);
+      return false;
     }
-    const m = toMatch(v, time, line, no);
+    const m = toMatch(v, l.time, l.line, l.no);
+    if (this.episodes.suspects(l, v.ip.text, this.reads)) {
+      m.suspect = true;
+      this.hooks.onSuspect?.(m);
+      this.hooks.onLine?.(l.no, l.line, 'suspect', m);
+      return false;
+    }
     this.hooks.onMatch(m);
-    this.hooks.onLine?.(no, line, 'matched', m);
+    this.hooks.onLine?.(l.no, l.line, 'matched', m);
+    return true;
   }
 
-  private report(no: number, line: string, outcome: LineOutcome): void {
-    this.hooks.onLine?.(no, line, outcome);
+  private ambiguous(l: Line, ips: Address[]): void {
+    const texts = ips.map((a) => a.text);
+    this.label(l, 'ambiguous', texts);
+    this.hooks.onAmbiguous?.(l.no, l.line, texts);
   }
+
+  private label(l: Line, outcome: LineOutcome, candidates?: string[]): void {
+    this.hooks.onLine?.(l.no, l.line, outcome, undefined, candidates);
+  }
+
+  private openingOf(l: Line): Opening | null {
+    if (l.op === undefined) l.op = this.engine.opening(l.content);
+    return l.op;
+  }
+
+  private ownOf(l: Line): Verdict {
+    if (l.own === undefined) l.own = this.engine.verdict(l.content);
+    return l.own;
+  }
+
 }
+
+/** A held message put together: its first line's text (after date and prefregex) and a remainder. */
+function joinText(head: Line, remainder: string): string {
+  return (head.content ?? '') + remainder;
+}
+
+function ownIps(v: Verdict): Address[] {
+  if (v.outcome === 'matched') return [v.ip];
+  return v.outcome === 'ambiguous' ? v.ips : [];
+}
+
+function candidatesOf(v: Verdict): string[] | undefined {
+  const ips = ownIps(v);
+  return ips.length > 0 ? ips.map((a) => a.text) : undefined;
+}
+
+function distinct(list: Address[]): Address[] {
+  const seen = new Map<string, Address>();
+  for (const a of list) if (!seen.has(a.text)) seen.set(a.text, a);
+  return [...seen.values()];
+}
+

@@ -25,6 +25,11 @@ export interface Rx {
   readonly prefix: string | null;
   /** The whole regex is `^` and that literal: startsWith decides, no regex run needed. */
   readonly prefixOnly: boolean;
+  /**
+   * A `.*` or `.+` stands before the address: attacker text there may make
+   * the line readable with another address too (see otherReading()).
+   */
+  readonly twoWay: boolean;
 }
 
 export interface RxOptions {
@@ -74,6 +79,7 @@ export function compileRx(loc: Located, opts: RxOptions): Rx[] {
       runs: runs === null || runs.length === 0 ? null : runs,
       prefix,
       prefixOnly: prefix !== null && tags.hostGroups.length === 0 && tags.fieldGroups.length === 0 && t.source === `^${escapeLiteral(prefix)}`,
+      twoWay: tags.hostGroups.length > 0 && /(?:^|[^\\])\.[*+]/.test(text.slice(0, Math.max(0, text.search(HOST_TAG)))),
     });
   }
   return out;
@@ -88,6 +94,36 @@ export function hostOf(rx: Rx, m: RegExpExecArray): Address | null {
     if (v !== undefined) return parseAddress(v);
   }
   return null;
+}
+
+const HOST_TAG = /<(?:HOST|ADDR|IP4|IP6|SUBNET)>/;
+
+/** The text the first address group captured (as written in the line). */
+function rawHostOf(rx: Rx, m: RegExpExecArray): string | null {
+  const g = m.groups;
+  if (!g) return null;
+  for (const name of rx.hostGroups) {
+    const v = g[name];
+    if (v !== undefined) return v;
+  }
+  return null;
+}
+
+/**
+ * For a twoWay regex that matched `m` on `text`: the address another reading
+ * of the same line yields, or null when there is none. Every place the
+ * matched address is written is blotted out and the regex run again: a line
+ * in which the attacker wrote a second, well-placed address still matches,
+ * with that one. Such a line names two candidates and counts for neither.
+ */
+export function otherReading(rx: Rx, text: string, m: RegExpExecArray, ip: Address): Address | null {
+  if (!rx.twoWay) return null;
+  const raw = rawHostOf(rx, m);
+  if (raw === null || raw === '') return null;
+  const again = rx.re.exec(text.split(raw).join('\u0000'));
+  if (again === null) return null;
+  const other = hostOf(rx, again);
+  return other !== null && other.text !== ip.text ? other : null;
 }
 
 const MAX_USER = 128;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { isAsteriskBanError } from '../core/errors.js';
 import { compileFilter, definitionFromRegex } from './index.js';
 import type { CompiledFilter, FilterMatch, LineOutcome, MatcherHooks } from './index.js';
+import { LINE_OUTCOMES } from './index.js';
 import { loadFilterDefinition } from './load.js';
 import { readLineChunks } from './chunks.js';
 import { pushEachLine } from './bulk.js';
@@ -23,9 +24,13 @@ interface Tally {
   outcomes: Record<LineOutcome, number>;
   hits: number[];
   hosts: Map<string, { n: number; times: (number | null)[] }>;
+  /** Lines set aside (suspect, ambiguous, injected), shown in the human report. */
+  asides: string[];
 }
 
 const TIMES_SHOWN = 3;
+/** Set-aside lines listed in the human report (all of them are in --json). */
+const ASIDES_SHOWN = 50;
 const FAST_CHUNK_BYTES = 2 * 1024 * 1024;
 const HOSTS_SHOWN = 200;
 
@@ -46,6 +51,28 @@ async function resolveFilter(spec: string, configDir: string, timezone?: string)
     }
   }
   return compileFilter(definitionFromRegex(spec), { timezone });
+}
+
+/**
+ * One --json object per line: `verdict` always; `host` only on lines that
+ * count (matched), so a script reading `host` sees only what counts; the
+ * address an uncounted line named is its `candidate` (`candidates` when
+ * there are several).
+ */
+function lineObject(no: number, verdict: LineOutcome, m: FilterMatch | undefined, candidates: string[] | undefined): Record<string, unknown> | null {
+  if (verdict === 'matched' && m) return { line: no, verdict, host: m.ip, time: iso(m.time), regex: m.regex };
+  if (verdict === 'suspect' && m) return { line: no, verdict, candidate: m.ip, time: iso(m.time), regex: m.regex };
+  const obj: Record<string, unknown> = { line: no, verdict };
+  if (candidates && candidates.length > 0) {
+    obj.candidate = candidates[0];
+    if (candidates.length > 1) obj.candidates = candidates;
+  }
+  return obj;
+}
+
+function named(m: FilterMatch | undefined, candidates: string[] | undefined): string {
+  const list = m ? [m.ip] : candidates ?? [];
+  return list.length > 0 ? ` (${list.join(', ')})` : '';
 }
 
 /** Buffered writes, so a million JSON lines cost a few hundred write calls. */
@@ -69,7 +96,7 @@ const iso = (t: number | null): string | null => (t === null ? null : new Date(t
 
 function report(t: Tally, filter: CompiledFilter, sink: Sink): void {
   const o = t.outcomes;
-  sink.write(`Lines: ${t.lines} lines, ${o.matched} matched, ${o.ignored} ignored, ${o.missed} missed, ${o.injected} injected\n\n`);
+  sink.write(`Lines: ${t.lines} lines, ${LINE_OUTCOMES.map((k) => `${o[k]} ${k}`).join(', ')}\n\n`);
   sink.write(`Failregex: ${o.matched} total\n|  #) [# of hits] regular expression\n`);
   filter.failregex.forEach((r, i) => sink.write(`|  ${String(i).padStart(2)}) [${t.hits[i] ?? 0}] ${r}\n`));
   const opens = filter.openregex ?? [];
@@ -84,6 +111,12 @@ function report(t: Tally, filter: CompiledFilter, sink: Sink): void {
     sink.write(`  ${ip.padEnd(39)} ${String(h.n).padStart(7)}  ${shown}${h.n > h.times.length ? ', ...' : ''}\n`);
   }
   if (hosts.length > HOSTS_SHOWN) sink.write(`  ... and ${hosts.length - HOSTS_SHOWN} more (use --json for all)\n`);
+  const aside = o.suspect + o.ambiguous + o.injected;
+  if (aside > 0) {
+    sink.write(`\nSet aside: ${o.suspect} suspect (counted by the daemon only when verify confirms the address), ${o.ambiguous} ambiguous (several candidates: counted for none), ${o.injected} injected (attacker text inside another message)\n`);
+    for (const a of t.asides) sink.write(`  ${a}\n`);
+    if (aside > t.asides.length) sink.write(`  ... and ${aside - t.asides.length} more (use --json for all)\n`);
+  }
 }
 
 /**
@@ -106,7 +139,7 @@ export async function runFilterTest(
     return 1;
   }
   const sink = new Sink(out);
-  const t: Tally = { lines: 0, outcomes: { matched: 0, ignored: 0, missed: 0, injected: 0 }, hits: [], hosts: new Map() };
+  const t: Tally = { lines: 0, outcomes: { matched: 0, suspect: 0, ambiguous: 0, injected: 0, ignored: 0, missed: 0 }, hits: [], hosts: new Map(), asides: [] };
   const perLine = opts.printAllMatched === true || opts.printAllMissed === true;
   const hooks: MatcherHooks = {
     onMatch(m: FilterMatch) {
@@ -114,12 +147,18 @@ export async function runFilterTest(
       const h = t.hosts.get(m.ip);
       if (h === undefined) t.hosts.set(m.ip, { n: 1, times: [m.time] });
       else if (++h.n <= TIMES_SHOWN) h.times.push(m.time);
-      if (opts.json) sink.write(`${JSON.stringify({ line: m.lineNo, host: m.ip, time: iso(m.time), regex: m.regex })}\n`);
     },
-    onLine(no, line, outcome) {
+    onLine(no, line, outcome, m, candidates) {
       t.lines++;
       t.outcomes[outcome]++;
-      if (opts.json) return;
+      if (opts.json) {
+        const obj = lineObject(no, outcome, m, candidates);
+        if (obj !== null && (outcome !== 'missed' && outcome !== 'ignored' || opts.printAllMissed)) sink.write(`${JSON.stringify(obj)}\n`);
+        return;
+      }
+      if (outcome === 'suspect' || outcome === 'ambiguous' || outcome === 'injected') {
+        if (t.asides.length < ASIDES_SHOWN) t.asides.push(`${no}: ${outcome}${named(m, candidates)}: ${line.slice(0, 160)}`);
+      }
       if ((outcome === 'missed' && opts.printAllMissed) || (outcome === 'matched' && opts.printAllMatched)) sink.write(`${no}: ${line.slice(0, MAX_LINE_CHARS)}\n`);
     },
     onGap(lines, outcome) {
@@ -140,7 +179,7 @@ export async function runFilterTest(
   matcher.flush();
   if (opts.json) {
     const o = t.outcomes;
-    sink.write(`${JSON.stringify({ summary: true, lines: t.lines, matched: o.matched, ignored: o.ignored, missed: o.missed, injected: o.injected, hits: compiled.failregex.map((_r, i) => t.hits[i] ?? 0), pairHits: (compiled.openregex ?? []).map((_r, i) => t.hits[compiled.failregex.length + i] ?? 0), hosts: t.hosts.size })}\n`);
+    sink.write(`${JSON.stringify({ summary: true, lines: t.lines, matched: o.matched, suspect: o.suspect, ambiguous: o.ambiguous, injected: o.injected, ignored: o.ignored, missed: o.missed, hits: compiled.failregex.map((_r, i) => t.hits[i] ?? 0), pairHits: (compiled.openregex ?? []).map((_r, i) => t.hits[compiled.failregex.length + i] ?? 0), hosts: t.hosts.size })}\n`);
   } else {
     if (perLine) sink.write('\n');
     report(t, compiled, sink);

@@ -14,14 +14,36 @@ export interface FilterMatch {
   line: string;
   /** 1-based number of the line among those pushed into this matcher. */
   lineNo: number;
+  /**
+   * The line came with a message that an attacker could extend with forged
+   * lines, and names another address: count it only when verification
+   * confirms that address sent packets.
+   */
+  suspect?: true;
 }
 
-export type LineOutcome = 'matched' | 'ignored' | 'missed' | 'injected';
+/**
+ * What the matcher decided for a line: counted (`matched`), counted only if
+ * verified (`suspect`), a message with several candidate addresses that
+ * counts no one (`ambiguous`), attacker text inside another message
+ * (`injected`), or not a failure (`ignored`, `missed`).
+ */
+export type LineOutcome = 'matched' | 'ignored' | 'missed' | 'injected' | 'suspect' | 'ambiguous';
+
+export const LINE_OUTCOMES: readonly LineOutcome[] = ['matched', 'suspect', 'ambiguous', 'injected', 'ignored', 'missed'];
 
 export interface MatcherHooks {
+  /** A line that counts. */
   onMatch(m: FilterMatch): void;
-  /** Every line's outcome, for test-filter; omitted on the hot path. */
-  onLine?(lineNo: number, line: string, outcome: LineOutcome, m?: FilterMatch): void;
+  /** A suspect line (m.suspect): counted only when verification confirms m.ip. Not counted when omitted. */
+  onSuspect?(m: FilterMatch): void;
+  /** A message with several candidate addresses, counted for none of them. */
+  onAmbiguous?(lineNo: number, line: string, candidates: string[]): void;
+  /**
+   * Every line's outcome, for test-filter; omitted on the hot path. `m` for
+   * matched and suspect lines; `candidates`: the addresses an uncounted line named.
+   */
+  onLine?(lineNo: number, line: string, outcome: LineOutcome, m?: FilterMatch, candidates?: string[]): void;
   /** Outcome of a run of lines passed to skip() (never 'matched'). */
   onGap?(lines: number, outcome: LineOutcome): void;
 }
@@ -51,7 +73,7 @@ export interface CompiledFilter {
   readonly name: string;
   /** The failregex sources as written, for reports. */
   readonly failregex: readonly string[];
-  /** Opening patterns of injection-aware pairs, as written (match index = failregex.length + i). */
+  /** Opening patterns of injection-aware pairs (openregex, then tailregex), as written (match index = failregex.length + i). */
   readonly openregex?: readonly string[];
   /**
    * Matches (unanchored) every line that could match, open or close
@@ -59,5 +81,6 @@ export interface CompiledFilter {
    * regex has no literal to screen on.
    */
   readonly screen?: RegExp | null;
-  matcher(hooks: MatcherHooks): LineMatcher;
+  /** reads: the caller's flush() marks the end of each read (see MatcherOptions). */
+  matcher(hooks: MatcherHooks, opts?: { reads?: boolean }): LineMatcher;
 }

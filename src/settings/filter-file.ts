@@ -37,6 +37,9 @@ function localOf(path: string): string {
   return path.endsWith('.conf') ? `${path.slice(0, -5)}.local` : `${path}.local`;
 }
 
+/** Options read as lists of regexes with their file:line (the rest become interpolation variables). */
+const REGEX_LISTS = ['failregex', 'ignoreregex', 'openregex', 'closeregex', 'tailregex'];
+
 /** Reads one filter (the file, its .local, their includes); reports problems, returns null if unusable. */
 export function readFilter(path: string, params: Record<string, string>, problems: Problems, name = basename(path).replace(/\.(conf|local)$/, '')): FilterDefinition | null {
   const files = [path, localOf(path)].filter((f, i) => i === 0 || existsSync(f));
@@ -57,7 +60,7 @@ export function readFilter(path: string, params: Record<string, string>, problem
   for (const sec of [...others, ...own]) {
     for (const [key, hist] of stack.sections.get(sec)?.values ?? []) {
       const name = own.includes(sec) ? key : `${sec}/${key}`;
-      if (key === 'failregex' || key === 'ignoreregex' || name in params) continue;
+      if (REGEX_LISTS.includes(key) || name in params) continue;
       const value = interpolateValue(hist[hist.length - 1]!, quiet);
       if (value !== null) vars[name] = value;
     }
@@ -90,6 +93,9 @@ export function readFilter(path: string, params: Record<string, string>, problem
     file: stack.files.includes(path) ? path : stack.files[0]!,
     failregex,
     ignoreregex: regexLines('ignoreregex'),
+    openregex: regexLines('openregex'),
+    closeregex: regexLines('closeregex'),
+    tailregex: regexLines('tailregex'),
     prefregex: single('prefregex'),
     datepattern: single('datepattern'),
     vars,

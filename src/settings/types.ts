@@ -80,6 +80,8 @@ export interface FilterDefinition {
    */
   openregex?: Located[];
   closeregex?: Located[];
+  /** Messages whose last field is the attacker's (asterisk-ban only; see config/filter.d/asterisk.conf). */
+  tailregex?: Located[];
 }
 
 export interface JailSettings {

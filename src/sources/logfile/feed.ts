@@ -17,10 +17,15 @@ export interface FeedOptions {
   recent?: Partial<RecentLimits>;
   /** How long after a switch to `gaps` lines are still read by both filters, split by their date. */
   handoverMs?: number;
-  /** `filter` is the one that matched (the full or the gap filter), for naming the regex. */
+  /**
+   * `filter` is the one that matched (the full or the gap filter), for
+   * naming the regex. m.suspect: count only if verification confirms m.ip.
+   */
   count(m: FilterMatch, filter: CompiledFilter): void;
   /** Lines the filter recognised as attacker-injected. */
   injected?(lines: number): void;
+  /** A message naming several candidate addresses: counted for none. */
+  ambiguous?(line: string, candidates: string[]): void;
 }
 
 // The filter engine may offer a batch entry point that screens out lines
@@ -64,14 +69,16 @@ export class LineFeed {
   constructor(private readonly o: FeedOptions) {
     this.modeValue = o.mode ?? 'full';
     this.recent = new RecentLines({ ...DEFAULT_RECENT, ...o.recent });
+    // The follower's idle (our flush) ends each read: the matchers may rely on it.
+    const reads = { reads: true };
     this.full = o.filter.matcher(this.hooks((m) => {
       if (this.modeValue === 'full' || (this.handoverAt !== null && this.timeOf(m) < this.handoverAt)) o.count(m, o.filter);
-    }));
+    }), reads);
     this.gap = o.gapFilter
       ? o.gapFilter.matcher(this.hooks((m) => {
           this.recent.markGap(m.lineNo);
           if (this.handoverAt === null || this.timeOf(m) >= this.handoverAt) o.count(m, o.gapFilter!);
-        }))
+        }), reads)
       : null;
   }
 
@@ -138,17 +145,20 @@ export class LineFeed {
     return m.time ?? this.o.clock.now();
   }
 
-  private hooks(onMatch: (m: FilterMatch) => void, countInjected = true): MatcherHooks {
-    const injected = this.o.injected;
-    if (!injected || !countInjected) return { onMatch };
-    return {
-      onMatch,
-      onLine: (_no, _line, outcome) => {
+  /** Suspect lines go the same way as matched ones (the consumer verifies them); replays report nothing twice. */
+  private hooks(onMatch: (m: FilterMatch) => void, report = true): MatcherHooks {
+    const { injected, ambiguous } = this.o;
+    const h: MatcherHooks = { onMatch, onSuspect: onMatch };
+    if (!report) return h;
+    if (ambiguous) h.onAmbiguous = (_no, line, candidates) => ambiguous(line, candidates);
+    if (injected) {
+      h.onLine = (_no, _line, outcome) => {
         if (outcome === 'injected') injected(1);
-      },
-      onGap: (lines, outcome) => {
+      };
+      h.onGap = (lines, outcome) => {
         if (outcome === 'injected') injected(lines);
-      },
-    };
+      };
+    }
+    return h;
   }
 }

@@ -70,6 +70,7 @@ export class LogSource implements Source {
   private readonly lineCounter;
   private readonly matchCounter;
   private readonly injectedCounter;
+  private readonly ambiguousCounter;
   private readonly throttled: ThrottledLog;
 
   constructor(opts: LogSourceOptions) {
@@ -79,6 +80,7 @@ export class LogSource implements Source {
     this.lineCounter = metrics.logLines.labels(opts.jail);
     this.matchCounter = metrics.logMatched.labels(opts.jail);
     this.injectedCounter = metrics.logInjected.labels(opts.jail);
+    this.ambiguousCounter = metrics.logAmbiguous.labels(opts.jail);
     this.throttled = new ThrottledLog(opts.logger, 60_000, opts.clock);
   }
 
@@ -164,6 +166,12 @@ export class LogSource implements Source {
       recent: o.recent,
       count: (m, filter) => this.count(m, filter),
       injected: (lines) => this.injectedCounter.inc(lines),
+      ambiguous: (line, candidates) => {
+        this.ambiguousCounter.inc();
+        this.throttled.warn(`ambiguous:${path}`, `a log message carried attacker line breaks and names several addresses (${candidates.map((c) => printable(c)).join(', ')}): counted for none`, {
+          jail: o.jail, path: printable(path), line: printable(line, 300),
+        });
+      },
     });
     const follower = new LogFollower({
       path,
@@ -231,6 +239,7 @@ export class LogSource implements Source {
       raw: m.line.length > RAW_MAX ? m.line.slice(0, RAW_MAX) : m.line,
     };
     if (m.user !== undefined) f.account = m.user.slice(0, 128);
+    if (m.suspect) f.suspect = true;
     this.o.events.failure(f);
   }
 
