@@ -52,7 +52,7 @@ interface Held {
    * (its own line break as well, for a bare CR inside the first line).
    */
   joined: Verdict[];
-  /** The first line stops inside the attacker's field (its own remainder pattern does not complete it). */
+  /** The first line is not the whole message: it stops inside the attacker's field, or carries a bare CR. */
   cut: boolean;
 }
 
@@ -252,7 +252,8 @@ export class InjectionAwareMatcher implements LineMatcher {
     // A bare CR inside the line is the attacker's line break: the line ends with the remainder.
     const selfClosed = l.tail !== null && this.engine.closing(op.pair, l.line) !== null;
     if (selfClosed) h.joined.push(this.engine.verdict(joinText(l, l.tail!)));
-    h.cut = !selfClosed && this.engine.closing(op.pair, l.content ?? '') === null;
+    // A bare CR means the line goes on past the text before it, so that text is never the whole message.
+    h.cut = l.tail !== null || this.engine.closing(op.pair, l.content ?? '') === null;
     this.held = h;
   }
 
@@ -280,7 +281,8 @@ export class InjectionAwareMatcher implements LineMatcher {
     } else if (readings.some((r) => r.outcome === 'ignored')) {
       this.label(head, 'ignored');
     } else {
-      this.label(head, h.joined.length > 0 || head.tail !== null ? 'injected' : 'missed');
+      // Asterisk's own line, not a failure in this filter's mode; one with a bare CR carries attacker text.
+      this.label(head, head.tail !== null ? 'injected' : 'missed');
     }
     for (let k = 0; k <= h.lastClose && k < h.inner.length; k++) {
       const e = h.inner[k]!;

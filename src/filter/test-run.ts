@@ -99,11 +99,6 @@ function report(t: Tally, filter: CompiledFilter, sink: Sink): void {
   sink.write(`Lines: ${t.lines} lines, ${LINE_OUTCOMES.map((k) => `${o[k]} ${k}`).join(', ')}\n\n`);
   sink.write(`Failregex: ${o.matched} total\n|  #) [# of hits] regular expression\n`);
   filter.failregex.forEach((r, i) => sink.write(`|  ${String(i).padStart(2)}) [${t.hits[i] ?? 0}] ${r}\n`));
-  const opens = filter.openregex ?? [];
-  if (opens.length > 0) {
-    sink.write('\nOpenregex (a message and its remainder, with forged lines between them):\n');
-    opens.forEach((r, i) => sink.write(`|  ${String(filter.failregex.length + i).padStart(2)}) [${t.hits[filter.failregex.length + i] ?? 0}] ${r}\n`));
-  }
   const hosts = [...t.hosts.entries()].sort((a, b) => b[1].n - a[1].n);
   sink.write(`\nHosts: ${hosts.length}\n`);
   for (const [ip, h] of hosts.slice(0, HOSTS_SHOWN)) {
@@ -179,7 +174,7 @@ export async function runFilterTest(
   matcher.flush();
   if (opts.json) {
     const o = t.outcomes;
-    sink.write(`${JSON.stringify({ summary: true, lines: t.lines, matched: o.matched, suspect: o.suspect, ambiguous: o.ambiguous, injected: o.injected, ignored: o.ignored, missed: o.missed, hits: compiled.failregex.map((_r, i) => t.hits[i] ?? 0), pairHits: (compiled.openregex ?? []).map((_r, i) => t.hits[compiled.failregex.length + i] ?? 0), hosts: t.hosts.size })}\n`);
+    sink.write(`${JSON.stringify({ summary: true, lines: t.lines, matched: o.matched, suspect: o.suspect, ambiguous: o.ambiguous, injected: o.injected, ignored: o.ignored, missed: o.missed, hits: compiled.failregex.map((_r, i) => t.hits[i] ?? 0), hosts: t.hosts.size })}\n`);
   } else {
     if (perLine) sink.write('\n');
     report(t, compiled, sink);

@@ -10,13 +10,14 @@ import { loadFilterFile as readFilterFile } from '../../src/settings/filter-file
 /**
  * Filter tests are data: each log line in test/fixtures/filter/*.log is
  * preceded by `# expect: {...}`: {"host": "..."} (optionally "time"),
- * null (not counted), {"injected": true} or {"ignored": true}. A blank line
- * means the follower went idle (flush). `# filter: name[k=v]` on the first
- * line picks another filter or mode.
+ * null (not counted), {"injected": true}, {"ignored": true},
+ * {"suspect": "address"} or {"ambiguous": true}. A blank line means the
+ * follower went idle (flush, the end of a read). `# filter: name[k=v]` on
+ * the first line picks another filter or mode.
  */
 const NOW = Date.UTC(2026, 10, 27, 13, 0, 0);
 
-interface Expect { host?: string; time?: string | null; injected?: boolean; ignored?: boolean }
+interface Expect { host?: string; time?: string | null; injected?: boolean; ignored?: boolean; suspect?: string; ambiguous?: boolean }
 interface Case { fixtureLine: number; line: string; expect: Expect | null }
 
 function parseFixture(text: string): { filter: string; params: Record<string, string>; groups: Case[][] } {
@@ -56,10 +57,11 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.log')).sort()) {
   const def = readFilterFile(join(repoRoot, 'config', 'filter.d', `${parsed.filter}.conf`), parsed.params);
   const filter = compileFilter(def, { timezone: 'UTC', now: () => NOW });
   const outcomes = new Map<Case, { outcome: LineOutcome; m?: FilterMatch }>();
+  // Blank lines are the follower's idle: the end of a read, as in the daemon.
   const matcher = filter.matcher({
     onMatch: () => {},
     onLine: (no, _line, outcome, m) => outcomes.set(flat[no - 1]!, { outcome, m }),
-  });
+  }, { reads: true });
   const flat: Case[] = [];
   for (const group of parsed.groups) {
     for (const c of group) {
@@ -79,6 +81,11 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.log')).sort()) {
         assert.equal(got.outcome, 'injected');
       } else if (e.ignored) {
         assert.equal(got.outcome, 'ignored');
+      } else if (e.ambiguous) {
+        assert.equal(got.outcome, 'ambiguous');
+      } else if (e.suspect !== undefined) {
+        assert.equal(got.outcome, 'suspect');
+        assert.equal(got.m!.ip, e.suspect);
       } else {
         assert.equal(got.outcome, 'matched', `expected ${e.host}, got ${got.outcome}`);
         assert.equal(got.m!.ip, e.host);

@@ -18,6 +18,6 @@ for (const params of [{}, { mode: 'gaps' }] as Record<string, string>[]) {
     assert.deepEqual(theirs.failregex, ours.failregex);
     assert.deepEqual(theirs.openregex, ours.openregex);
     assert.ok(ours.failregex.length >= 5);
-    assert.equal(ours.openregex?.length, 11);
+    assert.equal(ours.openregex?.length, 15);
   });
 }

@@ -9,19 +9,20 @@ import type { FilterDefinition } from '../../src/settings/types.js';
 
 const loc = { file: 'f.conf', line: 7 };
 
-// [python, javascript source, flags] or [python, null, error fragment]
+// [python, javascript source, flags] or [python, null, error fragment]. Every
+// translation has the dotAll flag: Python's '.' matches a bare CR, and lines hold no '\n'.
 const TRANSLATIONS: [string, string | null, string][] = [
-  ['(?P<user>\\w+) (?P=user)', '(?<user>\\w+) \\k<user>', ''],
-  ['^foo\\Z', '^foo$', ''],
-  ['\\Afoo', '^foo', ''],
-  ['(?i)foo', 'foo', 'i'],
+  ['(?P<user>\\w+) (?P=user)', '(?<user>\\w+) \\k<user>', 's'],
+  ['^foo\\Z', '^foo$', 's'],
+  ['\\Afoo', '^foo', 's'],
+  ['(?i)foo', 'foo', 'is'],
   ['(?is)foo', 'foo', 'is'],
   ['(?i)(?s)foo', 'foo', 'is'],
-  ['a(?#comment)b', 'ab', ''],
-  ['[]a]', '[\\]a]', ''],
-  ['[^]a]', '[^\\]a]', ''],
-  ['[\\Z]', '[\\Z]', ''],
-  ['(?:a|b)(?=c)(?!d)(?<=e)(?<!f)', '(?:a|b)(?=c)(?!d)(?<=e)(?<!f)', ''],
+  ['a(?#comment)b', 'ab', 's'],
+  ['[]a]', '[\\]a]', 's'],
+  ['[^]a]', '[^\\]a]', 's'],
+  ['[\\Z]', '[\\Z]', 's'],
+  ['(?:a|b)(?=c)(?!d)(?<=e)(?<!f)', '(?:a|b)(?=c)(?!d)(?<=e)(?<!f)', 's'],
   ['a(?i)b', null, 'only supported at the very start'],
   ['a(?i:b)', null, 'only supported at the very start'],
   ['(?x)a b', null, 'no JavaScript equivalent'],
@@ -32,6 +33,11 @@ const TRANSLATIONS: [string, string | null, string][] = [
   ['[abc', null, 'unterminated character class'],
   ['abc\\', null, 'lone backslash'],
 ];
+
+test('"." matches a bare CR, as in Python', () => {
+  const t = translatePythonRegex("^a.*' \\(from (\\S+)\\)$", loc);
+  assert.equal(new RegExp(t.source, t.flags).exec("ax\r[forged]\r' (from 203.0.113.5)")?.[1], '203.0.113.5');
+});
 
 for (const [py, js, third] of TRANSLATIONS) {
   test(`translate ${JSON.stringify(py)}`, () => {

@@ -62,8 +62,9 @@ describe('LogSource with the shipped asterisk filter and a Jail', () => {
     for (const raw of text.split('\n')) {
       const want = /^# expect: (.*)$/.exec(raw);
       if (want) {
-        const e = JSON.parse(want[1]!) as { host?: string } | null;
+        const e = JSON.parse(want[1]!) as { host?: string; suspect?: string } | null;
         if (e?.host) expected.push(e.host);
+        if (e?.suspect) expected.push(`suspect ${e.suspect}`);
       } else if (raw.trim() === '') {
         if (bursts.at(-1)!.length > 0) bursts.push([]);
       } else if (!raw.startsWith('#')) {
@@ -81,7 +82,8 @@ describe('LogSource with the shipped asterisk filter and a Jail', () => {
       await source.check();
     }
     await source.stop();
-    assert.deepEqual(failures.map((f) => f.ip).sort(), expected.sort());
+    // Suspect lines reach the jail marked, for the daemon to verify (src/daemon/suspect-gate.ts).
+    assert.deepEqual(failures.map((f) => (f.suspect ? `suspect ${f.ip}` : f.ip)).sort(), expected.sort());
     const injected = (await metrics.logInjected.get()).values.find((v) => v.labels.jail === 'inject')?.value ?? 0;
     assert.ok(injected >= 1, 'injected lines are counted in the metric');
   });
