@@ -1,4 +1,4 @@
-import { SUSPECT_MS } from './limits.js';
+import { REACH_CHARS, SUSPECT_MS } from './limits.js';
 
 
 /** A message that carried attacker line breaks, or ended in an attacker's field. */
@@ -20,8 +20,10 @@ interface Place {
   time: number | null;
 }
 
-/** Windows kept at once; older ones are dropped first (each lasts REACH_CHARS at most anyway). */
-const MAX_EPISODES = 64;
+/** Windows kept at once; older ones are dropped first. */
+const MAX_EPISODES = 256;
+/** How long past its reach a window is kept: matcher.ts may decide a line up to twice its reach late. */
+const KEEP_CHARS = 4 * REACH_CHARS;
 
 /**
  * The suspect windows: the lines that may have come in the same write as a
@@ -55,9 +57,13 @@ export class Episodes {
     return covered;
   }
 
+  /**
+   * Lines are looked at again up to a held message's reach after they came
+   * (src/filter/matcher.ts), so a window is dropped only well past its own.
+   */
   private prune(pos: number): void {
     const first = this.list[0];
-    if (first !== undefined && pos - first.end >= first.reach) this.list = this.list.filter((e) => pos - e.end < e.reach);
+    if (first !== undefined && pos - first.end >= first.reach + KEEP_CHARS) this.list = this.list.filter((e) => pos - e.end < e.reach + KEEP_CHARS);
   }
 }
 

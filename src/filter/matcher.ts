@@ -56,6 +56,13 @@ interface Held {
   cut: boolean;
 }
 
+/** A message decided on its readings once its reach is over (see InjectionAwareMatcher.step()). */
+interface Parked {
+  head: Line;
+  pair: number;
+  readings: Verdict[];
+}
+
 export interface MatcherOptions {
   /**
    * The caller's flush() marks the end of a read (the daemon's follower), so
@@ -100,6 +107,11 @@ export class InjectionAwareMatcher implements LineMatcher {
   /** Once the log has shown dated lines, a line without a date is the rest of some message, never a failure of its own. */
   private sawDate = false;
   private readonly episodes = new Episodes();
+  /**
+   * Messages that read whole but whose reach is not over yet: a later
+   * remainder of their kind still joins their readings (see step()).
+   */
+  private parked: Parked[] = [];
   private readonly hit: DateHit = { time: null, start: 0, end: 0 };
   private readonly bulk: BulkScanner;
   private readonly reads: boolean;
@@ -168,6 +180,7 @@ export class InjectionAwareMatcher implements LineMatcher {
       this.resolve();
       this.drain();
     }
+    this.unpark();
     this.read++;
   }
 
@@ -188,6 +201,7 @@ export class InjectionAwareMatcher implements LineMatcher {
 
   private step(l: Line): void {
     if (l.dated && l.gap === 0) this.sawDate = true;
+    if (this.parked.length > 0) this.feedParked(l);
     const h = this.held;
     if (h === null) {
       this.judge(l);
@@ -199,10 +213,64 @@ export class InjectionAwareMatcher implements LineMatcher {
       this.resolve();
       return;
     }
+    if ((!h.cut || h.joined.length > 0) && this.opensCut(l)) {
+      // A message that reads whole (as it stands, or with its remainder),
+      // then one cut by a line break: the remainders to come are the second
+      // one's. Unless the first one's whole look was the attacker's fake end
+      // and the second is forged: so the first is parked until its reach is
+      // over, and a remainder of its kind that comes meanwhile is one more
+      // way to read it.
+      this.queue.unshift(l);
+      this.resolve(true);
+      return;
+    }
     h.inner.push(l);
     if (!this.completes(h, l)) return;
     h.lastClose = h.inner.length - 1;
     h.joined.push(this.engine.verdict(joinText(h.head, l.tail ?? l.line)));
+  }
+
+  /** Whether a dated line opens a message that its own line does not complete. */
+  private opensCut(l: Line): boolean {
+    if (!l.dated || l.gap > 0) return false;
+    const op = this.openingOf(l);
+    if (op === null || this.engine.parts.pairs[op.pair]!.tail) return false;
+    return l.tail !== null || this.engine.closing(op.pair, l.content ?? '') === null;
+  }
+
+  /** Parked messages past their reach are decided; a remainder of their kind within it is one more reading. */
+  private feedParked(l: Line): void {
+    const keep: Parked[] = [];
+    for (const p of this.parked) {
+      if (l.pos - p.head.end >= REACH_CHARS || l.read !== p.head.read) {
+        this.decideReadings(p.head, p.readings);
+        continue;
+      }
+      if (!l.dated && l.gap === 0 && this.engine.closing(p.pair, l.line) !== null) p.readings.push(this.engine.verdict(joinText(p.head, l.tail ?? l.line)));
+      keep.push(p);
+    }
+    this.parked = keep;
+  }
+
+  private unpark(): void {
+    const all = this.parked;
+    this.parked = [];
+    for (const p of all) this.decideReadings(p.head, p.readings);
+  }
+
+  /** A message's verdict from its readings: one address counts, several count no one. Returns the address counted. */
+  private decideReadings(head: Line, readings: Verdict[]): string | null {
+    const candidates = distinct(readings.flatMap(ownIps));
+    if (candidates.length === 1) {
+      const ip = candidates[0]!;
+      const v = readings.find((r): r is Verdict & { outcome: 'matched' } => r.outcome === 'matched' && r.ip.text === ip.text)!;
+      return this.decide(head, v) ? ip.text : null;
+    }
+    if (candidates.length > 1) this.ambiguous(head, candidates);
+    else if (readings.some((r) => r.outcome === 'ignored')) this.label(head, 'ignored');
+    // Asterisk's own line, not a failure in this filter's mode; one with a bare CR carries attacker text.
+    else this.label(head, head.tail !== null ? 'injected' : 'missed');
+    return null;
   }
 
   /** Whether a line is a remainder of the held message. */
@@ -261,8 +329,9 @@ export class InjectionAwareMatcher implements LineMatcher {
    * The held message is over: its first line carries the verdict on the
    * message put together (its own text when it needed no remainder); the
    * lines up to its last remainder are the attacker's; the rest start afresh.
+   * `defer`: its verdict waits for the end of its reach (see step()).
    */
-  private resolve(): void {
+  private resolve(defer = false): void {
     const h = this.held;
     if (h === null) return;
     this.held = null;
@@ -270,20 +339,9 @@ export class InjectionAwareMatcher implements LineMatcher {
     const own = this.ownOf(head);
     // Every reading of the message: the first line as it stands (unless cut), and with each remainder.
     const readings = h.cut ? h.joined : [own, ...h.joined];
-    const candidates = distinct(readings.flatMap(ownIps));
     let counted: string | null = null;
-    if (candidates.length === 1) {
-      const ip = candidates[0]!;
-      const v = readings.find((r): r is Verdict & { outcome: 'matched' } => r.outcome === 'matched' && r.ip.text === ip.text)!;
-      counted = this.decide(head, v) ? ip.text : null;
-    } else if (candidates.length > 1) {
-      this.ambiguous(head, candidates);
-    } else if (readings.some((r) => r.outcome === 'ignored')) {
-      this.label(head, 'ignored');
-    } else {
-      // Asterisk's own line, not a failure in this filter's mode; one with a bare CR carries attacker text.
-      this.label(head, head.tail !== null ? 'injected' : 'missed');
-    }
+    if (defer) this.parked.push({ head, pair: h.op.pair, readings });
+    else counted = this.decideReadings(head, readings);
     for (let k = 0; k <= h.lastClose && k < h.inner.length; k++) {
       const e = h.inner[k]!;
       if (e.gap > 0) this.hooks.onGap?.(e.gap, 'injected');
@@ -298,7 +356,7 @@ export class InjectionAwareMatcher implements LineMatcher {
   }
 
   /** A line's own verdict, counted or not; 'suspect' when a window it lies in belongs to another address. Returns whether it counted. */
-  private decide(l: Line, v: Verdict): boolean {
+  private decide(l: Line, v: Verdict, suspect = false): boolean {
     if (v.outcome === 'ambiguous') {
       this.ambiguous(l, v.ips);
       return false;
@@ -308,7 +366,7 @@ export class InjectionAwareMatcher implements LineMatcher {
       return false;
     }
     const m = toMatch(v, l.time, l.line, l.no);
-    if (this.episodes.suspects(l, v.ip.text, this.reads)) {
+    if (suspect || this.episodes.suspects(l, v.ip.text, this.reads)) {
       m.suspect = true;
       this.hooks.onSuspect?.(m);
       this.hooks.onLine?.(l.no, l.line, 'suspect', m);

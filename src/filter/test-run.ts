@@ -75,6 +75,34 @@ function named(m: FilterMatch | undefined, candidates: string[] | undefined): st
   return list.length > 0 ? ` (${list.join(', ')})` : '';
 }
 
+/**
+ * The matcher decides a message's first line once its reach is over, after
+ * some lines that follow it: objects are put back in line order here. A
+ * decision comes at most a few KiB late, so this keeps a bounded window.
+ */
+class InLineOrder {
+  private pending: { no: number; text: string }[] = [];
+  private highest = 0;
+  constructor(private readonly sink: Sink) {}
+  push(no: number, text: string): void {
+    this.pending.push({ no, text });
+    if (no > this.highest) this.highest = no;
+    if (this.pending.length >= 2 * ORDER_WINDOW) this.emit(this.highest - ORDER_WINDOW);
+  }
+  end(): void {
+    this.emit(Infinity);
+  }
+  private emit(below: number): void {
+    this.pending.sort((a, b) => a.no - b.no);
+    let k = 0;
+    while (k < this.pending.length && this.pending[k]!.no < below) this.sink.write(this.pending[k++]!.text);
+    this.pending = this.pending.slice(k);
+  }
+}
+
+/** Lines a late decision can trail by (2 KiB of reach, at one character a line, with room to spare). */
+const ORDER_WINDOW = 8192;
+
 /** Buffered writes, so a million JSON lines cost a few hundred write calls. */
 class Sink {
   private parts: string[] = [];
@@ -134,6 +162,7 @@ export async function runFilterTest(
     return 1;
   }
   const sink = new Sink(out);
+  const ordered = new InLineOrder(sink);
   const t: Tally = { lines: 0, outcomes: { matched: 0, suspect: 0, ambiguous: 0, injected: 0, ignored: 0, missed: 0 }, hits: [], hosts: new Map(), asides: [] };
   const perLine = opts.printAllMatched === true || opts.printAllMissed === true;
   const hooks: MatcherHooks = {
@@ -148,7 +177,7 @@ export async function runFilterTest(
       t.outcomes[outcome]++;
       if (opts.json) {
         const obj = lineObject(no, outcome, m, candidates);
-        if (obj !== null && (outcome !== 'missed' && outcome !== 'ignored' || opts.printAllMissed)) sink.write(`${JSON.stringify(obj)}\n`);
+        if (obj !== null && (outcome !== 'missed' && outcome !== 'ignored' || opts.printAllMissed)) ordered.push(no, `${JSON.stringify(obj)}\n`);
         return;
       }
       if (outcome === 'suspect' || outcome === 'ambiguous' || outcome === 'injected') {
@@ -172,6 +201,7 @@ export async function runFilterTest(
     return 1;
   }
   matcher.flush();
+  ordered.end();
   if (opts.json) {
     const o = t.outcomes;
     sink.write(`${JSON.stringify({ summary: true, lines: t.lines, matched: o.matched, suspect: o.suspect, ambiguous: o.ambiguous, injected: o.injected, ignored: o.ignored, missed: o.missed, hits: compiled.failregex.map((_r, i) => t.hits[i] ?? 0), hosts: t.hosts.size })}\n`);
