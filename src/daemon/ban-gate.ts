@@ -2,6 +2,7 @@ import type { Logger } from '../core/logger.js';
 import { printable } from '../core/address.js';
 import type { BanRequest } from '../core/types.js';
 import { metrics } from '../control/metrics.js';
+import { TickBatch } from '../core/tick-batch.js';
 
 /** Which addresses really sent packets here (src/jail/verify.ts asks conntrack). */
 export interface PacketWitness {
@@ -21,8 +22,7 @@ export interface BanGateDeps {
  */
 export class BanGate {
   refused = 0;
-  private pending: BanRequest[] = [];
-  private scheduled = false;
+  private readonly batch = new TickBatch<BanRequest>((b) => this.drain(b));
   /** null: verification off or unavailable; every request passes. */
   private witness: PacketWitness | null = null;
 
@@ -42,17 +42,10 @@ export class BanGate {
       this.deps.pass(req);
       return;
     }
-    this.pending.push(req);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => void this.drain());
-    }
+    this.batch.add(req);
   }
 
-  private async drain(): Promise<void> {
-    const batch = this.pending;
-    this.pending = [];
-    this.scheduled = false;
+  private async drain(batch: BanRequest[]): Promise<void> {
     const witness = this.witness;
     if (!witness) {
       for (const req of batch) this.deps.pass(req);

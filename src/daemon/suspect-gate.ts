@@ -4,6 +4,7 @@ import { printable } from '../core/address.js';
 import type { Failure } from '../core/types.js';
 import { metrics } from '../control/metrics.js';
 import type { PacketWitness } from './ban-gate.js';
+import { TickBatch } from '../core/tick-batch.js';
 
 export interface SuspectGateDeps {
   clock: Clock;
@@ -22,8 +23,7 @@ export interface SuspectGateDeps {
  * the same tick share one lookup.
  */
 export class SuspectGate {
-  private pending: Failure[] = [];
-  private scheduled = false;
+  private readonly batch = new TickBatch<Failure>((b) => this.drain(b));
   private readonly throttled: ThrottledLog;
 
   constructor(private readonly jail: string, private readonly deps: SuspectGateDeps) {
@@ -38,17 +38,10 @@ export class SuspectGate {
       });
       return;
     }
-    this.pending.push(f);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => void this.drain());
-    }
+    this.batch.add(f);
   }
 
-  private async drain(): Promise<void> {
-    const batch = this.pending;
-    this.pending = [];
-    this.scheduled = false;
+  private async drain(batch: Failure[]): Promise<void> {
     const witness = this.deps.witness();
     let seen = new Set<string>();
     if (witness !== null) {
