@@ -1,67 +1,13 @@
 import type { Address } from '../core/address.js';
 import type { LineMatcher, LineOutcome, MatcherHooks } from './types.js';
 import type { LineEngine, Opening, Verdict } from './engine.js';
+import { ASTERISK_PREFIX, candidatesOf, distinct, joinText, ownIps } from './message.js';
+import type { Held, Line, Parked } from './message.js';
 import { toMatch } from './engine.js';
 import type { DateHit } from './date.js';
 import { MAX_LINE_CHARS, REACH_CHARS, TAIL_REACH_CHARS } from './limits.js';
 import { BulkScanner } from './bulk.js';
 import { Episodes } from './episodes.js';
-
-/**
- * What follows the date on a line Asterisk wrote: `LEVEL[thread]`, an
- * optional `[C-callid]`, then `source:` (a C file, pjproject, a dialplan
- * `Ext.`), optionally behind syslog's `host asterisk[pid]: `. A forged date
- * glued in front of a message's remainder lacks it.
- */
-const ASTERISK_PREFIX = /^\s*(?:[\w.-]+ [\w./-]+\[\d+\]: )?[A-Z]+ ?\[\d+\](?:\[C-[0-9a-fA-F]+\])?:? (?:Ext\. )?[^\s:"']+: /;
-
-/** A line on its way through the matcher, with what is known about it so far. */
-interface Line {
-  no: number;
-  line: string;
-  time: number | null;
-  dated: boolean;
-  /** Text after date and prefregex (of the part before a bare CR); null when nothing can match it. */
-  content: string | null;
-  /** Where the date ends in the line (for parses()). */
-  dateEnd: number;
-  /** The text after the last bare CR (Asterisk never writes one: the attacker's line break); null without one. */
-  tail: string | null;
-  /** Stream offsets of the line's first character and just past its newline. */
-  pos: number;
-  end: number;
-  /** The read (flush() to flush()) it arrived in. */
-  read: number;
-  /** > 0: a run of lines the caller screened out, standing for this many lines. */
-  gap: number;
-  /** Computed once, as a line may be looked at again after a held message is resolved. */
-  op?: Opening | null;
-  own?: Verdict;
-}
-
-/** A message that may continue on the lines after it (an openregex matched). */
-interface Held {
-  head: Line;
-  op: Opening;
-  inner: Line[];
-  /** Index in inner of the last line that completes the message (a closeregex match), -1: none yet. */
-  lastClose: number;
-  /**
-   * The verdicts on the message put together: its first line up to the
-   * attacker's line break, then each remainder. One per remainder seen
-   * (its own line break as well, for a bare CR inside the first line).
-   */
-  joined: Verdict[];
-  /** The first line is not the whole message: it stops inside the attacker's field, or carries a bare CR. */
-  cut: boolean;
-}
-
-/** A message decided on its readings once its reach is over (see InjectionAwareMatcher.step()). */
-interface Parked {
-  head: Line;
-  pair: number;
-  readings: Verdict[];
-}
 
 export interface MatcherOptions {
   /**
@@ -78,23 +24,22 @@ export interface MatcherOptions {
  *
  * Asterisk logs some attacker-controlled fields with their newlines decoded,
  * so one message (one write) can carry forged, well-formed lines. Those
- * fields are short (REACH_CHARS), so everything the attacker wrote starts
- * within REACH_CHARS after the message's first line.
+ * fields are short, so everything an attacker wrote into a message starts
+ * within REACH_CHARS after its first line.
  * - A line matching an openregex (a known message that may stop inside such
- *   a field) is held until its remainder (closeregex, on a line without a
- *   date) arrives, or until the reach, the end of a read or flush(). Its
- *   verdict goes on its own dated line: the address Asterisk wrote before
- *   the attacker's field (openregex <HOST>) as soon as a remainder shows;
- *   otherwise the one address its own text and its remainders name, or,
- *   when they name several, no one ('ambiguous'). The lines up to its last
- *   remainder are attacker text ('injected').
+ *   a field) is held until its reach is over, the read ends, or flush().
+ *   Its remainders (closeregex: a line without a date, or behind a date the
+ *   attacker wrote) are put together with it and judged by failregex; its
+ *   verdict goes on its first line: the one address its readings name, or
+ *   no one when they name several ('ambiguous'). The lines up to its last
+ *   remainder are the attacker's ('injected'); the rest start afresh.
+ * - A message that reads whole, followed by one cut by a line break, is
+ *   parked until its reach is over: a later remainder of its kind is one
+ *   more reading of it.
  * - A line matching a tailregex (a message whose last field is the
- *   attacker's) counts at once: nothing after it can tell where it ended.
- * - Either kind, when it carried line breaks or ends in the attacker's
- *   field, makes the lines that come with it suspect: a line starting within
- *   the reach, in the same read or stamped no later than SUSPECT_MS after
- *   it, that names another address is 'suspect' (counted only when the
- *   daemon's verification confirms the address).
+ *   attacker's) counts at once, and makes the lines that come with it
+ *   suspect; so does a message cut short with no remainder in reach. A line
+ *   in such a window that names another address is 'suspect' (episodes.ts).
  * A line's label depends on nothing beyond the reach of the lines before it.
  */
 export class InjectionAwareMatcher implements LineMatcher {
@@ -398,25 +343,3 @@ export class InjectionAwareMatcher implements LineMatcher {
   }
 
 }
-
-/** A held message put together: its first line's text (after date and prefregex) and a remainder. */
-function joinText(head: Line, remainder: string): string {
-  return (head.content ?? '') + remainder;
-}
-
-function ownIps(v: Verdict): Address[] {
-  if (v.outcome === 'matched') return [v.ip];
-  return v.outcome === 'ambiguous' ? v.ips : [];
-}
-
-function candidatesOf(v: Verdict): string[] | undefined {
-  const ips = ownIps(v);
-  return ips.length > 0 ? ips.map((a) => a.text) : undefined;
-}
-
-function distinct(list: Address[]): Address[] {
-  const seen = new Map<string, Address>();
-  for (const a of list) if (!seen.has(a.text)) seen.set(a.text, a);
-  return [...seen.values()];
-}
-
