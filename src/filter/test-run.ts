@@ -25,7 +25,7 @@ interface Tally {
   hits: number[];
   hosts: Map<string, { n: number; times: (number | null)[] }>;
   /** Lines set aside (suspect, ambiguous, injected), shown in the human report. */
-  asides: string[];
+  asides: { no: number; text: string }[];
 }
 
 const TIMES_SHOWN = 3;
@@ -137,7 +137,8 @@ function report(t: Tally, filter: CompiledFilter, sink: Sink): void {
   const aside = o.suspect + o.ambiguous + o.injected;
   if (aside > 0) {
     sink.write(`\nSet aside: ${o.suspect} suspect (counted by the daemon only when verify confirms the address), ${o.ambiguous} ambiguous (several candidates: counted for none), ${o.injected} injected (attacker text inside another message)\n`);
-    for (const a of t.asides) sink.write(`  ${a}\n`);
+    // A message's first line is decided after some lines that follow it: back in line order.
+    for (const a of [...t.asides].sort((x, y) => x.no - y.no)) sink.write(`  ${a.text}\n`);
     if (aside > t.asides.length) sink.write(`  ... and ${aside - t.asides.length} more (use --json for all)\n`);
   }
 }
@@ -181,7 +182,7 @@ export async function runFilterTest(
         return;
       }
       if (outcome === 'suspect' || outcome === 'ambiguous' || outcome === 'injected') {
-        if (t.asides.length < ASIDES_SHOWN) t.asides.push(`${no}: ${outcome}${named(m, candidates)}: ${line.slice(0, 160)}`);
+        if (t.asides.length < ASIDES_SHOWN) t.asides.push({ no, text: `${no}: ${outcome}${named(m, candidates)}: ${line.slice(0, 160)}` });
       }
       if ((outcome === 'missed' && opts.printAllMissed) || (outcome === 'matched' && opts.printAllMatched)) sink.write(`${no}: ${line.slice(0, MAX_LINE_CHARS)}\n`);
     },
