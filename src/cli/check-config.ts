@@ -79,6 +79,9 @@ export function checkConfig(dir: string, env: NodeJS.ProcessEnv = process.env): 
   const enabled = settings.jails.filter((j) => j.enabled);
   if (enabled.length === 0) warnings.push(`${dir}: no jail is enabled`);
   for (const jail of enabled) checkJail(jail, settings.env, result);
+  // A filter read in two modes (a jail's filter and its gap filter) fails the same way twice: say it once.
+  const seen = new Set<string>();
+  result.errors = result.errors.filter((e) => !seen.has(e.describe()) && seen.add(e.describe()) !== undefined);
   return result;
 }
 

@@ -56,8 +56,10 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
   const opens = listOption(def, 'openregex').flatMap((l) => compileRx(l, { vars, key: 'openregex', needsHost: false }));
   const closes = listOption(def, 'closeregex').flatMap((l) => compileRx(l, { vars, key: 'closeregex', needsHost: false }));
   if (opens.length !== closes.length) {
-    throw new AsteriskBanError('E_FILTER', `filter "${def.name}" has ${opens.length} openregex but ${closes.length} closeregex lines`, {
-      location: { file: def.file },
+    const [o, c] = [listOption(def, 'openregex')[0], listOption(def, 'closeregex')[0]];
+    const where = (l: Located | undefined): string => (l && l.line > 0 ? ` (${l.file}:${l.line})` : '');
+    throw new AsteriskBanError('E_FILTER', `filter "${def.name}" has ${opens.length} openregex${where(o)} but ${closes.length} closeregex${where(c)} lines`, {
+      location: o && o.line > 0 ? { file: o.file, line: o.line } : { file: def.file },
       hint: 'openregex and closeregex are pairs: the n-th closeregex completes the n-th openregex',
     });
   }

@@ -59,7 +59,7 @@ export function compileRx(loc: Located, opts: RxOptions): Rx[] {
     if (opts.needsHost && tags.hostGroups.length === 0) {
       throw new AsteriskBanError('E_REGEX', `${opts.key} "${text.slice(0, 100)}" has no <HOST> (or <ADDR>, <IP4>, <IP6>, <SUBNET>) tag`, {
         location,
-        hint: 'every failregex must say where the address is',
+        hint: `every ${opts.key} must say where the address is`,
       });
     }
     const t = translatePythonRegex(tags.pattern, location);

@@ -1,0 +1,39 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkConfig } from '../../src/cli/check-config.js';
+import { repoRoot } from '../helpers/paths.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'ab-check-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** The shipped configuration with one filter .local laid over it. */
+function shippedWith(local: string): string {
+  const dir = mkdtempSync(join(tmp, 'cfg-'));
+  cpSync(join(repoRoot, 'config'), dir, { recursive: true });
+  writeFileSync(join(dir, 'filter.d', 'asterisk.local'), local);
+  return dir;
+}
+
+test('an openregex list that no longer pairs with closeregex is named at its line, once for filter and gap filter', () => {
+  const dir = shippedWith('[Definition]\nopenregex = ^Foo <HOST>\n');
+  const r = checkConfig(dir, {});
+  assert.equal(r.errors.length, 1, r.errors.map((e) => e.describe()).join('\n'));
+  assert.equal(r.errors[0]!.code, 'E_FILTER');
+  assert.match(r.errors[0]!.describe(), /asterisk\.local:2: filter "asterisk" has 1 openregex .* but 10 closeregex \(.*asterisk\.conf:\d+\) lines/);
+});
+
+test('a tailregex without <HOST> is refused at its line', () => {
+  const dir = shippedWith('[Definition]\ntailregex = ^Host (\\S+) failed\n');
+  const r = checkConfig(dir, {});
+  assert.equal(r.errors.length, 1);
+  assert.match(r.errors[0]!.describe(), /asterisk\.local:2: tailregex .* has no <HOST>/);
+  assert.match(r.errors[0]!.describe(), /every tailregex must say where the address is/);
+});
+
+test('the shipped configuration passes', () => {
+  const r = checkConfig(join(repoRoot, 'config'), {});
+  assert.deepEqual(r.errors.map((e) => e.describe()), []);
+});
