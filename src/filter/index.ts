@@ -82,12 +82,32 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
   return {
     name: def.name,
     failregex: failregex.map((r) => r.source),
+    reasons: reasonNames(def, failregex),
     openregex: [...opens, ...tails].map((r) => r.source),
     screen,
     matcher(hooks: MatcherHooks, mopts?: { reads?: boolean }): LineMatcher {
       return new InjectionAwareMatcher(new LineEngine(parts), hooks, mopts);
     },
   };
+}
+
+/** Options of a filter file that are not regexes one could be named after. */
+const NOT_NAMES = new Set(['failregex', 'ignoreregex', 'prefregex', 'datepattern', 'openregex', 'closeregex', 'tailregex', 'mode', 'logtype']);
+
+/**
+ * A name in words for each failregex, for logs, ban records and mail: the
+ * filter option it came from (the shipped filter names each regex after
+ * the Asterisk message it matches: `sip_register`, `iax_auth`...), else
+ * the file and its number (`asterisk.conf failregex 3`).
+ */
+function reasonNames(def: FilterDefinition, failregex: Rx[]): string[] {
+  const byText = new Map<string, string>();
+  for (const [name, value] of Object.entries(def.vars)) {
+    if (name.startsWith('_') || name.includes('/') || NOT_NAMES.has(name) || value.includes('\n')) continue;
+    if (!byText.has(value.trim())) byText.set(value.trim(), name);
+  }
+  const file = def.file.split('/').at(-1) ?? def.file;
+  return failregex.map((rx, i) => byText.get(rx.source) ?? `${file} failregex ${i}`);
 }
 
 /** A filter of one regex given on the command line (test-filter's third form). */

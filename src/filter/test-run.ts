@@ -59,9 +59,9 @@ async function resolveFilter(spec: string, configDir: string, timezone?: string)
  * address an uncounted line named is its `candidate` (`candidates` when
  * there are several).
  */
-function lineObject(no: number, verdict: LineOutcome, m: FilterMatch | undefined, candidates: string[] | undefined): Record<string, unknown> | null {
-  if (verdict === 'matched' && m) return { line: no, verdict, host: m.ip, time: iso(m.time), regex: m.regex };
-  if (verdict === 'suspect' && m) return { line: no, verdict, candidate: m.ip, time: iso(m.time), regex: m.regex };
+function lineObject(no: number, verdict: LineOutcome, m: FilterMatch | undefined, candidates: string[] | undefined, reasons: readonly string[]): Record<string, unknown> | null {
+  if (verdict === 'matched' && m) return { line: no, verdict, host: m.ip, time: iso(m.time), regex: m.regex, reason: reasons[m.regex] };
+  if (verdict === 'suspect' && m) return { line: no, verdict, candidate: m.ip, time: iso(m.time), regex: m.regex, reason: reasons[m.regex] };
   const obj: Record<string, unknown> = { line: no, verdict };
   if (candidates && candidates.length > 0) {
     obj.candidate = candidates[0];
@@ -126,7 +126,7 @@ function report(t: Tally, filter: CompiledFilter, sink: Sink): void {
   const o = t.outcomes;
   sink.write(`Lines: ${t.lines} lines, ${LINE_OUTCOMES.map((k) => `${o[k]} ${k}`).join(', ')}\n\n`);
   sink.write(`Failregex: ${o.matched} total\n|  #) [# of hits] regular expression\n`);
-  filter.failregex.forEach((r, i) => sink.write(`|  ${String(i).padStart(2)}) [${t.hits[i] ?? 0}] ${r}\n`));
+  filter.failregex.forEach((r, i) => sink.write(`|  ${String(i).padStart(2)}) [${t.hits[i] ?? 0}] ${filter.reasons[i]}: ${r}\n`));
   const hosts = [...t.hosts.entries()].sort((a, b) => b[1].n - a[1].n);
   sink.write(`\nHosts: ${hosts.length}\n`);
   for (const [ip, h] of hosts.slice(0, HOSTS_SHOWN)) {
@@ -177,7 +177,7 @@ export async function runFilterTest(
       t.lines++;
       t.outcomes[outcome]++;
       if (opts.json) {
-        const obj = lineObject(no, outcome, m, candidates);
+        const obj = lineObject(no, outcome, m, candidates, compiled.reasons);
         if (obj !== null && (outcome !== 'missed' && outcome !== 'ignored' || opts.printAllMissed)) ordered.push(no, `${JSON.stringify(obj)}\n`);
         return;
       }

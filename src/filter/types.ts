@@ -73,6 +73,8 @@ export interface CompiledFilter {
   readonly name: string;
   /** The failregex sources as written, for reports. */
   readonly failregex: readonly string[];
+  /** Each failregex's name in words (FilterMatch.regex indexes it), for logs, bans and mail. */
+  readonly reasons: readonly string[];
   /** Opening patterns of injection-aware pairs (openregex, then tailregex), as written (match index = failregex.length + i). */
   readonly openregex?: readonly string[];
   /**

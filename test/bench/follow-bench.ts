@@ -116,6 +116,7 @@ async function loadFilter(plain: boolean): Promise<{ filter: CompiledFilter; kin
   const filter: CompiledFilter = {
     name: 'bench-regex',
     failregex: [re.source],
+    reasons: ['bench-regex'],
     matcher(hooks: MatcherHooks): LineMatcher {
       let n = 0;
       return {

@@ -127,7 +127,7 @@ test('a regex JavaScript cannot compile is E_REGEX at its line', () => {
 test('a filter without failregex, or with unpaired openregex, is E_FILTER', () => {
   assert.throws(() => compileFilter(def([])), (e: unknown) => isAsteriskBanError(e, 'E_FILTER'));
   const d = def(['^x <HOST>$'], { openregex: [{ value: '^a', file: 't.conf', line: 20 }], closeregex: [] });
-  assert.throws(() => compileFilter(d), (e: unknown) => isAsteriskBanError(e, 'E_FILTER') && /1 openregex but 0 closeregex/.test(e.message));
+  assert.throws(() => compileFilter(d), (e: unknown) => isAsteriskBanError(e, 'E_FILTER') && /1 openregex \(t.conf:20\) but 0 closeregex/.test(e.message) && e.location?.line === 20);
 });
 
 test('variables substitute as tags, innermost first (fail2ban <mdre-<mode>>)', () => {

@@ -33,8 +33,9 @@ test('a filter name: summary counts, per-regex hits and hosts with times', async
   assert.match(r.out, /^Lines: 9 lines, 4 matched, 0 suspect, 0 ambiguous, 2 injected, 0 ignored, 3 missed$/m);
   assert.match(r.out, /^Set aside: 0 suspect .*, 0 ambiguous .*, 2 injected/m);
   assert.match(r.out, /^ {2}7: injected \(192\.0\.2\.66\): /m);
-  assert.match(r.out, /\|\s+0\) \[2\] \^Registration from/);
-  assert.match(r.out, /\|\s+1\) \[1\] \^Request/);
+  // Each regex is named after the Asterisk message it matches.
+  assert.match(r.out, /\|\s+0\) \[2\] sip_register: \^Registration from/);
+  assert.match(r.out, /\|\s+1\) \[1\] pjsip_request: \^Request/);
   assert.match(r.out, /203\.0\.113\.5\s+2\s+2026-11-27T10:00:00\.000Z, 2026-11-27T10:00:01\.000Z/);
   assert.match(r.out, /2001:db8::5\s+1/);
   assert.match(r.out, /203\.0\.113\.9\s+1/);
@@ -46,10 +47,10 @@ test('--json: one object per counted or set-aside line, with its verdict, then a
   const r = await runCmd(LOG, 'asterisk', { json: true });
   const objs = r.out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.deepEqual(objs.slice(0, -1), [
-    { line: 2, verdict: 'matched', host: '203.0.113.5', time: '2026-11-27T10:00:00.000Z', regex: 0 },
-    { line: 3, verdict: 'matched', host: '203.0.113.5', time: '2026-11-27T10:00:01.000Z', regex: 0 },
-    { line: 4, verdict: 'matched', host: '2001:db8::5', time: '2026-11-27T10:00:01.000Z', regex: 1 },
-    { line: 6, verdict: 'matched', host: '203.0.113.9', time: '2026-11-27T10:00:03.000Z', regex: 4 },
+    { line: 2, verdict: 'matched', host: '203.0.113.5', time: '2026-11-27T10:00:00.000Z', regex: 0, reason: 'sip_register' },
+    { line: 3, verdict: 'matched', host: '203.0.113.5', time: '2026-11-27T10:00:01.000Z', regex: 0, reason: 'sip_register' },
+    { line: 4, verdict: 'matched', host: '2001:db8::5', time: '2026-11-27T10:00:01.000Z', regex: 1, reason: 'pjsip_request' },
+    { line: 6, verdict: 'matched', host: '203.0.113.9', time: '2026-11-27T10:00:03.000Z', regex: 4, reason: 'call_rejected' },
     // The forged line names the victim as a candidate, never as host.
     { line: 7, verdict: 'injected', candidate: '192.0.2.66' },
     { line: 8, verdict: 'injected' },

@@ -228,14 +228,13 @@ export class LogSource implements Source {
   }
 
   private count(m: FilterMatch, filter: CompiledFilter): void {
-    const n = filter.failregex.length;
     this.matchCounter.inc();
     const f: Failure = {
       ip: m.ip,
       family: m.family,
       time: m.time ?? this.o.clock.now(),
       source: 'log',
-      reason: m.regex < n ? `failregex[${m.regex}]` : `openregex[${m.regex - n}]`,
+      reason: filter.reasons[m.regex] ?? `failregex ${m.regex}`,
       raw: m.line.length > RAW_MAX ? m.line.slice(0, RAW_MAX) : m.line,
     };
     if (m.user !== undefined) f.account = m.user.slice(0, 128);

@@ -49,7 +49,7 @@ describe('LogSource with the shipped asterisk filter and a Jail', () => {
     await source.stop();
     jail.stop();
     assert.deepEqual(bans.map((b) => b.ip), ['203.0.113.66']);
-    assert.ok(failures.every((f) => f.ip === '203.0.113.66' && f.source === 'log' && f.reason.startsWith('failregex[')));
+    assert.ok(failures.every((f) => f.ip === '203.0.113.66' && f.source === 'log' && f.reason === 'sip_register'));
     assert.equal(failures[0]!.time, Math.floor(now / 1000) * 1000);
   });
 

@@ -58,8 +58,8 @@ describe('LogSource', () => {
     appendFileSync(p, `noise\n${line('192.0.2.1', 'failed', when)}NOTICE ${'x'.repeat(600)} rejected for '2001:DB8::1'\n`);
     await waitFor(() => failures.length >= 2, 'failures');
     assert.deepEqual(failures.map((f) => [f.ip, f.family, f.source, f.reason]), [
-      ['192.0.2.1', 4, 'log', 'failregex[0]'],
-      ['2001:db8::1', 6, 'log', 'failregex[1]'],
+      ['192.0.2.1', 4, 'log', 'stub failed'],
+      ['2001:db8::1', 6, 'log', 'stub rejected'],
     ]);
     assert.equal(failures[0]!.time, Math.floor(when / 1000) * 1000);
     assert.equal(failures[1]!.raw!.length, RAW_MAX);

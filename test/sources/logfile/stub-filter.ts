@@ -11,6 +11,7 @@ export function stubFilter(words: string[] = ['failed'], name = 'stub', screened
   return {
     name,
     failregex: res.map((r) => r.source),
+    reasons: words.map((w) => `${name} ${w}`),
     matcher(hooks: MatcherHooks): LineMatcher & { pushLines?(text: string): void } {
       let lineNo = 0;
       const screen = new RegExp(words.join('|'));
