@@ -1,3 +1,4 @@
+import { formatDuration } from '../core/duration.js';
 import type { Action } from '../actions/types.js';
 import { mustParseAddress } from '../core/address.js';
 import type { Clock } from '../core/clock.js';
@@ -75,7 +76,7 @@ export class BanManager {
       store: opts.store, clock: opts.clock, logger: opts.logger, random: this.random,
       stillWanted: (op, bans) => this.stillWanted(op, bans),
     });
-    this.expiry = new ExpirySchedule(opts.clock, (b) => this.isLive(b), (due) => void this.lift(due));
+    this.expiry = new ExpirySchedule(opts.clock, (b) => this.isLive(b), (due) => void this.lift(due, 'expired'));
   }
 
   /** Adds or reconfigures a jail. After start(), a new jail's stored bans (or a new action) are restored at once. */
@@ -145,7 +146,7 @@ export class BanManager {
     if (ip === undefined && !opts.all) throw new AsteriskBanError('E_REQUEST', 'unban needs an address or all');
     const matched = this.active(opts.jail).filter((b) => ip === undefined || b.ip === ip);
     if (matched.length === 0) throw new AsteriskBanError('E_NOT_BANNED', `${ip ?? 'nothing'} is not banned${opts.jail ? ` in jail ${opts.jail}` : ''}`);
-    await this.lift(matched);
+    await this.lift(matched, 'unbanned');
     return matched;
   }
 
@@ -246,6 +247,7 @@ export class BanManager {
       made.push({ p, ban });
     }
     if (made.length === 0) return;
+    for (const { ban } of made) this.opts.logger.info(banLine(ban), { jail: ban.jail, ip: ban.ip });
     const all = made.map((m) => m.ban);
     try {
       this.opts.store.saveBans(all);
@@ -272,10 +274,11 @@ export class BanManager {
     for (const { p, ban } of made) p.resolve(ban);
   }
 
-  private async lift(bans: Ban[]): Promise<void> {
+  private async lift(bans: Ban[], why: 'expired' | 'unbanned'): Promise<void> {
     // One pass, so a ban listed twice is lifted once.
     const lifted = bans.filter((b) => this.isLive(b) && this.jails.get(b.jail)!.bans.delete(b.ip));
     if (lifted.length === 0) return;
+    for (const b of lifted) this.opts.logger.info(`Unban ${b.ip} [${b.jail}] ${why}`, { jail: b.jail, ip: b.ip });
     try {
       this.opts.store.deleteBans(lifted);
     } catch (err) {
@@ -313,4 +316,11 @@ function groupByJail<T extends { jail: string }>(bans: Iterable<T>): Map<string,
   const byJail = new Map<string, T[]>();
   for (const b of bans) byJail.get(b.jail)?.push(b) ?? byJail.set(b.jail, [b]);
   return byJail;
+}
+
+/** One greppable line per ban, as fail2ban writes them: `Ban 203.0.113.5 [asterisk] 5 failures (InvalidPassword), 10m ...`. */
+function banLine(b: Ban): string {
+  const why = b.source === 'manual' ? 'manual' : `${b.failures.length} failure${b.failures.length === 1 ? '' : 's'} (${b.reason}, ${b.source})`;
+  const until = b.end === null ? 'permanent' : `${formatDuration(Math.round((b.end - b.start) / 1000))} until ${new Date(b.end).toISOString()}`;
+  return `Ban ${b.ip} [${b.jail}] ${why}, ${until}${b.count > 1 ? `, ban #${b.count}` : ''}`;
 }

@@ -72,6 +72,9 @@ export class Jail {
     this.totalFailed++;
     this.failureCounter(f).inc();
     const hit = this.counter.add(addr.text, f.time, this.reasonCode(f.reason));
+    if (this.deps.logger.isDebugEnabled()) {
+      this.deps.logger.debug(`Found ${addr.text} [${this.name}] ${f.reason} (${f.source}) ${hit.count}/${this.settings.maxretry}`, { jail: this.name, ip: addr.text });
+    }
     if (hit.count < this.settings.maxretry) return;
     this.counter.clear(addr.text);
     const failures: Failure[] = hit.times.slice(0, -1).map((time, i) => ({

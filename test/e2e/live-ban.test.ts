@@ -47,8 +47,13 @@ test('an attacker in the log is banned at maxretry and unbanned bantime later', 
   assert.equal(ban.count, 1);
   assert.ok(ban.until && Date.parse(ban.until) - Date.parse(ban.since) >= 3000);
   assert.match(h.output, /would ban 203\.0\.113\.10/);
+  // One greppable line per counted failure (debug), per ban and per unban, naming the message in words.
+  assert.match(h.output, /Found 203\.0\.113\.10 \[asterisk\] sip_register \(log\) 1\/3/);
+  assert.match(h.output, /Ban 203\.0\.113\.10 \[asterisk\] 3 failures \(sip_register, log\), 3s until \d{4}-/);
+  assert.equal(ban.reason, 'sip_register');
   await waitFor(async () => !(await bans(h)).some((b) => b.ip === '203.0.113.10'), 10_000, () => h.output);
   assert.match(h.output, /would unban 203\.0\.113\.10/);
+  assert.match(h.output, /Unban 203\.0\.113\.10 \[asterisk\] expired/);
 });
 
 test('ignored addresses, injected lines and too few failures ban nobody', async () => {
@@ -89,8 +94,10 @@ test('manual ban and unban through the CLI; an ignored address needs --force', a
   r = await h.cli('ban', 'nosuchjail', '198.51.100.201');
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /nosuchjail/);
+  assert.match(h.output, /Ban 198\.51\.100\.200 \[asterisk\] manual, 1h until/);
   r = await h.cli('unban', '198.51.100.200');
   assert.equal(r.code, 0, r.stderr);
+  await waitFor(() => /Unban 198\.51\.100\.200 \[asterisk\] unbanned/.test(h.output), 5_000, () => h.output);
   assert.ok(!(await bans(h)).some((b) => b.ip === '198.51.100.200'));
   r = await h.cli('unban', '198.51.100.200');
   assert.notEqual(r.code, 0, 'unbanning an address that is not banned says so');
