@@ -1,11 +1,18 @@
 #!/usr/bin/env node
-// The compiled CLI lives in dist/ (npm run build; npm start and npm test build first).
+// The compiled CLI lives in dist/ (built by npm ci/npm install in a clone, and packed with the package).
+// A reader that goes away (`asterisk-ban list | head`) ends the output, not the process with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err && err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
 let main;
 try {
   ({ main } = await import('../dist/src/cli/main.js'));
 } catch (err) {
   if (err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist/src/cli/main.js')) {
-    process.stderr.write('asterisk-ban: not built yet: run `npm run build` in the asterisk-ban directory first\n');
+    process.stderr.write('asterisk-ban: not built yet: run `npm ci` (or `npm run build`) in the asterisk-ban directory first\n');
     process.exit(1);
   }
   throw err;
