@@ -1,3 +1,4 @@
+import { READ_FIX, unreadableBecause } from '../sources/logfile/access.js';
 import { existsSync } from 'node:fs';
 import { AsteriskBanError, ConfigErrors } from '../core/errors.js';
 import { loadSettings } from '../settings/index.js';
@@ -56,9 +57,11 @@ function checkJail(jail: JailSettings, env: Record<string, string>, result: Chec
   // Missing logpath, filter or AMI account are the settings loader's to report.
   if (jail.backend !== 'ami') {
     for (const p of jail.logpath) {
-      if (!/[*?[]/.test(p.value) && !existsSync(p.value)) {
-        warnings.push(`${p.file}:${p.line}: logpath ${p.value} does not exist yet; it will be followed once it appears`);
-      }
+      if (/[*?[]/.test(p.value)) continue;
+      // A warning, not an error: an AMI jail beside it must still start, and a log may appear later.
+      const why = unreadableBecause(p.value);
+      if (why !== null) warnings.push(`${p.file}:${p.line}: logpath ${p.value} cannot be read: ${why}; ${READ_FIX}`);
+      else if (!existsSync(p.value)) warnings.push(`${p.file}:${p.line}: logpath ${p.value} does not exist yet; it will be followed once it appears`);
     }
   }
 }

@@ -81,6 +81,10 @@ export class ThrottledLog {
     this.emit('info', key, message, meta);
   }
 
+  error(key: string, message: string, meta: Record<string, unknown> = {}): void {
+    this.emit('error', key, message, meta);
+  }
+
   private emit(level: LogLevel, key: string, message: string, meta: Record<string, unknown>): void {
     const now = this.clock.now();
     const entry = this.seen.get(key);

@@ -1,6 +1,6 @@
 import type { Failure } from '../core/types.js';
 
-export type SourceState = 'starting' | 'connecting' | 'ready' | 'reconnecting' | 'following' | 'waiting' | 'closing' | 'closed' | 'standby';
+export type SourceState = 'starting' | 'connecting' | 'ready' | 'reconnecting' | 'following' | 'waiting' | 'error' | 'closing' | 'closed' | 'standby';
 
 export interface SourceStatus {
   name: string;

@@ -9,8 +9,10 @@ import { RetiredFile, RetiredSlot } from './rotated.js';
 import { SerialRun } from './serial.js';
 import { atLineStart, chooseStart } from './start.js';
 import { ChangeWatch } from './watch.js';
+import { READ_FIX, unreadableBecause } from './access.js';
 
-export type FollowState = 'waiting' | 'following' | 'stopped';
+/** `error`: the file is there but cannot be read (see `problem`). */
+export type FollowState = 'waiting' | 'following' | 'error' | 'stopped';
 
 export interface FollowerOptions {
   path: string;
@@ -81,6 +83,7 @@ export class LogFollower {
   private unidle = false;
   private lastSave = -Infinity;
   private stateValue: FollowState = 'waiting';
+  private problemValue: string | null = null;
   private sinceValue: number;
   private readonly runs: SerialRun;
   private stopped = false;
@@ -121,6 +124,11 @@ export class LogFollower {
 
   get since(): number {
     return this.sinceValue;
+  }
+
+  /** Why the file cannot be read (`permission denied`), or null. */
+  get problem(): string | null {
+    return this.problemValue;
   }
 
   /** The inode being read, or -1. */
@@ -244,13 +252,19 @@ export class LogFollower {
     try {
       fh = await open(this.path, 'r');
     } catch (err) {
-      if (errCode(err) === 'ENOENT') {
+      const code = errCode(err);
+      if (code === 'ENOENT') {
         // Whatever appears under this name from now on is new: read it from its first byte.
         this.opened = true;
-      } else {
-        this.throttled.warn(`open:${this.path}`, `cannot open ${printable(this.path)}: ${(err as Error).message}`, { path: this.path });
+        this.problemValue = null;
+        this.setState('waiting');
+        return false;
       }
-      this.setState('waiting');
+      // There but unreadable: say so loudly, this jail protects nothing until it is fixed.
+      this.problemValue = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (err as Error).message;
+      const why = unreadableBecause(this.path) ?? (err as Error).message;
+      this.throttled.error(`open:${this.path}`, `cannot read ${printable(this.path)}: ${why}; ${READ_FIX}`, { path: this.path });
+      this.setState('error');
       return false;
     }
     const st = await fh.stat();
@@ -261,6 +275,7 @@ export class LogFollower {
       return false;
     }
     this.fh = fh;
+    this.problemValue = null;
     this.retired.forget();
     this.ino = st.ino;
     this.dev = st.dev;

@@ -122,7 +122,8 @@ export class LogSource implements Source {
   status(): SourceStatus[] {
     const out: SourceStatus[] = [];
     for (const [path, { follower }] of this.files) {
-      out.push({ name: this.name, kind: 'log', state: stateOf(follower.state), since: follower.since, detail: path });
+      const problem = follower.problem;
+      out.push({ name: this.name, kind: 'log', state: stateOf(follower.state), since: follower.since, detail: problem ? `${path}: ${problem}` : path });
     }
     for (const [pattern, since] of this.unmatched) {
       out.push({ name: this.name, kind: 'log', state: 'waiting', since, detail: pattern });
