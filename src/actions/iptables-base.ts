@@ -20,13 +20,19 @@ export interface SavedState {
   chainExists: boolean;
   /** Specs (after `-A <chain> `) of rules in the parent chain that jump to ours. */
   jumps: string[];
-  /** True when our jumps are the first rules of the parent chain. */
+  /**
+   * True when no rule but other asban-* jumps stands before ours in the
+   * parent chain: several actions of ours each put their jump on top, and
+   * must not take turns repairing each other's order.
+   */
   jumpsFirst: boolean;
   /** Specs of the rules in our chain, in order. */
   chainRules: string[];
 }
 
 export const CHAIN_PREFIX = 'asban-';
+/** A rule that jumps to a chain of ours (any action's). */
+const OWN_JUMP = new RegExp(` -j ${CHAIN_PREFIX}\\S+ `);
 
 const REJECT_V6: Record<string, string> = {
   'icmp-net-unreachable': 'icmp6-no-route', 'icmp-host-unreachable': 'icmp6-addr-unreachable',
@@ -37,7 +43,7 @@ const REJECT_V6: Record<string, string> = {
 
 export function parseSave(text: string, parent: string, chain: string): SavedState {
   const state: SavedState = { chainExists: false, jumps: [], jumpsFirst: true, chainRules: [] };
-  let index = 0;
+  let foreignBefore = false;
   const jumpTail = ` -j ${chain}`;
   for (const line of text.split('\n')) {
     if (line.startsWith(`:${chain} `)) state.chainExists = true;
@@ -45,10 +51,11 @@ export function parseSave(text: string, parent: string, chain: string): SavedSta
       const spec = line.slice(parent.length + 4);
       const padded = ` ${spec} `;
       if (padded.includes(`${jumpTail} `)) {
-        if (index !== state.jumps.length) state.jumpsFirst = false;
+        if (foreignBefore) state.jumpsFirst = false;
         state.jumps.push(spec);
+      } else if (!OWN_JUMP.test(padded)) {
+        foreignBefore = true;
       }
-      index++;
     } else if (line.startsWith(`-A ${chain} `)) state.chainRules.push(line.slice(chain.length + 4));
   }
   return state;

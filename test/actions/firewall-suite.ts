@@ -160,6 +160,34 @@ export function firewallSuite(opts: SuiteOptions): void {
       });
     }
 
+    if (opts.demoteJump) {
+      it('two actions of ours keep their jumps in a stable order; only a foreign rule above them is repaired', async () => {
+        const current = [ban(ADDR.att4, clock)];
+        await action.ban(current, { restored: false });
+        // ipset's remaining timeouts tick down between two snapshots.
+        const rules = async (): Promise<string> => (await net.snapshot()).replace(/ timeout \d+/g, ' timeout N');
+        const before = await rules();
+        const other = make({ name: 'OTHER' });
+        await other.start();
+        const both = await rules();
+        for (let i = 0; i < 3; i++) {
+          assert.equal(await action.check(current), false, 'the other action\'s jump on top is not a change by someone else');
+          assert.equal(await other.check([]), false);
+        }
+        assert.equal(await rules(), both, 'nobody reorders INPUT');
+        await net.pbxRun('iptables', ['-I', 'INPUT', '1', '-p', 'icmp', '-j', 'ACCEPT']);
+        assert.equal(await action.check(current), true, 'a foreign rule above our jump is repaired');
+        assert.equal(await other.check([]), true);
+        assert.equal(await action.check(current), false);
+        assert.equal(await other.check([]), false);
+        assert.deepEqual(await net.reachable(ADDR.att4), { udp: false, tcp: false });
+        await net.pbxRun('iptables', ['-D', 'INPUT', '-p', 'icmp', '-j', 'ACCEPT']);
+        await other.stop();
+        assert.equal(await action.check(current), false);
+        assert.equal(await rules(), before);
+      });
+    }
+
     it('stops leaving the ruleset exactly as before start', async () => {
       await action.ban([ban(ADDR.att4, clock), ban(ADDR.att6, clock)], { restored: false });
       await action.stop();
