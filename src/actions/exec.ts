@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { AsteriskBanError } from '../core/errors.js';
 import { printable } from '../core/address.js';
 
@@ -33,23 +33,47 @@ function describeCommand(file: string, args: readonly string[]): string {
   return `${file}${shown ? ` ${shown}` : ''}${args.length > 8 ? ' …' : ''}`;
 }
 
+/** Every child spawnRunner started and that has not exited. */
+const live = new Set<ChildProcess>();
+
+/**
+ * Each child runs in a process group of its own (sendmail hands mail to
+ * postdrop, `ip netns exec` runs the real command): a timeout or shutdown
+ * kills the whole group, not the first process alone.
+ */
+function killGroup(child: ChildProcess): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+}
+
+/** Kills every command still running (shutdown's deadline); returns how many there were. */
+export function killChildren(): number {
+  const n = live.size;
+  for (const child of live) killGroup(child);
+  return n;
+}
+
 export const spawnRunner: CommandRunner = (file, args, opts = {}) =>
   new Promise((resolve, reject) => {
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const child = spawn(file, [...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, [...args], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    live.add(child);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let size = 0;
     let failure: AsteriskBanError | null = null;
     const timer = setTimeout(() => {
       failure = new AsteriskBanError('E_ACTION', `${describeCommand(file, args)} timed out after ${timeoutMs} ms`);
-      child.kill('SIGKILL');
+      killGroup(child);
     }, timeoutMs);
     const collect = (bucket: Buffer[]) => (chunk: Buffer) => {
       size += chunk.length;
       if (size > MAX_OUTPUT) {
         failure ??= new AsteriskBanError('E_ACTION', `${describeCommand(file, args)} printed more than ${MAX_OUTPUT} bytes`);
-        child.kill('SIGKILL');
+        killGroup(child);
         return;
       }
       bucket.push(chunk);
@@ -57,6 +81,7 @@ export const spawnRunner: CommandRunner = (file, args, opts = {}) =>
     child.stdout.on('data', collect(out));
     child.stderr.on('data', collect(err));
     child.on('error', (e) => {
+      live.delete(child);
       failure ??= new AsteriskBanError('E_ACTION', `cannot run ${file}: ${e.message}`, { cause: e });
     });
     child.stdin.on('error', () => {
@@ -64,6 +89,7 @@ export const spawnRunner: CommandRunner = (file, args, opts = {}) =>
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      live.delete(child);
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
       if (failure) return reject(failure);

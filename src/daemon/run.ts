@@ -1,3 +1,4 @@
+import { killChildren } from '../actions/exec.js';
 import { systemClock } from '../core/clock.js';
 import { AsteriskBanError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
@@ -58,15 +59,20 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
       stopping = true;
       logger.info(`${signal}: stopping`);
       const deadline = setTimeout(() => {
-        logger.error(`clean stop took over ${STOP_DEADLINE_MS / 1000} s; exiting anyway`);
+        const killed = killChildren();
+        logger.error(`clean stop took over ${STOP_DEADLINE_MS / 1000} s; exiting anyway${killed ? ` (killed ${killed} command(s) still running)` : ''}`);
         resolve(1);
+        // Whatever still holds the event loop (a socket, a stuck call) must not outlive the promise to stop.
+        setTimeout(() => process.exit(1), 200);
       }, STOP_DEADLINE_MS);
       deadline.unref();
       void (async () => {
         await Promise.allSettled([control.close(), metrics?.close()]);
         await daemon.stop().catch((err: Error) => logger.error(`stop: ${err.message}`));
         clearTimeout(deadline);
-        logger.info('stopped');
+        // A mail or whois still running after the actions gave up on it would keep the process alive.
+        const killed = killChildren();
+        logger.info(`stopped${killed ? ` (killed ${killed} command(s) still running)` : ''}`);
         resolve(0);
       })();
     };

@@ -1,6 +1,6 @@
 import nodemailer from 'nodemailer';
-import type SendmailTransport from 'nodemailer/lib/sendmail-transport/index.js';
 import { AsteriskBanError } from '../../core/errors.js';
+import { spawnRunner } from '../exec.js';
 import type { TransportSpec } from './options.js';
 
 export interface OutgoingMail {
@@ -47,9 +47,11 @@ export function scrubSecret(text: string, secret: string | null, user: string | 
 export function createSender(opts: SenderOptions): MailSender {
   const t = opts.transport;
   const timeoutMs = opts.timeoutMs ?? 60_000;
+  // For sendmail, nodemailer only composes the message: the binary runs
+  // through spawnRunner, whose timeout kills it and what it started.
   const transporter: nodemailer.Transporter =
     t.kind === 'sendmail'
-      ? nodemailer.createTransport({ sendmail: true, path: t.path, newline: 'unix' } as SendmailTransport.Options)
+      ? nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' })
       : nodemailer.createTransport({
           host: t.host,
           port: t.port,
@@ -79,7 +81,7 @@ export function createSender(opts: SenderOptions): MailSender {
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       });
       try {
-        await Promise.race([
+        const sent = Promise.race([
           transporter.sendMail({
             from: { name: opts.fromName, address: opts.from },
             to,
@@ -92,6 +94,11 @@ export function createSender(opts: SenderOptions): MailSender {
           }),
           deadline,
         ]);
+        const info = (await sent) as { message?: Buffer };
+        if (t.kind === 'sendmail') {
+          clearTimeout(timer);
+          await spawnRunner(t.path, ['-i', '-f', opts.from, ...to], { input: (info.message ?? Buffer.alloc(0)).toString('utf8'), timeoutMs });
+        }
       } catch (err) {
         const e = err as { code?: unknown; responseCode?: unknown; message?: unknown };
         const parts = [typeof e.message === 'string' ? e.message : String(err)];

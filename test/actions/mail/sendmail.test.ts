@@ -73,7 +73,7 @@ test('sendmail failing (exit 75) keeps the mail queued until sendmail accepts it
   await a.settled();
   assert.equal((await delivered()).length, 0);
   assert.equal(a.stats().queued, 1);
-  assert.ok(d.lines.some((l) => /Sendmail exited with code 75/.test(l)));
+  assert.ok(d.lines.some((l) => /sendmail .* failed \(exit 75\)/.test(l)), d.lines.join("\n"));
   await rm(join(dir, 'down'));
   d.clock.advance(60_000);
   await a.settled();
@@ -89,4 +89,35 @@ test('a missing sendmail binary is reported plainly at start', async () => {
   await a.start();
   assert.ok(d.lines.some((l) => /nope is missing or not executable; install an MTA or set transport=smtp/.test(l)));
   await a.stop();
+});
+
+test('a sendmail that never returns is killed at the timeout, with what it started', async () => {
+  const path = join(dir, 'sendmail-hangs');
+  const pids = join(dir, 'hang-pids');
+  await writeFile(
+    path,
+    `#!/usr/bin/env node
+const { spawn } = require('child_process');
+// Like sendmail handing the mail to postdrop: a child of its own, then nothing more.
+const child = spawn('sleep', ['1000'], { stdio: 'ignore' });
+require('fs').writeFileSync(${JSON.stringify(pids)}, JSON.stringify([process.pid, child.pid]));
+setInterval(() => {}, 1000);
+`,
+  );
+  await chmod(path, 0o755);
+  const { createSender } = await import('../../../src/actions/mail/transport.js');
+  const sender = createSender({ transport: { kind: 'sendmail', path }, to: ['root'], from: 'ab@example.org', fromName: 'asterisk-ban', timeoutMs: 500 });
+  const started = Date.now();
+  await assert.rejects(sender.send({ subject: 's', text: 't' }), /timed out after 500 ms/);
+  assert.ok(Date.now() - started < 5_000);
+  const [parent, grandchild] = JSON.parse(await readFile(pids, 'utf8')) as number[];
+  // Gone, or a zombie waiting for init to reap it: either way it runs no more.
+  const gone = async (pid: number): Promise<boolean> => {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+    return stat === null || /^\d+ \(.*\) Z/.test(stat);
+  };
+  for (let i = 0; i < 150 && !((await gone(parent!)) && (await gone(grandchild!))); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(await gone(parent!), 'sendmail itself is killed');
+  assert.ok(await gone(grandchild!), 'and the process it started');
+  sender.close();
 });
