@@ -1,3 +1,4 @@
+import { closeSync, openSync } from 'node:fs';
 import winston from 'winston';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
@@ -44,15 +45,48 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const format = opts.json
     ? winston.format.combine(winston.format.timestamp(), winston.format.json())
     : winston.format.combine(winston.format.timestamp(), textFormat(syslog));
+  const stderr = (): winston.transport => new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] });
   let transport: winston.transport;
+  let fallback: string | null = null;
   if (upper === 'CONSOLE' || upper === 'STDERR' || syslog) {
-    transport = new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] });
+    transport = stderr();
   } else if (upper === 'STDOUT') {
     transport = new winston.transports.Console();
   } else {
-    transport = new winston.transports.File({ filename: target });
+    // winston opens the file later and drops what it cannot write: find out now, and say it on stderr.
+    fallback = cannotAppend(target);
+    transport = fallback === null ? new winston.transports.File({ filename: target }) : stderr();
   }
-  return winston.createLogger({ level: opts.level ?? 'info', format, transports: [transport] });
+  const logger = winston.createLogger({ level: opts.level ?? 'info', format, transports: [transport] });
+  if (fallback !== null) logger.error(`cannot write to logtarget ${target}: ${fallback}; logging to stderr instead`);
+  return logger;
+}
+
+function cannotAppend(path: string): string | null {
+  try {
+    closeSync(openSync(path, 'a', 0o640));
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
+/**
+ * Opens the log files again (SIGUSR1, after logrotate moved them away), so
+ * new lines go to a file of the old name. Other targets are left as they are.
+ */
+export function reopenLogFiles(logger: Logger): number {
+  let n = 0;
+  for (const t of [...logger.transports]) {
+    if (!(t instanceof winston.transports.File)) continue;
+    const filename = (t as unknown as { filename: string; dirname: string }).filename;
+    const dirname = (t as unknown as { dirname: string }).dirname;
+    logger.remove(t);
+    t.close?.();
+    logger.add(new winston.transports.File({ filename: `${dirname}/${filename}` }));
+    n++;
+  }
+  return n;
 }
 
 /** A logger that prints nothing: for tests and library use. */

@@ -1,7 +1,7 @@
 import { killChildren } from '../actions/exec.js';
 import { systemClock } from '../core/clock.js';
 import { AsteriskBanError } from '../core/errors.js';
-import { createLogger, type Logger } from '../core/logger.js';
+import { createLogger, reopenLogFiles, type Logger } from '../core/logger.js';
 import { checkConfig } from '../cli/check-config.js';
 import { ControlServer } from '../control/server.js';
 import { startMetricsServer, type MetricsServer } from '../control/metrics-server.js';
@@ -85,6 +85,9 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', reload);
+    process.on('SIGUSR1', () => {
+      if (reopenLogFiles(logger) > 0) logger.info('SIGUSR1: log file reopened');
+    });
   });
 }
 

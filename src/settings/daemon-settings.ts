@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { accessSync, closeSync, constants, existsSync, openSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { printable } from '../core/address.js';
 import { parseDuration } from '../core/duration.js';
 import type { Location } from '../core/errors.js';
@@ -80,6 +81,8 @@ export function loadDaemonSettings(dir: string, env: Record<string, string>, pro
   if (target) {
     const upper = target.text.toUpperCase();
     out.logtarget = ['CONSOLE', 'STDOUT', 'STDERR', 'SYSLOG'].includes(upper) ? upper.toLowerCase() : resolve(target.text);
+    const why = ['CONSOLE', 'STDOUT', 'STDERR', 'SYSLOG'].includes(upper) ? null : unwritable(out.logtarget);
+    if (why !== null) problems.error(`logtarget ${printable(out.logtarget)} cannot be written: ${why}`, target.at, 'give a file the daemon may write (its directory must exist), or console, stdout or syslog');
   }
   const json = get('logjson');
   if (json) {
@@ -104,4 +107,22 @@ export function loadDaemonSettings(dir: string, env: Record<string, string>, pro
     }
   }
   return out;
+}
+
+/** Why the daemon could not append to a log file at `path`, or null when it can (it may not exist yet). */
+function unwritable(path: string): string | null {
+  try {
+    if (existsSync(path)) {
+      if (statSync(path).isDirectory()) return 'it is a directory';
+      // Opening for append changes nothing, and tells what access() cannot (root, /proc, read-only mounts).
+      closeSync(openSync(path, 'a'));
+      return null;
+    }
+    const dir = dirname(path);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) return `its directory ${printable(dir)} does not exist`;
+    accessSync(dir, constants.W_OK);
+    return null;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EACCES' || (err as NodeJS.ErrnoException).code === 'EROFS' ? 'permission denied' : (err as Error).message;
+  }
 }

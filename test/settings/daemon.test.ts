@@ -1,6 +1,7 @@
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
 import { loadSettings, parseMetrics } from '../../src/settings/index.js';
 import { configDir, configErrors, errorAt, STUB_FILTER } from './helpers.js';
 
@@ -37,9 +38,9 @@ describe('daemon settings', () => {
     assert.deepEqual([load(files).daemon.loglevel, load(files).daemon.socket], ['debug', '/b.sock']);
     const d = load(files, {
       ASTERISK_BAN_SOCKET: '/c.sock', ASTERISK_BAN_DBFILE: 'rel.db', ASTERISK_BAN_LOGLEVEL: 'warning',
-      ASTERISK_BAN_LOGTARGET: '/var/log/ab.log', ASTERISK_BAN_METRICS: '9100',
+      ASTERISK_BAN_LOGTARGET: join(tmpdir(), 'ab.log'), ASTERISK_BAN_METRICS: '9100',
     }).daemon;
-    assert.deepEqual([d.socket, d.dbfile, d.loglevel, d.logtarget, d.metrics], ['/c.sock', resolve('rel.db'), 'warn', '/var/log/ab.log', { host: '127.0.0.1', port: 9100 }]);
+    assert.deepEqual([d.socket, d.dbfile, d.loglevel, d.logtarget, d.metrics], ['/c.sock', resolve('rel.db'), 'warn', join(tmpdir(), 'ab.log'), { host: '127.0.0.1', port: 9100 }]);
   });
 
   const levels: Array<[string, string]> = [['CRITICAL', 'error'], ['ERROR', 'error'], ['WARNING', 'warn'], ['NOTICE', 'info'], ['INFO', 'info'], ['DEBUG', 'debug']];
@@ -58,6 +59,10 @@ describe('daemon settings', () => {
     ['dbpurgeage = later', /dbpurgeage/],
     ['sockt = /x', /unknown option "sockt" in \[Definition\]/, /did you mean "socket"/],
     ['pidfile = /x', /unknown option "pidfile"/, /known options/],
+    // A log file the daemon cannot write would silence it: refused, with where and why.
+    ['logtarget = /nonexistent-asterisk-ban-dir/ab.log', /logtarget \/nonexistent-asterisk-ban-dir\/ab\.log cannot be written: its directory .* does not exist/, /console, stdout or syslog/],
+    [`logtarget = ${tmpdir()}`, /cannot be written: it is a directory/],
+    ['logtarget = /etc/hostname/ab.log', /cannot be written: its directory \/etc\/hostname does not exist/],
   ];
   for (const [line, re, hint] of bad) {
     it(`rejects ${line} at asterisk-ban.conf:2`, () => {
