@@ -73,6 +73,7 @@ export function checkConfig(dir: string, env: NodeJS.ProcessEnv = process.env): 
   try {
     settings = loadSettings(dir, { env });
   } catch (err) {
+    if (err instanceof ConfigErrors) result.warnings.push(...err.warnings);
     result.errors.push(...asErrors(err));
     return result;
   }

@@ -65,8 +65,11 @@ export function isAsteriskBanError(err: unknown, code?: ErrorCode): err is Aster
 /** Several configuration problems reported together, so an admin fixes them in one pass. */
 export class ConfigErrors extends AsteriskBanError {
   readonly errors: AsteriskBanError[];
-  constructor(errors: AsteriskBanError[]) {
+  /** Warnings found on the way: they often say why an error came (a missing include). */
+  readonly warnings: string[];
+  constructor(errors: AsteriskBanError[], warnings: string[] = []) {
     super('E_CONFIG', errors.map((e) => e.describe()).join('\n'));
     this.errors = errors;
+    this.warnings = warnings;
   }
 }

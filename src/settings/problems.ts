@@ -36,7 +36,7 @@ export class Problems {
 
   /** Throws every error collected so far, if any. */
   throwIfAny(): void {
-    if (this.errors.length > 0) throw new ConfigErrors(this.errors);
+    if (this.errors.length > 0) throw new ConfigErrors(this.errors, this.warnings);
   }
 }
 

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { parseIni, readConfigText, valueText, type IniValue } from './ini.js';
 import type { Problems } from './problems.js';
 
@@ -64,14 +64,18 @@ export function readStack(mains: string[], problems: Problems): ConfigStack {
     const parsed = parse(file);
     if (!parsed) return;
     const inc = parsed.sections.find((s) => s.name === INCLUDES);
-    const list = (key: string): string[] => {
+    const list = (key: string): { path: string; at: IniValue }[] => {
       const v = inc?.values.get(key);
       if (!v) return [];
       return valueText(v).split('\n').map((s) => s.trim()).filter(Boolean)
-        .map((p) => (isAbsolute(p) ? p : join(dirname(file), p)));
+        .map((p) => ({ path: isAbsolute(p) ? p : join(dirname(file), p), at: v }));
     };
-    const visit = (target: string): void => {
+    const visit = ({ path: target, at }: { path: string; at: IniValue }): void => {
       if (chain.includes(target) || chain.length >= MAX_INCLUDE_DEPTH) return;
+      // fail2ban reads on without a missing include; what it should have defined then goes missing: say which file.
+      if (!existsSync(target) && target.endsWith('.conf')) {
+        problems.warn(`[INCLUDES] ${at.key} = ${basename(target)}: ${target} does not exist; what it defines (fail2ban's common.conf: __prefix_line...) will be missing (asterisk-ban ships config/filter.d/common.conf)`, { file: at.file, line: at.line });
+      }
       for (const f of [target, localOf(target)]) {
         if (f && existsSync(f)) expand(f, [...chain, file]);
       }
