@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Action, ActionDeps, ActionFactory } from './types.js';
 import type { Invocation } from '../settings/types.js';
 import { AsteriskBanError } from '../core/errors.js';
@@ -91,8 +92,21 @@ export function validateInvocation(spec: Invocation): AsteriskBanError[] {
 }
 
 /** Builds the action; throws the first validation error (the settings loader reports them all up front). */
-export function createAction(spec: Invocation, deps: ActionDeps): Action {
+export function createAction(given: Invocation, deps: ActionDeps): Action {
+  const spec = withHostnameTags(given);
   const errors = validateInvocation(spec);
   if (errors.length > 0) throw errors[0]!;
   return lookup(spec)!.factory(spec, deps);
+}
+
+/**
+ * fail2ban's standard tags for this host, anywhere in a parameter (its stock
+ * jail.conf has sender = root@<fq-hostname>): the host name as the system
+ * has it, and its first label.
+ */
+export function withHostnameTags(spec: Invocation, host = hostname()): Invocation {
+  const short = host.split('.')[0] ?? host;
+  const fill = (v: string): string => v.replaceAll('<fq-hostname>', host).replaceAll('<sh-hostname>', short);
+  if (!Object.values(spec.params).some((v) => v.includes('-hostname>'))) return spec;
+  return { ...spec, params: Object.fromEntries(Object.entries(spec.params).map(([k, v]) => [k, fill(v)])) };
 }

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAction, validateInvocation, actionNames } from '../../src/actions/registry.js';
+import { createAction, validateInvocation, actionNames, withHostnameTags } from '../../src/actions/registry.js';
 import { parsePorts, multiportChunks } from '../../src/actions/ports.js';
 import { DryRunAction } from '../../src/actions/dry-run.js';
 import { countingRunner, type CommandRunner } from '../../src/actions/exec.js';
@@ -131,4 +131,12 @@ describe('dry-run', () => {
     assert.deepEqual(a.calls.map((c) => c.op), ['start', 'ban', 'unban']);
     assert.equal(a.calls[1]!.restored, true);
   });
+});
+
+it("fail2ban's <fq-hostname> and <sh-hostname> tags take this host's names, anywhere in a parameter", () => {
+  const spec = { name: 'sendmail-whois', params: { sender: 'root@<fq-hostname>', dest: 'admin', subject: 'on <sh-hostname>' }, file: 'jail.conf', line: 181 };
+  const filled = withHostnameTags(spec, 'pbx1.example.org');
+  assert.deepEqual(filled.params, { sender: 'root@pbx1.example.org', dest: 'admin', subject: 'on pbx1' });
+  const plain = { ...spec, params: { dest: 'admin' } };
+  assert.equal(withHostnameTags(plain, 'x'), plain, 'no tag: the invocation as given');
 });

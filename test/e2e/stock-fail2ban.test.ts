@@ -25,6 +25,10 @@ test("Debian's /etc/fail2ban with [asterisk] enabled passes check-config", { ski
     assert.equal(jail.maxretry, 10);
     assert.deepEqual(jail.actions.map((a) => [a.name, a.params.protocol]), [['iptables-multiport', 'tcp'], ['iptables-multiport', 'udp']]);
     assert.equal(jail.filterDef!.failregex.length > 5, true);
+    // The stock action shortcut with mail: its sender is root@<fq-hostname>.
+    writeFileSync(join(dir, 'jail.local'), `[sshd]\nenabled = false\n\n[asterisk]\nenabled = true\nlogpath = ${join(dir, 'messages')}\naction = %(action_mw)s\n`);
+    const mw = checkConfig(dir, {});
+    assert.deepEqual(mw.errors.map((e) => e.describe()), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
