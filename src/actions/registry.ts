@@ -51,6 +51,11 @@ function lookup(spec: Invocation): Entry | undefined {
   return Object.hasOwn(REGISTRY, spec.name) ? REGISTRY[spec.name] : undefined;
 }
 
+/** The parameters a built-in action takes, or null when there is no such action. */
+export function actionParams(name: string): readonly string[] | null {
+  return Object.hasOwn(REGISTRY, name) ? REGISTRY[name]!.params : null;
+}
+
 /** Every problem with an `action = name[...]` line, each naming spec.file:spec.line. */
 export function validateInvocation(spec: Invocation): AsteriskBanError[] {
   const location = { file: spec.file, line: spec.line };

@@ -1,3 +1,4 @@
+import { withActionOverrides } from './action-overrides.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { printable } from '../core/address.js';
@@ -238,7 +239,7 @@ function readJail(dir: string, stack: ConfigStack, name: string, env: Record<str
   }
   r.int('maxmatches', 0, 0);
   r.int('maxlines', 1, 1, 1000);
-  const actions = invocationsOf(r, 'action', p);
+  const actions = invocationsOf(r, 'action', p).map((a) => withActionOverrides(dir, a, p));
   if (enabled && actions.length === 0) p.warn(`jail [${name}] has no action: it counts failures but bans nothing`, at);
 
   const defaults = defaultJailSettings(name);
