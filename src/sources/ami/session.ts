@@ -37,6 +37,8 @@ export class AmiSession {
   private sinceMs: number;
   private conn: AmiConnection | null = null;
   private attempts = 0;
+  /** The current outage was said at warning level: further failed attempts go to debug until the next login. */
+  private outageSaid = false;
   private closing = false;
   private authRefused = false;
   private timer: TimerHandle | null = null;
@@ -122,7 +124,7 @@ export class AmiSession {
     });
     this.conn = conn;
     this.arm(this.opts.connectTimeoutMs ?? 5_000, () => {
-      this.logger.warn(`AMI connect to ${this.opts.host}:${this.opts.port} timed out`, { jail: this.opts.jail });
+      this.sayOutage(`AMI connect to ${this.opts.host}:${this.opts.port} timed out`);
       conn.destroy();
     });
     try {
@@ -158,6 +160,7 @@ export class AmiSession {
       }
       this.authRefused = false;
       this.attempts = 0;
+      this.outageSaid = false;
       this.setStatus('ready');
       this.schedulePing(conn);
     });
@@ -207,9 +210,23 @@ export class AmiSession {
     }
     const was = this.state;
     const why = err ? `: ${printable(err.message, 120)}` : '';
-    if (was === 'ready') this.logger.warn(`AMI connection to ${this.opts.host}:${this.opts.port} lost${why}`, { jail: this.opts.jail });
-    else if (!this.authRefused) this.logger.debug(`AMI connection attempt failed${why}`, { jail: this.opts.jail });
+    if (was === 'ready') {
+      this.logger.warn(`AMI connection to ${this.opts.host}:${this.opts.port} lost${why}`, { jail: this.opts.jail });
+      this.outageSaid = true;
+    } else if (!this.authRefused) {
+      this.sayOutage(`AMI connection to ${this.opts.host}:${this.opts.port} failed${why}; retrying`);
+    }
     this.retry();
+  }
+
+  /** At warning level once per outage (Asterisk down at start-up, a wrong port), then at debug. */
+  private sayOutage(message: string): void {
+    if (this.outageSaid) {
+      this.logger.debug(message, { jail: this.opts.jail });
+      return;
+    }
+    this.outageSaid = true;
+    this.logger.warn(`${message} (said once until AMI is back)`, { jail: this.opts.jail });
   }
 
   private retry(): void {

@@ -1,4 +1,5 @@
 import { after, describe, it } from 'node:test';
+import { createServer, type AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import { systemClock } from '../../../src/core/clock.js';
 import type { Failure } from '../../../src/core/types.js';
@@ -44,6 +45,33 @@ async function setup(server: FakeAmiOptions = {}, ami: Partial<AmiSettings> = {}
   await waitFor(() => source.sessionStatus === 'ready', 'ready');
   return { fake, source, failures, successes, statuses, lines };
 }
+
+describe('AmiSource with no Asterisk listening', () => {
+  it('says the refused connection at warning once, with the address, then retries quietly', async () => {
+    // A port nobody listens on: take one, then let it go.
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const { logger, lines } = memoryLogger();
+    const statuses: string[] = [];
+    const settings = defaultJailSettings('asterisk', { backend: 'ami', ami: { ...DEFAULT_AMI, host: '127.0.0.1', port, username: 'ban', secret: SECRET } });
+    const source = new AmiSource({
+      jail: 'asterisk', settings, clock: systemClock, logger, events: { failure: () => {} },
+      onStatus: (next: SessionStatus) => statuses.push(next),
+      backoff: { baseMs: 5, maxMs: 20, jitter: 0.2 },
+    });
+    cleanups.push(() => source.stop());
+    await source.start();
+    const said = (): { level: string; message: string }[] =>
+      lines.map((l) => JSON.parse(l) as { level: string; message: string }).filter((l) => l.message.includes(`AMI connection to 127.0.0.1:${port} failed`));
+    await waitFor(() => said().length >= 5, 'five attempts');
+    assert.deepEqual(statuses.slice(0, 2), ['connecting', 'reconnecting']);
+    assert.equal(said().filter((l) => l.level === 'warn').length, 1, JSON.stringify(said()));
+    assert.match(said()[0]!.message, /ECONNREFUSED.*retrying \(said once until AMI is back\)/);
+    assert.ok(said().filter((l) => l.level === 'debug').length >= 4);
+  });
+});
 
 describe('AmiSource against a fake Asterisk', () => {
   it('logs in, replays a recording and reports its failures and successes', async () => {
