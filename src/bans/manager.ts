@@ -263,7 +263,8 @@ export class BanManager {
       metrics.bans.inc({ jail: name }, bans.length);
       metrics.banned.set({ jail: name }, jail.bans.size);
       const calledAt = this.opts.clock.now();
-      for (const b of made) if (b.ban.jail === name) metrics.banLatency.observe({ jail: name }, Math.max(0, calledAt - b.p.req.time) / 1000);
+      // From the failure that made the ban; an administrator's ban has no such moment.
+      for (const b of made) if (b.ban.jail === name && b.ban.source !== 'manual') metrics.banLatency.observe({ jail: name }, Math.max(0, calledAt - b.p.req.time) / 1000);
       for (const action of jail.policy.actions) {
         const run = this.dispatcher.run(name, action, 'ban', bans);
         if (action.kind === 'firewall') firewall.push(run);

@@ -11,8 +11,10 @@ export interface MetricsServerOptions {
   logger: Logger;
   /** The registry to serve; the daemon's own by default. */
   registry?: Registry;
-  /** Also export process metrics (CPU, memory, fds, event loop lag). Default true. */
+  /** Also export process metrics (CPU, memory, fds, event loop lag) under their standard names. Default true. */
   processMetrics?: boolean;
+  /** For GET /healthz: what is wrong now (empty: healthy). */
+  health?: () => string[];
 }
 
 export interface MetricsServer {
@@ -23,17 +25,18 @@ export interface MetricsServer {
 
 const processMetricsOn = new WeakSet<Registry>();
 
-/** Serves the Prometheus text format on GET /metrics and nothing else. */
+/** Serves the Prometheus text format on GET /metrics, and GET /healthz for probes. */
 export async function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsServer> {
   const registry = opts.registry ?? defaultRegistry;
   if (opts.processMetrics !== false && !processMetricsOn.has(registry)) {
     // Only once per registry: prom-client refuses to register the same names twice.
     processMetricsOn.add(registry);
-    collectDefaultMetrics({ register: registry, prefix: 'asterisk_ban_' });
+    // Unprefixed: dashboards and alerts written for any Node process read process_cpu_seconds_total & co.
+    collectDefaultMetrics({ register: registry });
   }
   if (registry === defaultRegistry) metrics.info.set({ version: packageVersion() }, 1);
   const server = createServer((req, res) => {
-    handle(registry, req, res).catch((err: unknown) => {
+    handle(registry, req, res, opts.health).catch((err: unknown) => {
       opts.logger.error('metrics scrape failed', { error: err instanceof Error ? err.message : String(err) });
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
       res.end('internal error\n');
@@ -65,16 +68,24 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
   };
 }
 
-async function handle(registry: Registry, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(registry: Registry, req: IncomingMessage, res: ServerResponse, health?: () => string[]): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
-  if (path !== '/metrics') {
+  if (path !== '/metrics' && path !== '/healthz') {
     res.writeHead(404, { 'content-type': 'text/plain' });
-    res.end('not found; metrics are at /metrics\n');
+    res.end('not found; metrics are at /metrics, health at /healthz\n');
     return;
   }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { 'content-type': 'text/plain', allow: 'GET, HEAD' });
     res.end('method not allowed\n');
+    return;
+  }
+  if (path === '/healthz') {
+    // 200 while every jail can see its input; 503, with the reasons, when one cannot.
+    const problems = health?.() ?? [];
+    const body = problems.length === 0 ? 'ok\n' : `${problems.join('\n')}\n`;
+    res.writeHead(problems.length === 0 ? 200 : 503, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
+    res.end(req.method === 'HEAD' ? undefined : body);
     return;
   }
   const body = await registry.metrics();

@@ -6,6 +6,19 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
  */
 export const registry = new Registry();
 
+let currentlyFailedNow: () => Iterable<[string, number]> = () => [];
+
+/** Where asterisk_ban_currently_failed reads its values at each scrape (the daemon's jails). */
+export function setCurrentlyFailedSource(fn: () => Iterable<[string, number]>): void {
+  currentlyFailedNow = fn;
+}
+
+/** Every per-jail series at 0 from the start, so a dashboard sees the jail before its first event. */
+export function touchJailSeries(jail: string): void {
+  for (const c of [metrics.bans, metrics.unbans, metrics.verifyRefused, metrics.logAmbiguous, metrics.ignored]) c.inc({ jail }, 0);
+  metrics.banned.inc({ jail }, 0);
+}
+
 export const metrics = {
   failures: new Counter({ name: 'asterisk_ban_failures_total', help: 'Failures counted', labelNames: ['jail', 'source', 'event'], registers: [registry] }),
   bans: new Counter({ name: 'asterisk_ban_bans_total', help: 'Bans applied', labelNames: ['jail'], registers: [registry] }),
@@ -28,6 +41,15 @@ export const metrics = {
   }),
   actionErrors: new Counter({ name: 'asterisk_ban_action_errors_total', help: 'Action calls that failed', labelNames: ['jail', 'action'], registers: [registry] }),
   controlRequests: new Counter({ name: 'asterisk_ban_control_requests_total', help: 'Control socket requests, by command (or "invalid") and outcome', labelNames: ['cmd', 'outcome'], registers: [registry] }),
+  currentlyFailed: new Gauge({
+    name: 'asterisk_ban_currently_failed',
+    help: 'Addresses with failures counted within findtime, not banned yet',
+    labelNames: ['jail'],
+    registers: [registry],
+    collect() {
+      for (const [jail, n] of currentlyFailedNow()) this.set({ jail }, n);
+    },
+  }),
   ignored: new Counter({ name: 'asterisk_ban_ignored_total', help: 'Failures dropped because the address is in ignoreip', labelNames: ['jail'], registers: [registry] }),
   info: new Gauge({ name: 'asterisk_ban_info', help: 'Always 1; the version label says which asterisk-ban runs', labelNames: ['version'], registers: [registry] }),
   banLatency: new Histogram({

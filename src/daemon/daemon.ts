@@ -1,3 +1,4 @@
+import { setCurrentlyFailedSource, touchJailSeries } from '../control/metrics.js';
 import { BanManager } from '../bans/manager.js';
 import type { Clock } from '../core/clock.js';
 import { AsteriskBanError, ConfigErrors } from '../core/errors.js';
@@ -56,7 +57,9 @@ export class Daemon {
   async start(): Promise<void> {
     for (const js of this.settings.jails.filter((j) => j.enabled)) {
       this.runtimes.set(js.name, await JailRuntime.create(js, this.deps()));
+      touchJailSeries(js.name);
     }
+    setCurrentlyFailedSource(() => [...this.runtimes.values()].map((rt) => [rt.name, rt.jail.counters().currentlyFailed] as [string, number]));
     for (const rt of this.runtimes.values()) await rt.startActions();
     // Restore after every jail is registered: one batch per action, overdue bans lifted.
     await this.manager.start();
@@ -102,6 +105,7 @@ export class Daemon {
       }
       const rt = await JailRuntime.create(js, this.deps(), old?.jail);
       this.runtimes.set(name, rt);
+      touchJailSeries(name);
       await rt.startActions();
       await rt.startVerification();
       await rt.startSource();
@@ -110,6 +114,15 @@ export class Daemon {
     this.settings = next;
     this.opts.logger.info(`reloaded: ${JSON.stringify(result)}`);
     return result;
+  }
+
+  /** What keeps a jail from seeing its input now (a log it may not read): empty when all is well. */
+  problems(): string[] {
+    const out: string[] = [];
+    for (const rt of this.runtimes.values()) {
+      for (const s of rt.status().sources) if (s.state === 'error') out.push(`${rt.name}: ${s.name}: ${s.detail ?? 'error'}`);
+    }
+    return out;
   }
 
   /** Clean stop: sources first (no new bans), then the manager, then actions per their stop semantics. */

@@ -44,7 +44,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     await control.start();
     await daemon.start();
     if (ds.metrics) {
-      metrics = await startMetricsServer({ host: ds.metrics.host, port: ds.metrics.port, logger });
+      metrics = await startMetricsServer({ host: ds.metrics.host, port: ds.metrics.port, logger, health: () => daemon.problems() });
     }
   } catch (err) {
     await Promise.allSettled([control.close(), daemon.stop()]);

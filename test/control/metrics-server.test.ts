@@ -46,7 +46,14 @@ describe('metrics endpoint', () => {
     assert.match(r.body, /^asterisk_ban_ami_connected\{jail="asterisk"\} 1$/m);
     assert.match(r.body, /^asterisk_ban_event_to_ban_seconds_bucket\{le="0\.001",jail="asterisk"\} 1$/m);
     assert.match(r.body, /^asterisk_ban_info\{version="\d+\.\d+\.\d+"\} 1$/m);
-    assert.match(r.body, /^asterisk_ban_process_resident_memory_bytes \d+/m);
+    // Node's standard process metrics keep their standard names.
+    assert.match(r.body, /^process_resident_memory_bytes \d+/m);
+    assert.match(r.body, /^nodejs_eventloop_lag_seconds /m);
+  });
+
+  it('/healthz answers ok while nothing is wrong', async () => {
+    const r = await get(server.port, '/healthz');
+    assert.deepEqual([r.status, r.body], [200, 'ok\n']);
   });
 
   it('answers 404 elsewhere and 405 to other methods', async () => {
@@ -60,5 +67,27 @@ describe('metrics endpoint', () => {
 
   it('a second endpoint on the same port fails with a clear message', async () => {
     await assert.rejects(startMetricsServer({ host: '127.0.0.1', port: server.port, logger: silentLogger() }), /cannot serve metrics on 127\.0\.0\.1:\d+: EADDRINUSE/);
+  });
+});
+
+describe('metrics endpoint of a daemon with a problem', () => {
+  it('/healthz says 503 with the reasons; every jail has its series from the start; currently failing read at scrape', async () => {
+    const { touchJailSeries, setCurrentlyFailedSource, registry } = await import('../../src/control/metrics.js');
+    touchJailSeries('quiet');
+    setCurrentlyFailedSource(() => [['quiet', 4]]);
+    const problems = ['asterisk: asterisk/log: /var/log/asterisk/messages: permission denied'];
+    const s = await startMetricsServer({ host: '127.0.0.1', port: 0, logger: silentLogger(), registry, health: () => problems, processMetrics: false });
+    try {
+      const h = await get(s.port, '/healthz');
+      assert.equal(h.status, 503);
+      assert.equal(h.body, `${problems[0]}\n`);
+      const m = await get(s.port, '/metrics');
+      assert.match(m.body, /^asterisk_ban_bans_total\{jail="quiet"\} 0$/m);
+      assert.match(m.body, /^asterisk_ban_banned\{jail="quiet"\} 0$/m);
+      assert.match(m.body, /^asterisk_ban_currently_failed\{jail="quiet"\} 4$/m);
+    } finally {
+      setCurrentlyFailedSource(() => []);
+      await s.close();
+    }
   });
 });
