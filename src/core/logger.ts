@@ -1,4 +1,5 @@
-import { closeSync, openSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import winston from 'winston';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
@@ -7,9 +8,16 @@ export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 export interface LoggerOptions {
   level?: LogLevel;
-  /** `console` (stderr), `stdout`, `syslog` (journald-style priority prefixes on stderr), or a file path. */
+  /**
+   * `console` (stderr; under systemd, when stderr is the journal, as
+   * `journal`), `stdout`, `journal` (stderr, `<3>`-style priority prefixes
+   * and no timestamp of our own: journald keeps the priority and forwards
+   * to syslog), `syslog` (the system logger, through logger(1)), or a file.
+   */
   target?: string;
   json?: boolean;
+  /** The environment that says whether stderr is the journal (JOURNAL_STREAM). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export type Logger = winston.Logger;
@@ -40,16 +48,21 @@ function textFormat(prefixPriority: boolean): winston.Logform.Format {
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const target = (opts.target ?? 'console').trim();
-  const upper = target.toUpperCase();
-  const syslog = upper === 'SYSLOG';
+  let upper = target.toUpperCase();
+  if ((upper === 'CONSOLE' || upper === 'STDERR') && stderrIsJournal(opts.env ?? process.env)) upper = 'JOURNAL';
+  const prefixed = upper === 'JOURNAL' || upper === 'SYSLOG';
   const format = opts.json
     ? winston.format.combine(winston.format.timestamp(), winston.format.json())
-    : winston.format.combine(winston.format.timestamp(), textFormat(syslog));
+    : winston.format.combine(winston.format.timestamp(), textFormat(prefixed));
   const stderr = (): winston.transport => new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] });
   let transport: winston.transport;
   let fallback: string | null = null;
-  if (upper === 'CONSOLE' || upper === 'STDERR' || syslog) {
+  if (upper === 'CONSOLE' || upper === 'STDERR' || upper === 'JOURNAL') {
     transport = stderr();
+  } else if (upper === 'SYSLOG') {
+    const sys = syslogStream();
+    fallback = sys.error;
+    transport = sys.stream ? new winston.transports.Stream({ stream: sys.stream }) : stderr();
   } else if (upper === 'STDOUT') {
     transport = new winston.transports.Console();
   } else {
@@ -60,6 +73,36 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const logger = winston.createLogger({ level: opts.level ?? 'info', format, transports: [transport] });
   if (fallback !== null) logger.error(`cannot write to logtarget ${target}: ${fallback}; logging to stderr instead`);
   return logger;
+}
+
+/** systemd connects stderr to the journal and says so in JOURNAL_STREAM (device:inode of that stream). */
+function stderrIsJournal(env: NodeJS.ProcessEnv): boolean {
+  const js = env.JOURNAL_STREAM;
+  if (!js) return false;
+  try {
+    const st = fstatSync(2);
+    return js === `${st.dev}:${st.ino}`;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The system logger: one long-lived logger(1) reading `<N>message` lines on
+ * its stdin (Node has no unix datagram socket for /dev/log). It must not
+ * keep the process alive, and it ends with our stdin pipe.
+ */
+function syslogStream(): { stream: NodeJS.WritableStream | null; error: string | null } {
+  try {
+    const child = spawn('logger', ['--prio-prefix', '-t', 'asterisk-ban'], { stdio: ['pipe', 'ignore', 'inherit'] });
+    child.on('error', () => {});
+    child.stdin.on('error', () => {});
+    child.unref();
+    (child.stdin as unknown as { unref?: () => void }).unref?.();
+    return { stream: child.stdin, error: null };
+  } catch (err) {
+    return { stream: null, error: `cannot run logger(1): ${(err as Error).message}` };
+  }
 }
 
 function cannotAppend(path: string): string | null {

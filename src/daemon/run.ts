@@ -6,6 +6,7 @@ import { checkConfig } from '../cli/check-config.js';
 import { ControlServer } from '../control/server.js';
 import { startMetricsServer, type MetricsServer } from '../control/metrics-server.js';
 import { daemonApi } from './api.js';
+import { notifySystemd } from './notify.js';
 import { Daemon } from './daemon.js';
 
 const STOP_DEADLINE_MS = 10_000;
@@ -51,6 +52,8 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     return fatal(logger, err, 'start-up failed');
   }
   logger.info(`control socket ${ds.socket}`);
+  // Every jail's source has started or said why it could not: ready, for systemd too.
+  await notifySystemd(logger, { ready: true, status: `${daemon.runtimes.size} jail(s) running` });
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -58,6 +61,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
       if (stopping) return;
       stopping = true;
       logger.info(`${signal}: stopping`);
+      void notifySystemd(logger, { stopping: true, status: 'stopping' });
       const deadline = setTimeout(() => {
         const killed = killChildren();
         logger.error(`clean stop took over ${STOP_DEADLINE_MS / 1000} s; exiting anyway${killed ? ` (killed ${killed} command(s) still running)` : ''}`);

@@ -80,9 +80,10 @@ export function loadDaemonSettings(dir: string, env: Record<string, string>, pro
   const target = get('logtarget');
   if (target) {
     const upper = target.text.toUpperCase();
-    out.logtarget = ['CONSOLE', 'STDOUT', 'STDERR', 'SYSLOG'].includes(upper) ? upper.toLowerCase() : resolve(target.text);
-    const why = ['CONSOLE', 'STDOUT', 'STDERR', 'SYSLOG'].includes(upper) ? null : unwritable(out.logtarget);
-    if (why !== null) problems.error(`logtarget ${printable(out.logtarget)} cannot be written: ${why}`, target.at, 'give a file the daemon may write (its directory must exist), or console, stdout or syslog');
+    const named = ['CONSOLE', 'STDOUT', 'STDERR', 'JOURNAL', 'SYSLOG'].includes(upper);
+    out.logtarget = named ? upper.toLowerCase() : resolve(target.text);
+    const why = named ? null : unwritable(out.logtarget);
+    if (why !== null) problems.error(`logtarget ${printable(out.logtarget)} cannot be written: ${why}`, target.at, 'give a file the daemon may write (its directory must exist), or console, stdout, journal or syslog');
   }
   const json = get('logjson');
   if (json) {

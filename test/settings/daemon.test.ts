@@ -60,7 +60,7 @@ describe('daemon settings', () => {
     ['sockt = /x', /unknown option "sockt" in \[Definition\]/, /did you mean "socket"/],
     ['pidfile = /x', /unknown option "pidfile"/, /known options/],
     // A log file the daemon cannot write would silence it: refused, with where and why.
-    ['logtarget = /nonexistent-asterisk-ban-dir/ab.log', /logtarget \/nonexistent-asterisk-ban-dir\/ab\.log cannot be written: its directory .* does not exist/, /console, stdout or syslog/],
+    ['logtarget = /nonexistent-asterisk-ban-dir/ab.log', /logtarget \/nonexistent-asterisk-ban-dir\/ab\.log cannot be written: its directory .* does not exist/, /console, stdout, journal or syslog/],
     [`logtarget = ${tmpdir()}`, /cannot be written: it is a directory/],
     ['logtarget = /etc/hostname/ab.log', /cannot be written: its directory \/etc\/hostname does not exist/],
   ];
