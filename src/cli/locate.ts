@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import dotenv from 'dotenv';
 import { DEFAULT_DAEMON } from '../settings/defaults.js';
@@ -22,6 +22,31 @@ export function resolveConfigDir(flag: string | undefined, env: NodeJS.ProcessEn
   if (given !== undefined) return isAbsolute(given) ? given : resolve(cwd, given);
   const local = join(cwd, 'config');
   return isDir(local) ? local : SYSTEM_CONFIG_DIR;
+}
+
+/** Where a client command looks for the daemon, and in words why there. */
+export interface DaemonLocation {
+  socket: string;
+  from: string;
+}
+
+/**
+ * The control socket a client command uses. Beyond resolveSocketPath: run
+ * from an installed copy's directory (/opt/asterisk-ban holds the shipped
+ * config/, whose socket is ./var/...), an implicit ./config whose socket is
+ * not there gives way to the system daemon's when that one is.
+ */
+export function locateDaemon(socketFlag: string | undefined, configFlag: string | undefined, env: NodeJS.ProcessEnv, cwd: string, systemDir = SYSTEM_CONFIG_DIR): DaemonLocation {
+  if (socketFlag !== undefined) return { socket: resolve(cwd, socketFlag.trim()), from: '--socket' };
+  if (env.ASTERISK_BAN_SOCKET) return { socket: resolve(cwd, env.ASTERISK_BAN_SOCKET.trim()), from: 'ASTERISK_BAN_SOCKET' };
+  const dir = resolveConfigDir(configFlag, env, cwd);
+  const socket = resolveSocketPath(undefined, env, dir, cwd);
+  const implicit = configFlag === undefined && !env.ASTERISK_BAN_CONFIG && dir !== systemDir;
+  if (implicit && !existsSync(socket) && isDir(systemDir)) {
+    const system = resolveSocketPath(undefined, env, systemDir, cwd);
+    if (existsSync(system)) return { socket: system, from: `${systemDir} (nothing answers for ${dir})` };
+  }
+  return { socket, from: dir };
 }
 
 /**

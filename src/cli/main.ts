@@ -1,10 +1,11 @@
+import { isAsteriskBanError } from '../core/errors.js';
 import { Command, CommanderError } from 'commander';
 import { packageVersion } from '../control/version.js';
 import {
   banCommand, listCommand, reloadCommand, statusCommand, unbanCommand, versionCommand, type ClientContext,
 } from './client-commands.js';
 import { EXIT, EXIT_CODES_HELP, describeError, exitCodeFor, processIo, type CliIo } from './io.js';
-import { resolveConfigDir, resolveSocketPath } from './locate.js';
+import { locateDaemon, resolveConfigDir, type DaemonLocation } from './locate.js';
 
 /**
  * The command line. A thin client: everything but `run`, `check-config` and
@@ -21,7 +22,7 @@ function configDir(cmd: Command, io: CliIo): string {
   return resolveConfigDir(cmd.optsWithGlobals<Globals>().config, io.env, io.cwd);
 }
 
-function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
+function buildProgram(io: CliIo, setCode: (code: number) => void, located: (where: DaemonLocation) => void = () => {}): Command {
   const program = new Command('asterisk-ban');
   program
     .description('Intrusion prevention for Asterisk: bans attackers seen in AMI security events or logs')
@@ -44,10 +45,12 @@ function buildProgram(io: CliIo, setCode: (code: number) => void): Command {
       setCode(await fn(cmd, ...(args.slice(0, -1) as A)));
     };
   // Only the client commands look for the socket (it may mean reading .env and asterisk-ban.conf).
-  const client = (cmd: Command): ClientContext => ({
-    socket: resolveSocketPath(cmd.optsWithGlobals<Globals>().socket, io.env, configDir(cmd, io), io.cwd),
-    io,
-  });
+  const client = (cmd: Command): ClientContext => {
+    const g = cmd.optsWithGlobals<Globals>();
+    const where = locateDaemon(g.socket, g.config, io.env, io.cwd);
+    located(where);
+    return { socket: where.socket, io };
+  };
 
   program.command('run')
     .description('run the daemon in the foreground (systemd runs it so; npm start runs this)')
@@ -128,8 +131,11 @@ function commanderExit(err: CommanderError): number {
  */
 export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
   let code: number = EXIT.OK;
+  let where: DaemonLocation | null = null;
   const program = buildProgram(io, (c) => {
     code = c;
+  }, (w) => {
+    where = w;
   });
   try {
     await program.parseAsync(argv, { from: 'node' });
@@ -137,6 +143,10 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   } catch (err) {
     if (err instanceof CommanderError) return commanderExit(err);
     io.stderr.write(`${describeError(err)}\n`);
+    const w = where as DaemonLocation | null;
+    if (w !== null && isAsteriskBanError(err, 'E_NOT_RUNNING')) {
+      io.stderr.write(`  hint: tried ${w.socket} (from ${w.from}); --config DIR or --socket PATH reaches another daemon\n`);
+    }
     return exitCodeFor(err);
   }
 }

@@ -185,10 +185,10 @@ describe('cli against a control server', () => {
 });
 
 describe('cli without a daemon', () => {
-  it('exits 3 with one clear line when nothing listens', async () => {
+  it('exits 3 with one clear line, and where it looked, when nothing listens', async () => {
     const r = await cli(['--socket', '/nonexistent/ab.sock', 'status']);
     assert.equal(r.code, EXIT.NOT_RUNNING);
-    assert.equal(r.err, 'asterisk-ban is not running (no socket at /nonexistent/ab.sock)\n');
+    assert.equal(r.err, 'asterisk-ban is not running (no socket at /nonexistent/ab.sock)\n  hint: tried /nonexistent/ab.sock (from --socket); --config DIR or --socket PATH reaches another daemon\n');
   });
 
   it('version still prints the client version', async () => {
