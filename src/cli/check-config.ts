@@ -89,7 +89,7 @@ export function checkConfig(dir: string, env: NodeJS.ProcessEnv = process.env): 
   return result;
 }
 
-export async function checkConfigCommand(opts: { config: string }, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+export async function checkConfigCommand(opts: { config: string; dump?: boolean }, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const result = checkConfig(opts.config);
   for (const w of result.warnings) err.write(`warning: ${w}\n`);
   if (result.errors.length > 0) {
@@ -97,7 +97,30 @@ export async function checkConfigCommand(opts: { config: string }, out: NodeJS.W
     err.write(`${result.errors.length} error(s) in ${opts.config}\n`);
     return 1;
   }
+  if (opts.dump) {
+    for (const j of result.settings!.jails) out.write(`${JSON.stringify(dumpJail(j))}\n`);
+    return 0;
+  }
   const jails = result.settings!.jails.filter((j) => j.enabled).map((j) => j.name);
   out.write(`OK: ${opts.config}: ${jails.length} jail(s) enabled${jails.length ? ` (${jails.join(', ')})` : ''}\n`);
   return 0;
+}
+
+/**
+ * fail2ban-client -d: a jail as it will run, every value resolved. The AMI
+ * secret and passwords in action parameters are replaced: a dump gets pasted
+ * into tickets.
+ */
+function dumpJail(j: JailSettings): Record<string, unknown> {
+  const located = (l: { value: string }) => l.value;
+  const hidden = (params: Record<string, string>) =>
+    Object.fromEntries(Object.entries(params).map(([k, v]) => [k, /pass|secret|token/i.test(k) ? '(hidden)' : v.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:(hidden)@')]));
+  return {
+    jail: j.name, enabled: j.enabled, backend: j.backend, maxretry: j.maxretry, findtime: j.findtime, bantime: j.bantime,
+    ignoreip: j.ignoreip, ignoreself: j.ignoreself, verify: j.verify, logpath: j.logpath.map(located),
+    filter: j.filter ? { name: j.filter.name, params: j.filter.params } : null,
+    actions: j.actions.map((a) => ({ name: a.name, params: hidden(a.params) })),
+    ami: { host: j.ami.host, port: j.ami.port, username: j.ami.username, secret: j.ami.secret ? '(set)' : '(not set)' },
+    file: `${j.file}:${j.line}`,
+  };
 }

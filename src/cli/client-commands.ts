@@ -50,8 +50,9 @@ export async function listCommand(ctx: ClientContext, opts: { json?: boolean }):
   return EXIT.OK;
 }
 
-export async function banCommand(ctx: ClientContext, jail: string, ip: string, opts: { time?: string; force?: boolean }): Promise<number> {
-  const args: Record<string, unknown> = { jail: jailName(jail), ip: address(ip) };
+export async function banCommand(ctx: ClientContext, jail: string, ips: string[], opts: { time?: string; force?: boolean; json?: boolean }): Promise<number> {
+  const addresses = ips.map(address);
+  const args: Record<string, unknown> = { jail: jailName(jail) };
   if (opts.time !== undefined) {
     let seconds: number;
     try {
@@ -63,18 +64,46 @@ export async function banCommand(ctx: ClientContext, jail: string, ip: string, o
     args.seconds = seconds;
   }
   if (opts.force) args.force = true;
-  const ban = (await request(ctx.socket, 'ban', args, { timeoutMs: TIMEOUT_MS })) as BanView;
-  out(ctx, formatBanned(ban));
+  for (const ip of addresses) {
+    const ban = (await request(ctx.socket, 'ban', { ...args, ip }, { timeoutMs: TIMEOUT_MS })) as BanView;
+    out(ctx, opts.json ? banJson(ban) : formatBanned(ban));
+  }
   return EXIT.OK;
 }
 
-export async function unbanCommand(ctx: ClientContext, ip: string | undefined, opts: { jail?: string; all?: boolean }): Promise<number> {
-  if (opts.all && ip !== undefined) throw new UsageError('give either an ADDRESS or --all, not both');
-  if (!opts.all && ip === undefined) throw new UsageError('unban needs an ADDRESS or --all');
-  const args: Record<string, unknown> = opts.all ? { all: true } : { ip: address(ip as string) };
-  if (opts.jail !== undefined) args.jail = jailName(opts.jail);
-  const gone = asArray<BanView>(await request(ctx.socket, 'unban', args, { timeoutMs: TIMEOUT_MS }), 'unban');
-  out(ctx, formatUnbanned(gone));
+/** fail2ban-client banned: which jails ban each address. */
+export async function bannedCommand(ctx: ClientContext, ips: string[], opts: { json?: boolean }): Promise<number> {
+  const addresses = ips.map(address);
+  const bans = asArray<BanView>(await request(ctx.socket, 'list', {}, { timeoutMs: TIMEOUT_MS }), 'list');
+  for (const ip of addresses) {
+    const jails = bans.filter((b) => b.ip === ip).map((b) => b.jail);
+    out(ctx, opts.json ? `${JSON.stringify({ ip, jails })}\n` : `${ip}: ${jails.length ? jails.join(', ') : 'not banned'}\n`);
+  }
+  return EXIT.OK;
+}
+
+export async function getCommand(ctx: ClientContext, jail: string, option: string, opts: { json?: boolean }): Promise<number> {
+  const value = await request(ctx.socket, 'get', { jail: jailName(jail), option }, { timeoutMs: TIMEOUT_MS });
+  if (opts.json) out(ctx, `${JSON.stringify({ jail, option, value })}\n`);
+  else out(ctx, Array.isArray(value) ? value.map((v) => `${String(v)}\n`).join('') : `${String(value)}\n`);
+  return EXIT.OK;
+}
+
+export async function setCommand(ctx: ClientContext, option: string, value: string): Promise<number> {
+  const r = (await request(ctx.socket, 'set', { option, value }, { timeoutMs: TIMEOUT_MS })) as { option: string; value: string };
+  out(ctx, `${r.option} = ${r.value}\n`);
+  return EXIT.OK;
+}
+
+export async function unbanCommand(ctx: ClientContext, ips: string[], opts: { jail?: string; all?: boolean; json?: boolean }): Promise<number> {
+  if (opts.all && ips.length > 0) throw new UsageError('give either an ADDRESS or --all, not both');
+  if (!opts.all && ips.length === 0) throw new UsageError('unban needs an ADDRESS or --all');
+  const targets: Record<string, unknown>[] = opts.all ? [{ all: true }] : ips.map(address).map((ip) => ({ ip }));
+  for (const args of targets) {
+    if (opts.jail !== undefined) args.jail = jailName(opts.jail);
+    const gone = asArray<BanView>(await request(ctx.socket, 'unban', args, { timeoutMs: TIMEOUT_MS }), 'unban');
+    out(ctx, opts.json ? gone.map(banJson).join('') : formatUnbanned(gone));
+  }
   return EXIT.OK;
 }
 

@@ -35,7 +35,9 @@ export function jsonLine(value: unknown): string {
 
 /** BanView's fields in contract order, whatever else the daemon may send. */
 export function banJson(b: BanView): string {
-  return jsonLine({ jail: b.jail, ip: b.ip, since: b.since, until: b.until, count: b.count, source: b.source, reason: b.reason });
+  const o: Record<string, unknown> = { jail: b.jail, ip: b.ip, since: b.since, until: b.until, count: b.count, source: b.source, reason: b.reason };
+  if (b.existing) o.existing = true;
+  return jsonLine(o);
 }
 
 /** JailStatus's fields in contract order. */
@@ -43,7 +45,7 @@ export function jailJson(j: JailStatus): string {
   return jsonLine({
     jail: j.jail, enabled: j.enabled, backend: j.backend, currentlyFailed: j.currentlyFailed, totalFailed: j.totalFailed,
     currentlyBanned: j.currentlyBanned, totalBanned: j.totalBanned, refusedByVerify: j.refusedByVerify,
-    banned: j.banned, sources: j.sources, actions: j.actions,
+    banned: j.banned, failing: j.failing ?? [], sources: j.sources, actions: j.actions,
   });
 }
 
@@ -74,6 +76,8 @@ function formatJail(j: JailStatus): string {
   row('total banned:', String(j.totalBanned));
   row('refused by verify:', String(j.refusedByVerify));
   row('banned:', j.banned.length ? j.banned.map((ip) => safe(ip, 64)).join(' ') : '-');
+  const failing = j.failing ?? [];
+  row('failing now:', failing.length ? failing.map((f) => `${safe(f.ip, 64)} (${f.count})`).join(' ') : '-');
   row('actions:', j.actions.length ? j.actions.map((a) => safe(a)).join(', ') : '-');
   if (j.sources.length === 0) {
     row('sources:', '-');
@@ -95,6 +99,7 @@ export function formatBans(bans: BanView[]): string {
 }
 
 export function formatBanned(b: BanView): string {
+  if (b.existing) return `${safe(b.ip, 64)} is already banned in ${safe(b.jail)} until ${isoTime(b.until, 'never (permanent)')}.\n`;
   return `Banned ${safe(b.ip, 64)} in ${safe(b.jail)} until ${isoTime(b.until, 'never (permanent)')} (ban #${b.count}).\n`;
 }
 

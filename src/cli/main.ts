@@ -1,10 +1,10 @@
-import { isAsteriskBanError } from '../core/errors.js';
+import { AsteriskBanError, isAsteriskBanError } from '../core/errors.js';
 import { Command, CommanderError } from 'commander';
 import { packageVersion } from '../control/version.js';
 import {
-  banCommand, listCommand, reloadCommand, statusCommand, unbanCommand, versionCommand, type ClientContext,
+  banCommand, bannedCommand, getCommand, listCommand, reloadCommand, setCommand, statusCommand, unbanCommand, versionCommand, type ClientContext,
 } from './client-commands.js';
-import { EXIT, EXIT_CODES_HELP, describeError, exitCodeFor, processIo, type CliIo } from './io.js';
+import { EXIT, EXIT_CODES_HELP, UsageError, describeError, exitCodeFor, processIo, type CliIo } from './io.js';
 import { locateDaemon, resolveConfigDir, type DaemonLocation } from './locate.js';
 
 /**
@@ -65,9 +65,10 @@ function buildProgram(io: CliIo, setCode: (code: number) => void, located: (wher
 
   program.command('check-config')
     .description('validate the whole configuration; non-zero exit with file:line messages')
-    .action(act(async (cmd) => {
+    .option('--dump', 'print the effective settings of every jail, one JSON object per line (secrets hidden)')
+    .action(act(async (cmd, opts: { dump?: boolean }) => {
       const { checkConfigCommand } = await import('./check-config.js');
-      return checkConfigCommand({ config: configDir(cmd, io) }, io.stdout, io.stderr);
+      return checkConfigCommand({ config: configDir(cmd, io), dump: opts.dump === true }, io.stdout, io.stderr);
     }));
 
   program.command('test-filter')
@@ -94,19 +95,40 @@ function buildProgram(io: CliIo, setCode: (code: number) => void, located: (wher
     .action(act(async (cmd, opts: { json?: boolean }) => listCommand(client(cmd), opts)));
 
   program.command('ban')
-    .description('ban an address in a jail now')
+    .description('ban addresses in a jail now (one already banned says so)')
     .argument('<jail>', 'the jail whose actions apply the ban')
-    .argument('<address>', 'an IPv4 or IPv6 address')
+    .argument('<address...>', 'IPv4 or IPv6 addresses')
     .option('--time <duration>', "ban length: 600, 10m, 1h, 3d, 1w; -1 permanent (default: the jail's bantime)")
     .option('--force', 'ban even an ignored address and skip verification')
-    .action(act(async (cmd, jail: string, ip: string, opts: { time?: string; force?: boolean }) => banCommand(client(cmd), jail, ip, opts)));
+    .option('--json', 'one JSON object per ban per line')
+    .action(act(async (cmd, jail: string, ips: string[], opts: { time?: string; force?: boolean; json?: boolean }) => banCommand(client(cmd), jail, ips, opts)));
 
   program.command('unban')
-    .description('lift a ban (in every jail unless --jail), or all bans with --all')
-    .argument('[address]', 'an IPv4 or IPv6 address')
+    .description('lift bans (in every jail unless --jail), or all bans with --all')
+    .argument('[address...]', 'IPv4 or IPv6 addresses')
     .option('--jail <jail>', 'only in this jail')
     .option('--all', 'lift every ban')
-    .action(act(async (cmd, ip: string | undefined, opts: { jail?: string; all?: boolean }) => unbanCommand(client(cmd), ip, opts)));
+    .option('--json', 'one JSON object per lifted ban per line')
+    .action(act(async (cmd, ips: string[], opts: { jail?: string; all?: boolean; json?: boolean }) => unbanCommand(client(cmd), ips, opts)));
+
+  program.command('banned')
+    .description('which jails ban each address (fail2ban-client banned)')
+    .argument('<address...>', 'IPv4 or IPv6 addresses')
+    .option('--json', 'one JSON object per address per line')
+    .action(act(async (cmd, ips: string[], opts: { json?: boolean }) => bannedCommand(client(cmd), ips, opts)));
+
+  program.command('get')
+    .description('a jail option as the running jail has it: maxretry, findtime, bantime, ignoreip, logpath, action...')
+    .argument('<jail>', 'the jail')
+    .argument('<option>', 'the option')
+    .option('--json', 'one JSON object')
+    .action(act(async (cmd, jail: string, option: string, opts: { json?: boolean }) => getCommand(client(cmd), jail, option, opts)));
+
+  program.command('set')
+    .description('change a daemon setting while it runs: loglevel')
+    .argument('<option>', 'loglevel')
+    .argument('<value>', 'CRITICAL, ERROR, WARNING, NOTICE, INFO or DEBUG')
+    .action(act(async (cmd, option: string, value: string) => setCommand(client(cmd), option, value)));
 
   program.command('reload')
     .description('re-read the configuration (all jails, or one)')
@@ -143,10 +165,18 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   } catch (err) {
     if (err instanceof CommanderError) return commanderExit(err);
     io.stderr.write(`${describeError(err)}\n`);
+    // A script that asked for --json reads the error as JSON too, on stdout.
+    if (argv.includes('--json')) io.stdout.write(`${JSON.stringify({ error: errorJson(err) })}\n`);
     const w = where as DaemonLocation | null;
     if (w !== null && isAsteriskBanError(err, 'E_NOT_RUNNING')) {
       io.stderr.write(`  hint: tried ${w.socket} (from ${w.from}); --config DIR or --socket PATH reaches another daemon\n`);
     }
     return exitCodeFor(err);
   }
+}
+
+function errorJson(err: unknown): { code: string; message: string; hint?: string } {
+  if (err instanceof AsteriskBanError) return err.hint ? { code: err.code, message: err.message, hint: err.hint } : { code: err.code, message: err.message };
+  if (err instanceof UsageError) return err.hint ? { code: 'E_USAGE', message: err.message, hint: err.hint } : { code: 'E_USAGE', message: err.message };
+  return { code: 'E_INTERNAL', message: err instanceof Error ? err.message : String(err) };
 }

@@ -11,6 +11,8 @@ export interface BanView {
   count: number;
   source: string;
   reason: string;
+  /** Answering a ban: the address was banned already (this is that ban). */
+  existing?: true;
 }
 
 export interface JailStatus {
@@ -23,6 +25,8 @@ export interface JailStatus {
   totalBanned: number;
   refusedByVerify: number;
   banned: string[];
+  /** Addresses failing now, most failures first (at most 50). */
+  failing: { ip: string; count: number }[];
   sources: SourceStatus[];
   actions: string[];
 }
@@ -34,4 +38,8 @@ export interface DaemonApi {
   unban(opts: { ip?: string; jail?: string; all?: boolean }): Promise<BanView[]>;
   reload(jail?: string): Promise<{ reloaded: string[]; stopped: string[]; started: string[] }>;
   version(): Promise<{ version: string; pid: number; uptime: number }>;
+  /** A jail option as the jail runs with it (fail2ban-client get JAIL OPTION). */
+  get(jail: string, option: string): Promise<unknown>;
+  /** A daemon setting changed while running: `loglevel`. */
+  set(option: string, value: string): Promise<{ option: string; value: string }>;
 }

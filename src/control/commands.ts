@@ -7,7 +7,7 @@ import type { DaemonApi } from './api.js';
  * arguments (types, unknown keys, address syntax) before the daemon sees them,
  * so the DaemonApi implementation receives only well-formed, normalised input.
  */
-export type CommandName = 'status' | 'list' | 'ban' | 'unban' | 'reload' | 'version' | 'ping';
+export type CommandName = 'status' | 'list' | 'ban' | 'unban' | 'reload' | 'version' | 'ping' | 'get' | 'set';
 
 export type Handler = (api: DaemonApi, args: Record<string, unknown>) => Promise<unknown>;
 
@@ -39,6 +39,12 @@ function boolArg(args: Record<string, unknown>, key: string): boolean | undefine
   const v = args[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'boolean') throw bad(`"${key}" must be true or false`);
+  return v;
+}
+
+function textArg(args: Record<string, unknown>, key: string): string {
+  const v = args[key];
+  if (typeof v !== 'string' || v.length === 0 || v.length > 64) throw bad(`"${key}" must be a short non-empty string`);
   return v;
 }
 
@@ -95,6 +101,14 @@ export const COMMANDS: Readonly<Record<CommandName, Handler>> = {
     if (all) opts.all = true;
     if (jail !== undefined) opts.jail = jail;
     return api.unban(opts);
+  },
+  get: async (api, args) => {
+    onlyKeys(args, ['jail', 'option']);
+    return api.get(jailArg(args, true) as string, textArg(args, 'option'));
+  },
+  set: async (api, args) => {
+    onlyKeys(args, ['option', 'value']);
+    return api.set(textArg(args, 'option'), textArg(args, 'value'));
   },
   reload: async (api, args) => {
     onlyKeys(args, ['jail']);

@@ -3,6 +3,37 @@ import type { Ban } from '../core/types.js';
 import type { BanView, DaemonApi, JailStatus } from '../control/api.js';
 import { packageVersion } from '../control/version.js';
 import type { Daemon } from './daemon.js';
+import { parseLogLevel } from '../core/logger.js';
+import type { JailSettings } from '../settings/types.js';
+
+/** fail2ban-client's get JAIL OPTION, over the settings a jail runs with. */
+function jailOption(s: JailSettings, option: string): unknown {
+  const value = (() => {
+    switch (option) {
+      case 'maxretry': return s.maxretry;
+      case 'findtime': return s.findtime;
+      case 'bantime': return s.bantime;
+      case 'backend': return s.backend;
+      case 'verify': return s.verify;
+      case 'enabled': return s.enabled;
+      case 'ignoreself': return s.ignoreself;
+      case 'ignoreip': return s.ignoreip;
+      case 'logpath': return s.logpath.map((l) => l.value);
+      case 'filter': return s.filter ? invocationText(s.filter) : null;
+      case 'action': case 'actions': return s.actions.map(invocationText);
+      default: return undefined;
+    }
+  })();
+  if (value === undefined) {
+    throw new AsteriskBanError('E_REQUEST', `no option ${option.slice(0, 32)} to get`, { hint: 'maxretry, findtime, bantime, backend, verify, enabled, ignoreself, ignoreip, logpath, filter, action' });
+  }
+  return value;
+}
+
+function invocationText(i: { name: string; params: Record<string, string> }): string {
+  const params = Object.entries(i.params);
+  return params.length === 0 ? i.name : `${i.name}[${params.map(([k, v]) => `${k}=${v}`).join(', ')}]`;
+}
 
 export function banView(b: Ban): BanView {
   return {
@@ -33,9 +64,10 @@ export function daemonApi(daemon: Daemon, now: () => number): DaemonApi {
     },
     async ban(jail, ip, opts): Promise<BanView> {
       const rt = runtime(jail);
+      const before = daemon.manager.active(jail).find((b) => b.ip === ip);
       const ban = await daemon.manager.manualBan(jail, ip, opts);
       rt.jail.clearFailures(ban.ip);
-      return banView(ban);
+      return before === ban ? { ...banView(ban), existing: true } : banView(ban);
     },
     async unban(opts): Promise<BanView[]> {
       if (opts.jail !== undefined) runtime(opts.jail);
@@ -43,6 +75,16 @@ export function daemonApi(daemon: Daemon, now: () => number): DaemonApi {
     },
     async reload(jail?: string) {
       return daemon.reload(jail);
+    },
+    async get(jail, option) {
+      return jailOption(runtime(jail).settings, option);
+    },
+    async set(option, value) {
+      if (option !== 'loglevel') throw new AsteriskBanError('E_REQUEST', `cannot set ${option}`, { hint: 'settable: loglevel' });
+      const level = parseLogLevel(value);
+      if (level === null) throw new AsteriskBanError('E_REQUEST', `"${value.slice(0, 32)}" is not a log level`, { hint: 'CRITICAL, ERROR, WARNING, NOTICE, INFO or DEBUG' });
+      daemon.setLogLevel(level);
+      return { option, value: level };
     },
     async version() {
       return { version: packageVersion(), pid: process.pid, uptime: Math.round((now() - daemon.startedAt) / 1000) };

@@ -2,7 +2,7 @@ import { setCurrentlyFailedSource, touchJailSeries } from '../control/metrics.js
 import { BanManager } from '../bans/manager.js';
 import type { Clock } from '../core/clock.js';
 import { AsteriskBanError, ConfigErrors } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import type { Logger, LogLevel } from '../core/logger.js';
 import type { FilterDefinition, Settings } from '../settings/types.js';
 import type { CompiledFilter } from '../filter/types.js';
 import { Store } from '../store/store.js';
@@ -114,6 +114,12 @@ export class Daemon {
     this.settings = next;
     this.opts.logger.info(`reloaded: ${JSON.stringify(result)}`);
     return result;
+  }
+
+  /** `set loglevel` over the control socket: every logger derived from the daemon's follows. */
+  setLogLevel(level: LogLevel): void {
+    this.opts.logger.level = level;
+    this.opts.logger.info(`log level now ${level}`);
   }
 
   /** What keeps a jail from seeing its input now (a log it may not read): empty when all is well. */

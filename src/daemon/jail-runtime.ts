@@ -150,6 +150,7 @@ export class JailRuntime {
       totalBanned: stats.totalBanned,
       refusedByVerify: this.gate.refused,
       banned: bans.map((b) => b.ip),
+      failing: this.jail.failing(),
       sources,
       actions: this.actions.map((a) => a.id),
     };

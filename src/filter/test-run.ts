@@ -26,6 +26,8 @@ interface Tally {
   hosts: Map<string, { n: number; times: (number | null)[] }>;
   /** Lines set aside (suspect, ambiguous, injected), shown in the human report. */
   asides: { no: number; text: string }[];
+  /** Comment and blank lines. */
+  skipped: number;
 }
 
 const TIMES_SHOWN = 3;
@@ -124,7 +126,7 @@ const iso = (t: number | null): string | null => (t === null ? null : new Date(t
 
 function report(t: Tally, filter: CompiledFilter, sink: Sink): void {
   const o = t.outcomes;
-  sink.write(`Lines: ${t.lines} lines, ${LINE_OUTCOMES.map((k) => `${o[k]} ${k}`).join(', ')}\n\n`);
+  sink.write(`Lines: ${t.lines} lines, ${LINE_OUTCOMES.map((k) => `${o[k]} ${k}`).join(', ')}${t.skipped ? `, ${t.skipped} comment or blank` : ''}\n\n`);
   sink.write(`Failregex: ${o.matched} total\n|  #) [# of hits] regular expression\n`);
   filter.failregex.forEach((r, i) => sink.write(`|  ${String(i).padStart(2)}) [${t.hits[i] ?? 0}] ${filter.reasons[i]}: ${r}\n`));
   const hosts = [...t.hosts.entries()].sort((a, b) => b[1].n - a[1].n);
@@ -164,7 +166,7 @@ export async function runFilterTest(
   }
   const sink = new Sink(out);
   const ordered = new InLineOrder(sink);
-  const t: Tally = { lines: 0, outcomes: { matched: 0, suspect: 0, ambiguous: 0, injected: 0, ignored: 0, missed: 0 }, hits: [], hosts: new Map(), asides: [] };
+  const t: Tally = { lines: 0, outcomes: { matched: 0, suspect: 0, ambiguous: 0, injected: 0, ignored: 0, missed: 0 }, hits: [], hosts: new Map(), asides: [], skipped: 0 };
   const perLine = opts.printAllMatched === true || opts.printAllMissed === true;
   const hooks: MatcherHooks = {
     onMatch(m: FilterMatch) {
@@ -175,6 +177,12 @@ export async function runFilterTest(
     },
     onLine(no, line, outcome, m, candidates) {
       t.lines++;
+      // As fail2ban-regex does: comment and blank lines are not failures missed.
+      if (outcome === 'missed' && (line.trim() === '' || line.startsWith('#'))) {
+        t.skipped++;
+        if (opts.json && opts.printAllMissed) ordered.push(no, `${JSON.stringify({ line: no, verdict: 'missed', skipped: true })}\n`);
+        return;
+      }
       t.outcomes[outcome]++;
       if (opts.json) {
         const obj = lineObject(no, outcome, m, candidates, compiled.reasons);
@@ -194,8 +202,9 @@ export async function runFilterTest(
   const matcher = compiled.matcher(hooks);
   const fast = !perLine && typeof matcher.pushLines === 'function';
   try {
-    // Bigger chunks on the fast path: the last ~1,000 lines of each go through the slower holding path.
-    await readLineChunks(log, (text) => (fast ? matcher.pushLines!(text) : pushEachLine(text, (line) => matcher.push(line))), fast ? 'latin1' : 'utf8', fast ? FAST_CHUNK_BYTES : undefined);
+    // As fail2ban-regex does: a LOG that is no file but reads like a log line is that line.
+    if (!existsSync(log) && /\s/.test(log)) pushEachLine(log, (line) => matcher.push(line));
+    else await readLineChunks(log, (text) => (fast ? matcher.pushLines!(text) : pushEachLine(text, (line) => matcher.push(line))), fast ? 'latin1' : 'utf8', fast ? FAST_CHUNK_BYTES : undefined);
   } catch (e) {
     sink.flush();
     err.write(`test-filter: cannot read ${log}: ${(e as Error).message}\n`);
@@ -205,7 +214,7 @@ export async function runFilterTest(
   ordered.end();
   if (opts.json) {
     const o = t.outcomes;
-    sink.write(`${JSON.stringify({ summary: true, lines: t.lines, matched: o.matched, suspect: o.suspect, ambiguous: o.ambiguous, injected: o.injected, ignored: o.ignored, missed: o.missed, hits: compiled.failregex.map((_r, i) => t.hits[i] ?? 0), hosts: t.hosts.size })}\n`);
+    sink.write(`${JSON.stringify({ summary: true, lines: t.lines, matched: o.matched, suspect: o.suspect, ambiguous: o.ambiguous, injected: o.injected, ignored: o.ignored, missed: o.missed, skipped: t.skipped, hits: compiled.failregex.map((_r, i) => t.hits[i] ?? 0), hosts: t.hosts.size })}\n`);
   } else {
     if (perLine) sink.write('\n');
     report(t, compiled, sink);

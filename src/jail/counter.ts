@@ -83,6 +83,16 @@ export class FailureCounter {
     return this.slotOf.has(ip);
   }
 
+  /** The addresses with failures inside findtime at `now`, most failures first (at most `limit`). */
+  failing(now: number, limit: number): { ip: string; count: number }[] {
+    const out: { ip: string; count: number }[] = [];
+    for (const [ip, slot] of this.slotOf) {
+      const count = this.collect(slot, now).count;
+      if (count > 0) out.push({ ip, count });
+    }
+    return out.sort((a, b) => b.count - a.count || (a.ip < b.ip ? -1 : 1)).slice(0, limit);
+  }
+
   /** Drops addresses whose last failure is older than findtime. */
   expire(now: number): number {
     const limit = now - this.opts.findtime;

@@ -106,6 +106,11 @@ export class Jail {
     return { currentlyFailed: this.counter.size, totalFailed: this.totalFailed, ignored: this.ignored };
   }
 
+  /** The addresses failing now (inside findtime, not banned yet), most failures first. */
+  failing(limit = 50): { ip: string; count: number }[] {
+    return this.counter.failing(this.deps.clock.now(), limit);
+  }
+
   /** Applies changed settings; failure counts survive when the thresholds allow it. */
   reconfigure(settings: JailSettings, ignore?: AddressFilter): void {
     this.settings = settings;

@@ -27,6 +27,8 @@ const api: DaemonApi = {
   unban: async () => [],
   reload: async () => ({ reloaded: [], stopped: [], started: [] }),
   version: async () => ({ version: 'bench', pid: process.pid, uptime: 0 }),
+  get: async () => null,
+  set: async (option, value) => ({ option, value }),
 };
 
 const sink = (): Writable => new Writable({ write: (_c, _e, cb) => cb() });

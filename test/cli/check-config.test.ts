@@ -37,3 +37,21 @@ test('the shipped configuration passes', () => {
   const r = checkConfig(join(repoRoot, 'config'), {});
   assert.deepEqual(r.errors.map((e) => e.describe()), []);
 });
+
+test('check-config --dump prints each jail as it will run, secrets hidden', async () => {
+  const { PassThrough } = await import('node:stream');
+  const { checkConfigCommand } = await import('../../src/cli/check-config.js');
+  const dir = shippedWith('[Definition]\n');
+  writeFileSync(join(dir, 'jail.local'), '[asterisk]\nami_secret = s3cret-value\naction = sendmail-whois[dest=root, transport="smtp://u@mail.example.org:587"]\n');
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (d: Buffer) => (text += d.toString()));
+  const code = await checkConfigCommand({ config: dir, dump: true }, out, new PassThrough());
+  assert.equal(code, 0);
+  const jail = JSON.parse(text.trim().split('\n')[0]!) as { jail: string; maxretry: number; actions: { params: Record<string, string> }[]; ami: { secret: string } };
+  assert.equal(jail.jail, 'asterisk');
+  assert.equal(typeof jail.maxretry, 'number');
+  assert.equal(jail.ami.secret, '(set)');
+  assert.doesNotMatch(text, /s3cret-value/);
+  assert.equal(jail.actions[0]!.params.transport, 'smtp://u@mail.example.org:587');
+});

@@ -55,6 +55,7 @@ describe('cli against a control server', () => {
     assert.match(r.out, /^ {2}total banned: +15$/m);
     assert.match(r.out, /^ {2}refused by verify: +1$/m);
     assert.match(r.out, /^ {2}banned: +203\.0\.113\.5 2001:db8::1$/m);
+    assert.match(r.out, /^ {2}failing now: +198\.51\.100\.7 \(3\)$/m);
     assert.match(r.out, /^ {4}ami: ready since 2026-11-27 12:00:00$/m);
     assert.equal(r.err, '');
   });
@@ -65,8 +66,9 @@ describe('cli against a control server', () => {
     const lines = r.out.trimEnd().split('\n').map((l) => JSON.parse(l));
     assert.equal(lines.length, 1);
     assert.deepEqual(Object.keys(lines[0]), [
-      'jail', 'enabled', 'backend', 'currentlyFailed', 'totalFailed', 'currentlyBanned', 'totalBanned', 'refusedByVerify', 'banned', 'sources', 'actions',
+      'jail', 'enabled', 'backend', 'currentlyFailed', 'totalFailed', 'currentlyBanned', 'totalBanned', 'refusedByVerify', 'banned', 'failing', 'sources', 'actions',
     ]);
+    assert.deepEqual(lines[0].failing, [{ ip: '198.51.100.7', count: 3 }]);
     assert.deepEqual(lines[0].sources, [{ name: 'ami', kind: 'ami', state: 'ready', since: Date.UTC(2026, 10, 27, 12, 0, 0) }]);
     assert.deepEqual(api.calls.at(-1), { method: 'status', args: ['asterisk'] });
   });
@@ -76,6 +78,36 @@ describe('cli against a control server', () => {
     assert.equal(r.code, EXIT.ERROR);
     assert.equal(r.out, '');
     assert.equal(r.err, 'asterisk-ban: no jail named "nosuch"\n');
+  });
+
+  it('under --json an error is a JSON object on stdout too', async () => {
+    const r = await run('status', 'nosuch', '--json');
+    assert.equal(r.code, EXIT.ERROR);
+    assert.deepEqual(JSON.parse(r.out), { error: { code: 'E_UNKNOWN_JAIL', message: 'no jail named "nosuch"' } });
+  });
+
+  it('banned tells which jails ban each address; ban and unban take several addresses', async () => {
+    let r = await run('banned', '203.0.113.5', '192.0.2.77');
+    assert.equal(r.code, EXIT.OK, r.err);
+    assert.equal(r.out, '203.0.113.5: asterisk\n192.0.2.77: not banned\n');
+    r = await run('banned', '203.0.113.5', '--json');
+    assert.deepEqual(JSON.parse(r.out), { ip: '203.0.113.5', jails: ['asterisk'] });
+    r = await run('ban', 'asterisk', '198.51.100.61', '198.51.100.62');
+    assert.equal(r.code, EXIT.OK, r.err);
+    assert.equal(r.out.split('\n').filter((l) => l.startsWith('Banned 198.51.100.6')).length, 2);
+    r = await run('unban', '198.51.100.61', '198.51.100.62');
+    assert.equal(r.code, EXIT.OK, r.err);
+    assert.match(r.out, /Unbanned 198\.51\.100\.61 from asterisk\.\nUnbanned 198\.51\.100\.62 from asterisk\./);
+  });
+
+  it('get JAIL OPTION and set loglevel reach the daemon', async () => {
+    let r = await run('get', 'asterisk', 'maxretry');
+    assert.equal(r.code, EXIT.OK, r.err);
+    assert.equal(r.out, '5\n');
+    assert.deepEqual(api.calls.at(-1), { method: 'get', args: ['asterisk', 'maxretry'] });
+    r = await run('set', 'loglevel', 'debug');
+    assert.equal(r.out, 'loglevel = debug\n');
+    assert.deepEqual(api.calls.at(-1), { method: 'set', args: ['loglevel', 'debug'] });
   });
 
   it('prints the hint the daemon gave with its error', async () => {

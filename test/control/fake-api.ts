@@ -27,7 +27,7 @@ export class FakeApi implements DaemonApi {
     this.record('status', jail);
     const all: JailStatus[] = [{
       jail: 'asterisk', enabled: true, backend: 'ami', currentlyFailed: 3, totalFailed: 120, currentlyBanned: this.bans.length,
-      totalBanned: 15, refusedByVerify: 1, banned: this.bans.map((b) => b.ip),
+      totalBanned: 15, refusedByVerify: 1, banned: this.bans.map((b) => b.ip), failing: [{ ip: '198.51.100.7', count: 3 }],
       sources: [{ name: 'ami', kind: 'ami', state: 'ready', since: Date.UTC(2026, 10, 27, 12, 0, 0) }],
       actions: ['iptables-allports', 'sendmail-whois'],
     }];
@@ -54,6 +54,17 @@ export class FakeApi implements DaemonApi {
     if (gone.length === 0) throw new AsteriskBanError('E_NOT_BANNED', `${opts.ip} is not banned`);
     this.bans = this.bans.filter((b) => !gone.includes(b));
     return gone;
+  }
+
+  async get(jail: string, option: string): Promise<unknown> {
+    this.record('get', jail, option);
+    if (option === 'maxretry') return 5;
+    throw new AsteriskBanError('E_REQUEST', `no option ${option} to get`);
+  }
+
+  async set(option: string, value: string): Promise<{ option: string; value: string }> {
+    this.record('set', option, value);
+    return { option, value };
   }
 
   async reload(jail?: string): Promise<{ reloaded: string[]; stopped: string[]; started: string[] }> {

@@ -79,6 +79,8 @@ test('ignored addresses, injected lines and too few failures ban nobody', async 
   const s = JSON.parse(st.stdout.trim().split('\n')[0]!);
   assert.equal(s.jail, 'asterisk');
   assert.ok(s.currentlyFailed >= 1, st.stdout);
+  // The address below maxretry is failing now, with its count.
+  assert.deepEqual(s.failing.find((f: { ip: string }) => f.ip === '198.51.100.77'), { ip: '198.51.100.77', count: 2 });
   assert.ok(s.totalBanned >= 2, st.stdout);
 });
 
@@ -95,6 +97,20 @@ test('manual ban and unban through the CLI; an ignored address needs --force', a
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /nosuchjail/);
   assert.match(h.output, /Ban 198\.51\.100\.200 \[asterisk\] manual, 1h until/);
+  r = await h.cli('ban', 'asterisk', '198.51.100.200');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^198\.51\.100\.200 is already banned in asterisk until /);
+  r = await h.cli('banned', '198.51.100.200');
+  assert.equal(r.stdout, '198.51.100.200: asterisk\n');
+  r = await h.cli('get', 'asterisk', 'maxretry');
+  assert.equal(r.stdout, '3\n');
+  r = await h.cli('get', 'asterisk', 'logpath');
+  assert.equal(r.stdout, `${h.log}\n`);
+  r = await h.cli('set', 'loglevel', 'info');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'loglevel = info\n');
+  r = await h.cli('set', 'loglevel', 'debug');
+  assert.equal(r.code, 0, r.stderr);
   r = await h.cli('unban', '198.51.100.200');
   assert.equal(r.code, 0, r.stderr);
   await waitFor(() => /Unban 198\.51\.100\.200 \[asterisk\] unbanned/.test(h.output), 5_000, () => h.output);

@@ -137,3 +137,13 @@ test('a filter name reads NAME.conf with NAME.local laid over it, as the daemon 
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^Lines: 2 lines, 1 matched, 0 suspect, 0 ambiguous, 0 injected, 1 ignored, 0 missed$/m);
 });
+
+test('a LOG that is one line, not a file, is that line; comment and blank lines are not counted as missed', async () => {
+  const one = await runCmd("[2026-11-27 10:00:00] NOTICE[1] chan_sip.c: Registration from '<sip:a@b>' failed for '203.0.113.44:5060' - Wrong password", 'asterisk', { json: true });
+  assert.equal(one.code, 0, one.err);
+  assert.equal((JSON.parse(one.out.split('\n')[0]!) as { host: string }).host, '203.0.113.44');
+  const file = join(tmp, 'commented.log');
+  writeFileSync(file, "# a comment\n\n[2026-11-27 10:00:00] NOTICE[1] chan_sip.c: Registration from '<sip:a@b>' failed for '203.0.113.45:5060' - Wrong password\n");
+  const r = await runCmd(file, 'asterisk');
+  assert.match(r.out, /^Lines: 3 lines, 1 matched, .*, 0 missed, 2 comment or blank$/m);
+});
