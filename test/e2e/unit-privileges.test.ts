@@ -4,7 +4,7 @@
 // way Debian lays it out: owner asterisk, 0750, log files 0640.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
@@ -68,5 +68,30 @@ test('the unit\'s capability set reads a log of the asterisk group\'s; without i
     appendFileSync(log, `${sipWrongPassword(ip)}\n${sipWrongPassword(ip)}\n`);
     await waitFor(async () => (await h.cli('list', '--json')).stdout.includes(ip), 10_000, () => h.output);
     await h.stop();
+  }
+});
+
+test('under ProtectSystem=strict (all read-only but ReadWritePaths) the daemon runs and keeps its state', { skip: skip || (spawnSync('unshare', ['-m', 'true']).status !== 0 ? 'needs unshare -m (mount namespaces)' : false) }, async () => {
+  // The state directory is the unit's StateDirectory/RuntimeDirectory: the one place it may write.
+  const state = join(h.dir, 'state');
+  mkdirSync(state, { recursive: true });
+  writeFileSync(join(h.config, 'asterisk-ban.local'), `[Definition]\nsocket = ${join(state, 'ab.sock')}\ndbfile = ${join(state, 'state.sqlite3')}\n`);
+  // A mount namespace of its own: the test directory read-only, its state directory writable again.
+  const mounts = `mount --rbind "$D" "$D" && mount -o remount,bind,ro "$D" && mount --bind "$S" "$S" && mount -o remount,bind,rw "$S" && exec "$@"`;
+  const argv = ['unshare', '-m', '--', 'env', `D=${h.dir}`, `S=${state}`, 'sh', '-c', mounts, 'sh', ...setpriv(UNIT_CAPS), process.execPath, join(repoRoot, 'bin', 'asterisk-ban.js'), 'run', '--config', h.config];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  try {
+    await waitFor(() => /asterisk-ban ready/.test(output), 20_000, () => output);
+    const ip = '203.0.113.79';
+    appendFileSync(log, `${sipWrongPassword(ip)}\n${sipWrongPassword(ip)}\n`);
+    await waitFor(async () => (await h.cli('list', '--json')).stdout.includes(ip), 10_000, () => output);
+    assert.doesNotMatch(output, /read-only file system|EROFS/i);
+  } finally {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
   }
 });
