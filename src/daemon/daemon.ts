@@ -31,6 +31,8 @@ export class Daemon {
   readonly store: Store;
   readonly manager: BanManager;
   readonly runtimes = new Map<string, JailRuntime>();
+  /** The reload in progress (reloads run one after the other). */
+  private reloads: Promise<unknown> = Promise.resolve();
   readonly startedAt: number;
   private settings: Settings;
   private compiled: Map<FilterDefinition, CompiledFilter>;
@@ -75,7 +77,15 @@ export class Daemon {
    * Unchanged jails keep running untouched; changed ones are rebuilt keeping
    * their failure counts and bans; removed ones are stopped.
    */
-  async reload(only?: string): Promise<{ reloaded: string[]; stopped: string[]; started: string[] }> {
+  reload(only?: string): Promise<{ reloaded: string[]; stopped: string[]; started: string[] }> {
+    // One at a time: two reloads rebuilding one jail at once left the first
+    // one's new source running beside the second's, counting every line twice.
+    const run = this.reloads.then(() => this.reloadNow(only));
+    this.reloads = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reloadNow(only?: string): Promise<{ reloaded: string[]; stopped: string[]; started: string[] }> {
     const check = checkConfig(this.opts.configDir);
     if (check.errors.length > 0 || !check.settings) throw new ConfigErrors(check.errors);
     const next = check.settings;
