@@ -66,7 +66,11 @@ export class Daemon {
     // Restore after every jail is registered: one batch per action, overdue bans lifted.
     await this.manager.start();
     for (const rt of this.runtimes.values()) await rt.startVerification();
-    for (const rt of this.runtimes.values()) await rt.startSource();
+    // Independently: one jail's source that cannot start must not keep the others from theirs.
+    const started = await Promise.allSettled([...this.runtimes.values()].map((rt) => rt.startSource()));
+    started.forEach((r, i) => {
+      if (r.status === 'rejected') this.opts.logger.error(`jail ${[...this.runtimes.keys()][i]}: source did not start: ${(r.reason as Error).message}`);
+    });
     this.checkTimer = setInterval(() => void this.checkAll(), CHECK_EVERY_MS);
     this.checkTimer.unref();
     this.opts.logger.info(`asterisk-ban ready: ${this.runtimes.size} jail(s): ${[...this.runtimes.keys()].join(', ') || 'none'}`);

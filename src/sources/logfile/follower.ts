@@ -1,3 +1,4 @@
+import { constants as fsConstants } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { Clock } from '../../core/clock.js';
 import { ThrottledLog, type Logger } from '../../core/logger.js';
@@ -250,7 +251,9 @@ export class LogFollower {
   private async open(): Promise<boolean> {
     let fh: FileHandle;
     try {
-      fh = await open(this.path, 'r');
+      // O_NONBLOCK: opening a FIFO (or a device) put at the log's name must not
+      // block a libuv thread for ever; a regular file reads the same either way.
+      fh = await open(this.path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
     } catch (err) {
       const code = errCode(err);
       if (code === 'ENOENT') {
@@ -270,8 +273,9 @@ export class LogFollower {
     const st = await fh.stat();
     if (!st.isFile()) {
       await fh.close();
-      this.throttled.warn(`notfile:${this.path}`, `${printable(this.path)} is not a regular file`, { path: this.path });
-      this.setState('waiting');
+      this.throttled.error(`notfile:${this.path}`, `${printable(this.path)} is not a regular file: not read`, { path: this.path });
+      this.problemValue = 'not a regular file';
+      this.setState('error');
       return false;
     }
     this.fh = fh;
