@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { AsteriskBanError } from '../core/errors.js';
 import { printable } from '../core/address.js';
 import type { Invocation } from '../settings/types.js';
@@ -107,6 +108,19 @@ export function resolveTags(params: Record<string, string>, jail: Record<string,
   return out;
 }
 
+/**
+ * A valid table/chain/set name from any jail name: characters a name may not
+ * hold become `_`, and a name over 22 characters keeps its start and a short
+ * hash of the whole, so two jails never fall back to one shared name.
+ */
+export function nameFromJail(jail: string): string {
+  const clean = jail.replace(/[^A-Za-z0-9_-]/g, '_');
+  const valid = /^[A-Za-z0-9_]/.test(clean) ? clean : `j${clean}`;
+  if (valid === jail && valid.length <= 22) return valid;
+  // Changed or cut: a hash of the original keeps `a.b` apart from a jail named `a_b`.
+  return `${valid.slice(0, 15)}_${createHash('sha256').update(jail).digest('hex').slice(0, 6)}`;
+}
+
 /** What every firewall factory builds from: the action line, filled in from the jail's options and name. */
 export function jailFirewallParams(spec: Invocation, deps: ActionDeps, allports: boolean): FirewallParams {
   return parseFirewallParams(spec, { allports, jailOptions: deps.jail.options, jailName: deps.jail.name });
@@ -117,7 +131,7 @@ export function parseFirewallParams(spec: Invocation, opts: ParseOptions): Firew
   const jail = Object.fromEntries(Object.entries(opts.jailOptions ?? {}).filter(([, v]) => !/^<.*>$/.test(v.trim())));
   const p = resolveTags(spec.params, jail);
   // fail2ban's default name is "default": two jails would share one chain. The jail's name keeps them apart.
-  const jailName = opts.jailName && /^[A-Za-z0-9_][A-Za-z0-9_-]{0,21}$/.test(opts.jailName) ? opts.jailName : 'default';
+  const jailName = opts.jailName ? nameFromJail(opts.jailName) : 'default';
   const name = unquote(p.name ?? jailName);
   // Set names are limited to 31 characters: `asban-` + name + `-v4`.
   if (!/^[A-Za-z0-9_][A-Za-z0-9_-]{0,21}$/.test(name)) {

@@ -24,7 +24,10 @@ function asErrors(err: unknown): AsteriskBanError[] {
   return [new AsteriskBanError('E_INTERNAL', err instanceof Error ? err.message : String(err))];
 }
 
-function checkJail(jail: JailSettings, env: Record<string, string>, result: CheckResult): void {
+/** Which jail's action first took each firewall object name (`iptables:asterisk`, `nftables:asterisk`). */
+type NameOwners = Map<string, { jail: string; file: string; line: number }>;
+
+function checkJail(jail: JailSettings, env: Record<string, string>, result: CheckResult, owners: NameOwners = new Map()): void {
   const { errors, warnings, compiled } = result;
   const where = { file: jail.file, line: jail.line };
   if (jail.increment.enabled) {
@@ -49,7 +52,8 @@ function checkJail(jail: JailSettings, env: Record<string, string>, result: Chec
     // Building an action checks parameter values (a bad digest, a password
     // written into an SMTP URL) without touching the system.
     try {
-      createAction(action, { jail, logger: silentLogger(), clock: systemClock, env });
+      const built = createAction(action, { jail, logger: silentLogger(), clock: systemClock, env });
+      if (built.kind === 'firewall') claimName(built.id, action, jail.name, owners, errors);
     } catch (err) {
       errors.push(...asErrors(err));
     }
@@ -64,6 +68,26 @@ function checkJail(jail: JailSettings, env: Record<string, string>, result: Chec
       else if (!existsSync(p.value)) warnings.push(`${p.file}:${p.line}: logpath ${p.value} does not exist yet; it will be followed once it appears`);
     }
   }
+}
+
+/**
+ * One table, chain or set per firewall action, always: two actions sharing
+ * one would lift each other's bans (a jail disabled, an unban in the other).
+ * The iptables back ends share the filter table's chain names, nftables its
+ * table names.
+ */
+function claimName(id: string, action: { name: string; file: string; line: number }, jail: string, owners: NameOwners, errors: AsteriskBanError[]): void {
+  const name = /\[(.*)\]$/.exec(id)?.[1] ?? id;
+  const key = `${action.name.startsWith('nftables') ? 'nftables' : 'iptables'}:${name}`;
+  const first = owners.get(key);
+  if (first === undefined) {
+    owners.set(key, { jail, file: action.file, line: action.line });
+    return;
+  }
+  errors.push(new AsteriskBanError('E_CONFIG', `action ${action.name} of jail [${jail}] would use the firewall name asban-${name}, which jail [${first.jail}] already uses (${first.file}:${first.line})`, {
+    location: { file: action.file, line: action.line },
+    hint: 'give each firewall action its own name=..., or leave name out (each jail then gets its own)',
+  }));
 }
 
 /** Everything `run` would refuse, found without starting anything. */
@@ -82,7 +106,8 @@ export function checkConfig(dir: string, env: NodeJS.ProcessEnv = process.env): 
   warnings.push(...(settings.warnings ?? []));
   const enabled = settings.jails.filter((j) => j.enabled);
   if (enabled.length === 0) warnings.push(`${dir}: no jail is enabled`);
-  for (const jail of enabled) checkJail(jail, settings.env, result);
+  const owners: NameOwners = new Map();
+  for (const jail of enabled) checkJail(jail, settings.env, result, owners);
   // A filter read in two modes (a jail's filter and its gap filter) fails the same way twice: say it once.
   const seen = new Set<string>();
   result.errors = result.errors.filter((e) => !seen.has(e.describe()) && seen.add(e.describe()) !== undefined);

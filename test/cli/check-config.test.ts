@@ -55,3 +55,22 @@ test('check-config --dump prints each jail as it will run, secrets hidden', asyn
   assert.doesNotMatch(text, /s3cret-value/);
   assert.equal(jail.actions[0]!.params.transport, 'smtp://u@mail.example.org:587');
 });
+
+test('two jails never share a firewall table: a name used twice is refused, awkward jail names get their own', () => {
+  const dir = shippedWith('[Definition]\n');
+  writeFileSync(join(dir, 'jail.local'), [
+    '[asterisk]\nbackend = log\nlogpath = /tmp/m\naction = nftables-allports[name=pbx]\n',
+    '[second]\nenabled = true\nbackend = log\nfilter = asterisk\nlogpath = /tmp/m\naction = nftables-allports[name=pbx]\n',
+  ].join('\n'));
+  const r = checkConfig(dir, {});
+  assert.equal(r.errors.length, 1, r.errors.map((e) => e.describe()).join('\n'));
+  assert.match(r.errors[0]!.describe(), /jail\.local:\d+: action nftables-allports of jail \[second\] would use the firewall name asban-pbx, which jail \[asterisk\] already uses/);
+});
+
+test('jail names with dots or over 22 characters each get a distinct, valid firewall name', async () => {
+  const { nameFromJail } = await import('../../src/actions/params.js');
+  const names = ['asterisk', 'asterisk.v6', 'asterisk_v6', 'a-very-long-jail-name-for-pbx-one', 'a-very-long-jail-name-for-pbx-two'].map(nameFromJail);
+  assert.equal(new Set(names).size, names.length, names.join(' '));
+  assert.equal(names[0], 'asterisk');
+  for (const n of names) assert.match(n, /^[A-Za-z0-9_][A-Za-z0-9_-]{0,21}$/);
+});
