@@ -150,7 +150,8 @@ export function parseFirewallParams(spec: Invocation, opts: ParseOptions): Firew
     }
   }
   const chain = unquote(p.chain ?? jail.chain ?? 'INPUT');
-  if (!/^[A-Za-z0-9_-]{1,28}$/.test(chain)) throw bad(spec, `chain "${printable(chain)}" is not a chain name`);
+  // A leading "-" would be read by iptables as an option (chain="-F").
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_-]{0,27}$/.test(chain)) throw bad(spec, `chain "${printable(chain)}" is not a chain name`);
   const netns = p.netns === undefined ? null : unquote(p.netns);
   if (netns !== null && !/^[A-Za-z0-9_.-]{1,64}$/.test(netns)) throw bad(spec, `netns "${printable(netns)}" is not a namespace name`);
   const v6Text = unquote(p.allowipv6 ?? 'auto').toLowerCase();

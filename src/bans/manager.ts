@@ -1,6 +1,6 @@
-import { formatDuration } from '../core/duration.js';
+import { formatDuration, MAX_DURATION_SECONDS } from '../core/duration.js';
 import type { Action } from '../actions/types.js';
-import { mustParseAddress } from '../core/address.js';
+import { mustParseAddress, notASource } from '../core/address.js';
 import type { Clock } from '../core/clock.js';
 import { AsteriskBanError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -122,6 +122,11 @@ export class BanManager {
     const jail = this.jail(req.jail);
     const addr = mustParseAddress(req.ip);
     if (this.closed || jail.policy.ignore?.has(addr) || jail.bans.has(addr.text)) return null;
+    const why = notASource(addr);
+    if (why !== null) {
+      this.opts.logger.warn(`not banning ${addr.text} in jail ${jail.name}: ${why} never sends a login`, { jail: jail.name, ip: addr.text });
+      return null;
+    }
     return this.enqueue({ ...req, ip: addr.text, family: addr.family });
   }
 
@@ -131,6 +136,8 @@ export class BanManager {
     const addr = mustParseAddress(ip);
     const existing = jail.bans.get(addr.text);
     if (existing) return existing;
+    const why = notASource(addr);
+    if (why !== null) throw new AsteriskBanError('E_ADDRESS', `${addr.text} is ${why}: no packet comes from it, a ban would protect nothing`);
     if (jail.policy.ignore?.has(addr) && !opts.force) {
       throw new AsteriskBanError('E_IGNORED', `${addr.text} is in the ignore list of jail ${jailName}`, { hint: 'use --force to ban it anyway' });
     }
@@ -236,7 +243,7 @@ export class BanManager {
       }
       const inc = jail.policy.increment;
       const previous = this.history.previous(p.req.ip, inc.overalljails ? null : jail.name);
-      const seconds = p.manual?.seconds ?? jail.bantimeFn(jail.policy.bantime, previous);
+      const seconds = boundedSeconds(p.manual?.seconds ?? jail.bantimeFn(jail.policy.bantime, previous));
       const jitter = p.manual?.seconds !== undefined ? 0 : expiryJitterMs(seconds, inc.rndtime, this.random, this.opts.spread);
       const ban: Ban = {
         jail: jail.name, ip: p.req.ip, family: p.req.family, start: now,
@@ -324,4 +331,10 @@ function banLine(b: Ban): string {
   const why = b.source === 'manual' ? 'manual' : `${b.failures.length} failure${b.failures.length === 1 ? '' : 's'} (${b.reason}, ${b.source})`;
   const until = b.end === null ? 'permanent' : `${formatDuration(Math.round((b.end - b.start) / 1000))} until ${new Date(b.end).toISOString()}`;
   return `Ban ${b.ip} [${b.jail}] ${why}, ${until}${b.count > 1 ? `, ban #${b.count}` : ''}`;
+}
+
+/** A growing bantime (factor 2, fifty bans) stops at ten years, where a date and an nft timeout still hold it. */
+function boundedSeconds(seconds: number): number {
+  if (seconds < 0) return -1;
+  return Number.isFinite(seconds) ? Math.min(seconds, MAX_DURATION_SECONDS) : MAX_DURATION_SECONDS;
 }

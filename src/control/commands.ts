@@ -1,5 +1,6 @@
 import { AsteriskBanError } from '../core/errors.js';
 import { mustParseAddress } from '../core/address.js';
+import { MAX_DURATION_SECONDS } from '../core/duration.js';
 import type { DaemonApi } from './api.js';
 
 /**
@@ -56,8 +57,8 @@ function ipArg(v: unknown): string {
 
 function secondsArg(v: unknown): number | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v) || !(v === -1 || v > 0)) {
-    throw bad('"seconds" must be a positive number, or -1 for a permanent ban');
+  if (typeof v !== 'number' || !Number.isFinite(v) || !(v === -1 || (v > 0 && v <= MAX_DURATION_SECONDS))) {
+    throw bad('"seconds" must be a positive number up to 3650 days, or -1 for a permanent ban');
   }
   return v;
 }

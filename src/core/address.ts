@@ -188,6 +188,23 @@ export function mustParseAddress(input: string): Address {
 }
 
 /** A CIDR block (or a single address) for ignore lists. */
+/**
+ * Why an address can never be the source of a login attempt, or null. A
+ * forged log line or a typo naming 0.0.0.0 or a multicast group would
+ * otherwise become a firewall rule that protects nothing.
+ */
+export function notASource(addr: Address): string | null {
+  if (addr.family === 4) {
+    if (addr.value === 0n) return 'the unspecified address';
+    if (addr.value === 0xffffffffn) return 'the broadcast address';
+    if (addr.value >> 28n === 0xen) return 'a multicast address';
+    return null;
+  }
+  if (addr.value === 0n) return 'the unspecified address';
+  if (addr.value >> 120n === 0xffn) return 'a multicast address';
+  return null;
+}
+
 export interface Network {
   readonly text: string;
   readonly family: 4 | 6;

@@ -17,7 +17,7 @@ const UNITS: Record<string, number> = {
 export function parseDuration(text: string): number {
   const s = text.trim().toLowerCase();
   if (/^-\d+(\.\d+)?$/.test(s)) return -1;
-  if (/^\d+(\.\d+)?$/.test(s)) return Number(s);
+  if (/^\d+(\.\d+)?$/.test(s)) return capped(Number(s), text);
   const re = /(\d+(?:\.\d+)?)\s*([a-z]+)\s*/gy;
   let total = 0;
   let matched = 0;
@@ -33,7 +33,21 @@ export function parseDuration(text: string): number {
       hint: 'use seconds or a number with a unit: 600, 10m, 1h, 3d, 1w; -1 means permanent',
     });
   }
-  return total;
+  return capped(total, text);
+}
+
+/**
+ * The longest duration taken: ten years. nftables refuses element timeouts
+ * far beyond (about 274 years), and a number past that (1e308, 1e20 weeks)
+ * would store an end no date can hold. Permanent is -1.
+ */
+export const MAX_DURATION_SECONDS = 3650 * 86400;
+
+function capped(seconds: number, text: string): number {
+  if (!Number.isFinite(seconds) || seconds > MAX_DURATION_SECONDS) {
+    throw new AsteriskBanError('E_DURATION_TOO_LONG', `"${text.slice(0, 40)}" is longer than 3650d (ten years)`, { hint: 'use at most 3650d; -1 means permanent' });
+  }
+  return seconds;
 }
 
 export function formatDuration(seconds: number): string {

@@ -9,6 +9,7 @@ export const ErrorCodes = {
   E_REGEX: 'regex cannot be used',
   E_ADDRESS: 'not an IP address',
   E_DURATION: 'not a duration',
+  E_DURATION_TOO_LONG: 'a duration past ten years',
   E_ACTION: 'action failed',
   E_ACTION_UNKNOWN: 'unknown action',
   E_AMI_AUTH: 'AMI login refused',

@@ -1,6 +1,6 @@
 import { printable } from '../core/address.js';
 import { parseDuration } from '../core/duration.js';
-import type { Location } from '../core/errors.js';
+import { AsteriskBanError, type Location } from '../core/errors.js';
 import { valueText, type IniValue } from './ini.js';
 import { interpolateLines, type Scope } from './interpolate.js';
 import { isSecretName, type Problems } from './problems.js';
@@ -104,7 +104,11 @@ export class SectionReader {
     let n: number;
     try {
       n = parseDuration(t);
-    } catch {
+    } catch (err) {
+      if (err instanceof AsteriskBanError && err.code === 'E_DURATION_TOO_LONG') {
+        this.bad(key, t, 'a duration of at most 3650d (ten years)', opts.permanent ? '-1 means permanent' : undefined);
+        return def;
+      }
       this.bad(key, t, 'a duration', `seconds or a number with a unit: 600, 10m, 1h, 3d, 1w${opts.permanent ? '; -1 means permanent' : ''}`);
       return def;
     }

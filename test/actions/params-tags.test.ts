@@ -15,4 +15,5 @@ test("fail2ban's stock tags in action parameters: <known/x> is the default, <x> 
 
 test('a tag that is not a whole value is still refused', () => {
   assert.throws(() => parseFirewallParams(spec({ chain: 'IN<x>PUT' }), { allports: false }), /not a chain name/);
+  assert.throws(() => parseFirewallParams(spec({ chain: '-F' }), { allports: false }), /not a chain name/, 'iptables would read it as an option');
 });

@@ -58,6 +58,31 @@ test('an ignored address is never banned by a request; a manual ban needs force'
   await manager.close();
 });
 
+test('addresses that never send a packet are never banned, not even by hand', async () => {
+  const { manager, fw, store, clock } = setup();
+  await manager.start();
+  for (const ip of ['0.0.0.0', '255.255.255.255', '224.0.0.1', '239.255.255.250', '::', 'ff02::1']) {
+    assert.equal(await manager.request(req(ip, clock.now())), null, ip);
+    await assert.rejects(manager.manualBan('asterisk', ip, { force: true }), (e) => isAsteriskBanError(e, 'E_ADDRESS') && /protect nothing/.test(e.message), ip);
+  }
+  assert.equal(fw.calls.length, 0);
+  assert.equal(store.countBans(), 0);
+  assert.ok(await manager.manualBan('asterisk', '223.255.255.254'), 'the last unicast address below multicast is bannable');
+  await manager.close();
+});
+
+test('a growing bantime stops at ten years', async () => {
+  const { manager, clock } = setup({ increment: inc({ enabled: true, factor: 1e300 }) });
+  await manager.start();
+  const first = (await manager.request(req('198.51.100.9', clock.now())))!;
+  assert.equal(first.end! - first.start, 600_000, 'a first ban is not grown');
+  await manager.unban({ ip: '198.51.100.9' });
+  const b = (await manager.request(req('198.51.100.9', clock.now())))!;
+  assert.ok(b.end !== null && Number.isFinite(b.end));
+  assert.equal(b.end - b.start, 3650 * 86400 * 1000);
+  await manager.close();
+});
+
 test('unban by address, by jail and all; E_NOT_BANNED when nothing matches', async () => {
   const { manager, fw, store, clock } = setup();
   const other = new FakeAction('other-fw');

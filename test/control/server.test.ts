@@ -93,6 +93,7 @@ describe('control server', () => {
     ['ban without jail', '{"id":1,"cmd":"ban","args":{"ip":"203.0.113.1"}}\n', 'E_REQUEST'],
     ['ban of a non-address', '{"id":1,"cmd":"ban","args":{"jail":"asterisk","ip":"1.2.3.4; reboot"}}\n', 'E_ADDRESS'],
     ['ban with bad seconds', '{"id":1,"cmd":"ban","args":{"jail":"asterisk","ip":"203.0.113.1","seconds":0}}\n', 'E_REQUEST'],
+    ['ban for longer than ten years', '{"id":1,"cmd":"ban","args":{"jail":"asterisk","ip":"203.0.113.1","seconds":1e308}}\n', 'E_REQUEST'],
     ['unban with neither ip nor all', '{"id":1,"cmd":"unban","args":{}}\n', 'E_REQUEST'],
     ['unban with both', '{"id":1,"cmd":"unban","args":{"ip":"203.0.113.1","all":true}}\n', 'E_REQUEST'],
     ['invalid UTF-8', '\u00ff\u00fe{\n', 'E_REQUEST'],
