@@ -9,6 +9,8 @@ export interface DryRunCall {
   restored?: boolean;
 }
 
+const MAX_CALLS = 1000;
+
 /**
  * Logs what a firewall would do and remembers it: for trying a
  * configuration on a live host, and for tests of the layers above.
@@ -16,11 +18,17 @@ export interface DryRunCall {
 export class DryRunAction implements Action {
   readonly kind = 'firewall' as const;
   readonly id: string;
+  /** The latest calls, for tests and debugging; a long run keeps only the last MAX_CALLS. */
   readonly calls: DryRunCall[] = [];
   private readonly held = new Set<string>();
 
   constructor(name: string, private readonly deps: ActionDeps) {
     this.id = `dry-run[${name}]`;
+  }
+
+  private record(call: DryRunCall): void {
+    this.calls.push(call);
+    if (this.calls.length > MAX_CALLS) this.calls.splice(0, this.calls.length - MAX_CALLS);
   }
 
   private addresses(bans: Ban[]): string[] {
@@ -29,18 +37,18 @@ export class DryRunAction implements Action {
   }
 
   async start(): Promise<void> {
-    this.calls.push({ op: 'start', ips: [] });
+    this.record({ op: 'start', ips: [] });
     this.deps.logger.info(`${this.id}: start`);
   }
 
   async check(current: Ban[]): Promise<boolean> {
-    this.calls.push({ op: 'check', ips: this.addresses(current) });
+    this.record({ op: 'check', ips: this.addresses(current) });
     return false;
   }
 
   async ban(bans: Ban[], opts: BanOptions): Promise<void> {
     const ips = this.addresses(bans);
-    this.calls.push({ op: 'ban', ips, restored: opts.restored });
+    this.record({ op: 'ban', ips, restored: opts.restored });
     for (const ip of ips) {
       this.held.add(ip);
       this.deps.logger.info(`${this.id}: would ban ${ip}${opts.restored ? ' (restored)' : ''}`, { jail: this.deps.jail.name, ip });
@@ -49,7 +57,7 @@ export class DryRunAction implements Action {
 
   async unban(bans: Ban[]): Promise<void> {
     const ips = this.addresses(bans);
-    this.calls.push({ op: 'unban', ips });
+    this.record({ op: 'unban', ips });
     for (const ip of ips) {
       this.held.delete(ip);
       this.deps.logger.info(`${this.id}: would unban ${ip}`, { jail: this.deps.jail.name, ip });
@@ -57,13 +65,13 @@ export class DryRunAction implements Action {
   }
 
   async flush(): Promise<void> {
-    this.calls.push({ op: 'flush', ips: [...this.held] });
+    this.record({ op: 'flush', ips: [...this.held] });
     this.held.clear();
     this.deps.logger.info(`${this.id}: flush`);
   }
 
   async stop(): Promise<void> {
-    this.calls.push({ op: 'stop', ips: [] });
+    this.record({ op: 'stop', ips: [] });
     this.held.clear();
     this.deps.logger.info(`${this.id}: stop`);
   }

@@ -15,6 +15,8 @@ export interface MetricsServerOptions {
   processMetrics?: boolean;
   /** For GET /healthz: what is wrong now (empty: healthy). */
   health?: () => string[];
+  /** Connections open at once; more are closed on arrival. Default 32. */
+  maxConnections?: number;
 }
 
 export interface MetricsServer {
@@ -46,6 +48,8 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
   server.headersTimeout = 10_000;
   server.requestTimeout = 15_000;
   server.maxHeadersCount = 50;
+  // A flood of connections to the endpoint must not cost the daemon its file descriptors.
+  server.maxConnections = opts.maxConnections ?? 32;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {

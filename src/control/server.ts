@@ -38,6 +38,8 @@ export class ControlServer {
   private readonly idleTimeoutMs: number;
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
+  /** Connections with no request in progress, longest idle first. */
+  private readonly idle = new Set<Socket>();
 
   constructor(opts: ControlServerOptions) {
     this.path = opts.path;
@@ -128,13 +130,25 @@ export class ControlServer {
   }
 
   private onConnection(sock: Socket): void {
+    // Idle clients must not lock the administrator out: the one idle longest
+    // makes room. Only when every slot is busy is the newcomer turned away.
     if (this.sockets.size >= this.maxConnections) {
-      sock.on('error', () => sock.destroy());
-      sock.end(errorAnswer(null, 'E_REQUEST', 'too many control connections'), () => sock.destroy());
-      return;
+      const oldest = this.idle.values().next().value as Socket | undefined;
+      if (oldest === undefined) {
+        sock.on('error', () => sock.destroy());
+        sock.end(errorAnswer(null, 'E_BUSY', `asterisk-ban is busy: ${this.sockets.size} control requests in progress; try again`), () => sock.destroy());
+        return;
+      }
+      this.idle.delete(oldest);
+      this.sockets.delete(oldest);
+      oldest.destroy();
     }
     this.sockets.add(sock);
-    sock.on('close', () => this.sockets.delete(sock));
+    this.idle.add(sock);
+    sock.on('close', () => {
+      this.sockets.delete(sock);
+      this.idle.delete(sock);
+    });
     sock.on('error', () => sock.destroy());
     sock.setTimeout(this.idleTimeoutMs);
     sock.on('timeout', () => sock.destroy());
@@ -146,7 +160,10 @@ export class ControlServer {
       (line) => {
         // A reload may take longer than the idle limit; only a connection with
         // nothing in progress is idle.
-        if (inFlight++ === 0) sock.setTimeout(0);
+        if (inFlight++ === 0) {
+          sock.setTimeout(0);
+          this.idle.delete(sock);
+        }
         if (inFlight >= MAX_IN_FLIGHT) sock.pause();
         chain = chain
           .then(() => this.answer(line))
@@ -155,7 +172,10 @@ export class ControlServer {
             inFlight--;
             if (sock.destroyed) return;
             if (inFlight < MAX_IN_FLIGHT) sock.resume();
-            if (inFlight === 0) sock.setTimeout(this.idleTimeoutMs);
+            if (inFlight === 0) {
+              sock.setTimeout(this.idleTimeoutMs);
+              this.idle.add(sock);
+            }
           });
       },
       () => {

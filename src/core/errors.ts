@@ -19,6 +19,7 @@ export const ErrorCodes = {
   E_STORE_LOCKED: 'state database in use',
   E_SOCKET_IN_USE: 'control socket in use',
   E_NOT_RUNNING: 'daemon not running',
+  E_BUSY: 'daemon busy',
   E_PERMISSION: 'permission denied',
   E_REQUEST: 'bad request',
   E_UNKNOWN_COMMAND: 'unknown command',

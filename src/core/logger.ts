@@ -107,7 +107,7 @@ function syslogStream(): { stream: NodeJS.WritableStream | null; error: string |
 
 function cannotAppend(path: string): string | null {
   try {
-    closeSync(openSync(path, 'a', 0o640));
+    closeSync(openSync(path, 'a', 0o600));
     return null;
   } catch (err) {
     return (err as Error).message;

@@ -37,7 +37,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   try {
     daemon = new Daemon({ configDir: opts.config, settings, compiled: check.compiled, clock: systemClock, logger });
   } catch (err) {
-    return fatal(logger, err, 'cannot open the state database');
+    return fatal(logger, err, 'cannot open the state database', ds.logtarget);
   }
   const control = new ControlServer({ path: ds.socket, api: daemonApi(daemon, () => systemClock.now()), logger: logger.child({ source: 'control' }) });
   let metrics: MetricsServer | null = null;
@@ -49,7 +49,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     }
   } catch (err) {
     await Promise.allSettled([control.close(), daemon.stop()]);
-    return fatal(logger, err, 'start-up failed');
+    return fatal(logger, err, 'start-up failed', ds.logtarget);
   }
   logger.info(`control socket ${ds.socket}`);
   // Every jail's source has started or said why it could not: ready, for systemd too.
@@ -95,8 +95,14 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   });
 }
 
-function fatal(logger: Logger, err: unknown, what: string): number {
+function fatal(logger: Logger, err: unknown, what: string, target: string): number {
   const msg = err instanceof AsteriskBanError ? `${err.code}: ${err.describe()}` : err instanceof Error ? err.message : String(err);
   logger.error(`${what}: ${msg}`);
+  // systemd shows stderr when it restarts us; a log file or syslog alone would hide why.
+  if (!writesToStderr(target)) process.stderr.write(`asterisk-ban: ${what}: ${msg}\n`);
   return 1;
+}
+
+function writesToStderr(target: string): boolean {
+  return ['CONSOLE', 'STDERR', 'JOURNAL'].includes(target.toUpperCase());
 }

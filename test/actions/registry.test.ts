@@ -130,6 +130,9 @@ describe('dry-run', () => {
     assert.deepEqual(await a.list(), []);
     assert.deepEqual(a.calls.map((c) => c.op), ['start', 'ban', 'unban']);
     assert.equal(a.calls[1]!.restored, true);
+    for (let i = 0; i < 5000; i++) await a.ban([ban(`198.51.100.${i % 250}`)], { restored: false });
+    assert.equal(a.calls.length, 1000, 'a long dry run keeps only its latest calls');
+    assert.equal(a.calls.at(-1)!.ips[0], '198.51.100.249');
   });
 });
 

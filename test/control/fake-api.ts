@@ -13,6 +13,8 @@ export class FakeApi implements DaemonApi {
   ];
   /** When set, the next call throws it. */
   fail: unknown = null;
+  /** When set, reload waits for it: a request that stays in progress. */
+  hold: Promise<void> | null = null;
 
   private record(method: string, ...args: unknown[]): void {
     this.calls.push({ method, args });
@@ -69,6 +71,7 @@ export class FakeApi implements DaemonApi {
 
   async reload(jail?: string): Promise<{ reloaded: string[]; stopped: string[]; started: string[] }> {
     this.record('reload', jail);
+    if (this.hold) await this.hold;
     return { reloaded: [jail ?? 'asterisk'], stopped: [], started: [] };
   }
 

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
+import { createConnection, type Socket } from 'node:net';
 import { startMetricsServer, type MetricsServer } from '../../src/control/metrics-server.js';
 import { metrics } from '../../src/control/metrics.js';
 import { silentLogger } from '../../src/core/logger.js';
@@ -88,6 +89,33 @@ describe('metrics endpoint of a daemon with a problem', () => {
     } finally {
       setCurrentlyFailedSource(() => []);
       await s.close();
+    }
+  });
+});
+
+describe('metrics endpoint under a connection flood', () => {
+  it('closes connections beyond its limit and serves again once one leaves', { timeout: 20_000 }, async () => {
+    const server = await startMetricsServer({ host: '127.0.0.1', port: 0, logger: silentLogger(), processMetrics: false, maxConnections: 3 });
+    const held: Socket[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const s = createConnection(server.port, '127.0.0.1');
+        await new Promise<void>((r) => s.once('connect', () => r()));
+        held.push(s);
+      }
+      const extra = createConnection(server.port, '127.0.0.1');
+      extra.on('error', () => {});
+      await new Promise<void>((r) => extra.once('close', () => r()));
+      held.pop()!.destroy();
+      let answer: { status: number } | null = null;
+      for (let i = 0; i < 100 && answer === null; i++) {
+        answer = await get(server.port, '/metrics').catch(() => null);
+        if (answer === null) await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.equal(answer?.status, 200);
+    } finally {
+      for (const s of held) s.destroy();
+      await server.close();
     }
   });
 });

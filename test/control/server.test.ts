@@ -219,7 +219,7 @@ describe('control server lifecycle and limits', () => {
     tmp.remove();
   });
 
-  it('turns away connections beyond the limit with an answer, and serves again once one leaves', async () => {
+  it('makes room for a newcomer by closing the longest idle connection', async () => {
     const tmp = tempDir();
     const path = join(tmp.dir, 'ab.sock');
     const server = new ControlServer({ path, api: new FakeApi(), maxConnections: 2 });
@@ -227,11 +227,35 @@ describe('control server lifecycle and limits', () => {
     const held = [createConnection(path), createConnection(path)];
     try {
       await Promise.all(held.map((s) => new Promise<void>((r) => s.once('connect', () => r()))));
-      // Let the server register both before the third arrives.
-      assert.deepEqual((await raw(path, '{"id":1,"cmd":"ping"}\n', 1)).answers[0].error, { code: 'E_REQUEST', message: 'too many control connections' });
-      const gone = held.pop()!;
-      await new Promise<void>((r) => { gone.once('close', () => r()); gone.destroy(); });
-      // The server learns of the hang-up asynchronously: ask until it has (bounded).
+      const closed = held.map((s) => new Promise<void>((r) => s.once('close', () => r())));
+      // The server registers connections asynchronously; a moment lets both arrive first.
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(await request(path, 'ping'), { pong: true });
+      await closed[0];
+      assert.equal(held[1]!.destroyed, false, 'the younger idle connection stays');
+      assert.deepEqual(await request(path, 'ping'), { pong: true }, 'and again: the second idle one makes room');
+      await closed[1];
+    } finally {
+      for (const s of held) s.destroy();
+      await server.close();
+      tmp.remove();
+    }
+  });
+
+  it('says "busy" when every connection has a request in progress, and serves again after', async () => {
+    const tmp = tempDir();
+    const path = join(tmp.dir, 'ab.sock');
+    const api = new FakeApi();
+    let release = (): void => {};
+    api.hold = new Promise<void>((r) => (release = r));
+    const server = new ControlServer({ path, api, maxConnections: 2 });
+    await server.start();
+    try {
+      const slow = [request(path, 'reload'), request(path, 'reload')];
+      for (let i = 0; i < 100 && api.calls.filter((c) => c.method === 'reload').length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      await assert.rejects(request(path, 'ping'), (err) => isAsteriskBanError(err, 'E_BUSY') && /busy: 2 control requests in progress/.test(err.message));
+      release();
+      await Promise.all(slow);
       let answer: unknown = null;
       for (let i = 0; i < 100 && answer === null; i++) {
         answer = await request(path, 'ping').catch(() => null);
@@ -239,7 +263,7 @@ describe('control server lifecycle and limits', () => {
       }
       assert.deepEqual(answer, { pong: true });
     } finally {
-      for (const s of held) s.destroy();
+      release();
       await server.close();
       tmp.remove();
     }

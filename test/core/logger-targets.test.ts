@@ -2,7 +2,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/paths.js';
@@ -48,4 +48,13 @@ test('syslog: one logger(1) process fed <N>-prefixed lines, tagged asterisk-ban'
   assert.match(got, /^args: --prio-prefix -t asterisk-ban$/m);
   assert.match(got, /^<4>careful \[jail=asterisk\]$/m);
   assert.match(got, /^<3>broken$/m);
+});
+
+test('a log file it creates is readable by its owner only', () => {
+  const file = join(tmp, 'created.log');
+  // umask 0 would make a file created without a mode 0666.
+  const script = `process.umask(0); import(${JSON.stringify(LOGGER)}).then(({ createLogger }) => { createLogger({ target: ${JSON.stringify(file)}, level: 'info' }).info('hello'); setTimeout(() => {}, 300); });`;
+  spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  assert.match(readFileSync(file, 'utf8'), /hello/);
+  assert.equal(statSync(file).mode & 0o777, 0o600);
 });

@@ -43,3 +43,21 @@ test('a log file that cannot be opened sends the log to stderr and says why', ()
   assert.match(r.stderr, /cannot write to logtarget \/etc\/hostname\/x\.log: .*; logging to stderr instead/);
   assert.match(r.stderr, /still heard/);
 });
+
+test('a start-up failure is written to stderr too, where systemd shows it, not only to the log file', async () => {
+  let file = '';
+  const failing = new DaemonHarness((x) => {
+    file = join(x.dir, 'failing.log');
+    return `[asterisk]\nenabled = true\nbackend = log\nfilter = asterisk\nlogpath = ${x.log}\naction = dry-run\nverify = off\n`;
+  });
+  try {
+    appendFileSync(join(failing.config, 'asterisk-ban.conf'), `logtarget = ${file}\n`);
+    const tooLong = `/tmp/${'s'.repeat(110)}.sock`;
+    const r = spawnSync(process.execPath, [join(repoRoot, 'bin', 'asterisk-ban.js'), 'run', '--config', failing.config, '--socket', tooLong], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^asterisk-ban: start-up failed: E_CONFIG: .*longer than 107 bytes/m);
+    assert.match(read(file), /start-up failed: E_CONFIG/);
+  } finally {
+    await failing.cleanup();
+  }
+});

@@ -11,6 +11,8 @@ export interface FakeAmiOptions {
   secret?: string;
   /** Refuse every login, as for a wrong secret. */
   refuseLogin?: boolean;
+  /** The Message: of a refused login; some proxies echo what they got. */
+  refusalMessage?: string;
   banner?: string;
   /** Fixed port (restart tests reuse the old one); 0 = any. */
   port?: number;
@@ -24,6 +26,7 @@ export class FakeAmiServer {
   readonly username: string;
   readonly secret: string;
   refuseLogin: boolean;
+  refusalMessage: string;
   /** While true, actions get no answer (a half-open peer). */
   silent = false;
   port = 0;
@@ -41,6 +44,7 @@ export class FakeAmiServer {
     this.username = opts.username ?? 'ban';
     this.secret = opts.secret ?? 's3cret-value';
     this.refuseLogin = opts.refuseLogin ?? false;
+    this.refusalMessage = opts.refusalMessage ?? 'Authentication failed';
   }
 
   static async start(opts: FakeAmiOptions = {}): Promise<FakeAmiServer> {
@@ -100,7 +104,7 @@ export class FakeAmiServer {
       const secret = h.get('secret') ?? '';
       this.loginAttempts.push({ username, secret });
       if (this.refuseLogin || username !== this.username || secret !== this.secret) {
-        this.out(sock, `Response: Error\r\n${idLine}Message: Authentication failed\r\n\r\n`);
+        this.out(sock, `Response: Error\r\n${idLine}Message: ${this.refusalMessage}\r\n\r\n`);
         return;
       }
       this.authed.add(sock);

@@ -4,6 +4,7 @@ import { defaultBackoff, retryDelay, type BackoffOptions } from '../../core/back
 import type { Clock, TimerHandle } from '../../core/clock.js';
 import type { Logger } from '../../core/logger.js';
 import { metrics } from '../../control/metrics.js';
+import { scrubSecret } from '../../core/scrub.js';
 import { AmiConnection, type ConnectionOptions } from './connection.js';
 import { FrameSplitter, type FramingLimits, defaultFramingLimits } from './framing.js';
 
@@ -116,7 +117,7 @@ export class AmiSession {
         try {
           splitter.push(chunk);
         } catch (err) {
-          this.logger.warn(err instanceof Error ? err.message : String(err), { jail: this.opts.jail });
+          this.logger.warn(this.scrubbed(err instanceof Error ? err.message : String(err)), { jail: this.opts.jail });
           conn.destroy();
         }
       },
@@ -131,9 +132,14 @@ export class AmiSession {
       conn.open();
     } catch (err) {
       this.conn = null;
-      this.logger.warn(`AMI connect failed: ${err instanceof Error ? err.message : String(err)}`, { jail: this.opts.jail });
+      this.logger.warn(`AMI connect failed: ${this.scrubbed(err instanceof Error ? err.message : String(err))}`, { jail: this.opts.jail });
       this.retry();
     }
+  }
+
+  /** A server (or a proxy in front of it) may echo the login back in its error text. */
+  private scrubbed(text: string): string {
+    return scrubSecret(text, this.opts.secret, this.opts.username);
   }
 
   private get limits(): FramingLimits {
@@ -150,7 +156,7 @@ export class AmiSession {
       if (conn !== this.conn) return;
       if (err) {
         this.authRefused = true;
-        const said = typeof (err as { message?: unknown }).message === 'string' ? (err as { message: string }).message : 'refused';
+        const said = typeof (err as { message?: unknown }).message === 'string' ? this.scrubbed((err as { message: string }).message) : 'refused';
         const e = new AsteriskBanError('E_AMI_AUTH', `AMI login as "${printable(this.opts.username, 64)}" at ${this.opts.host}:${this.opts.port} refused: ${printable(said, 100)}`, {
           hint: 'check AMI_USERNAME/AMI_SECRET and the [user] section of manager.conf (read = security, permit for this host)',
         });
@@ -209,7 +215,7 @@ export class AmiSession {
       return;
     }
     const was = this.state;
-    const why = err ? `: ${printable(err.message, 120)}` : '';
+    const why = err ? `: ${printable(this.scrubbed(err.message), 120)}` : '';
     if (was === 'ready') {
       this.logger.warn(`AMI connection to ${this.opts.host}:${this.opts.port} lost${why}`, { jail: this.opts.jail });
       this.outageSaid = true;

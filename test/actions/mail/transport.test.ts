@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { scrubSecret } from '../../../src/actions/mail/transport.js';
+import { scrubSecret } from '../../../src/core/scrub.js';
 
 const secret = 'p@ss w/rd';
 const b64 = (s: string): string => Buffer.from(s).toString('base64');

@@ -86,9 +86,7 @@ describe('AmiSource against a fake Asterisk', () => {
     await waitFor(() => fake.pings >= 2, 'pings');
   });
 
-  it('refused credentials: E_AMI_AUTH without the secret, retried at the longest delay', async () => {
-    const { logger, lines } = memoryLogger();
-    const fake = await FakeAmiServer.start({ secret: SECRET, refuseLogin: true });
+  function refusedSource(fake: FakeAmiServer, logger: ReturnType<typeof memoryLogger>['logger']): AmiSource {
     const source = new AmiSource({
       jail: 'asterisk',
       settings: defaultJailSettings('asterisk', { ami: { ...DEFAULT_AMI, port: fake.port, username: 'ban', secret: SECRET } }),
@@ -101,6 +99,13 @@ describe('AmiSource against a fake Asterisk', () => {
       await source.stop();
       await fake.close();
     });
+    return source;
+  }
+
+  it('refused credentials: E_AMI_AUTH without the secret, retried at the longest delay', async () => {
+    const { logger, lines } = memoryLogger();
+    const fake = await FakeAmiServer.start({ secret: SECRET, refuseLogin: true });
+    const source = refusedSource(fake, logger);
     await source.start();
     await waitFor(() => fake.loginAttempts.length >= 2, 'a retried login');
     const auth = lines.filter((l) => l.includes('E_AMI_AUTH'));
@@ -108,6 +113,16 @@ describe('AmiSource against a fake Asterisk', () => {
     assert.match(auth[0]!, /refused: Authentication failed/);
     assert.ok(lines.every((l) => !l.includes(SECRET)), 'secret in a log line');
     assert.notEqual(source.sessionStatus, 'ready');
+  });
+
+  it('a refusal that echoes the secret is logged with the secret redacted', async () => {
+    const { logger, lines } = memoryLogger();
+    const fake = await FakeAmiServer.start({ secret: SECRET, refuseLogin: true, refusalMessage: `Authentication failed for ban with secret ${SECRET}` });
+    const source = refusedSource(fake, logger);
+    await source.start();
+    await waitFor(() => lines.some((l) => l.includes('E_AMI_AUTH')), 'the refusal logged');
+    assert.match(lines.find((l) => l.includes('E_AMI_AUTH'))!, /refused: Authentication failed for ban with secret \[redacted\]/);
+    assert.ok(lines.every((l) => !l.includes(SECRET)), 'secret in a log line');
   });
 
   it('a drop in the middle of a frame: the half frame is not counted, the session comes back', async () => {
