@@ -46,6 +46,7 @@ export function jailJson(j: JailStatus): string {
     jail: j.jail, enabled: j.enabled, backend: j.backend, currentlyFailed: j.currentlyFailed, totalFailed: j.totalFailed,
     currentlyBanned: j.currentlyBanned, totalBanned: j.totalBanned, refusedByVerify: j.refusedByVerify,
     banned: j.banned, failing: j.failing ?? [], sources: j.sources, actions: j.actions,
+    tooOld: j.tooOld ?? 0, futureDated: j.futureDated ?? 0,
   });
 }
 
@@ -75,6 +76,8 @@ function formatJail(j: JailStatus): string {
   row('currently banned:', String(j.currentlyBanned));
   row('total banned:', String(j.totalBanned));
   row('refused by verify:', String(j.refusedByVerify));
+  if (j.tooOld) row('too old:', `${j.tooOld} (dated before findtime, ignored)`);
+  if (j.futureDated) row('future-dated:', `${j.futureDated} (counted as now)`);
   row('banned:', j.banned.length ? j.banned.map((ip) => safe(ip, 64)).join(' ') : '-');
   const failing = j.failing ?? [];
   row('failing now:', failing.length ? failing.map((f) => `${safe(f.ip, 64)} (${f.count})`).join(' ') : '-');

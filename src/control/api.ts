@@ -29,6 +29,10 @@ export interface JailStatus {
   failing: { ip: string; count: number }[];
   sources: SourceStatus[];
   actions: string[];
+  /** Failures dated before findtime, ignored. */
+  tooOld: number;
+  /** Failures dated after now, counted as now. */
+  futureDated: number;
 }
 
 export interface DaemonApi {

@@ -16,6 +16,7 @@ export function setCurrentlyFailedSource(fn: () => Iterable<[string, number]>): 
 /** Every per-jail series at 0 from the start, so a dashboard sees the jail before its first event. */
 export function touchJailSeries(jail: string): void {
   for (const c of [metrics.bans, metrics.unbans, metrics.verifyRefused, metrics.logAmbiguous, metrics.ignored]) c.inc({ jail }, 0);
+  for (const kind of ['too_old', 'future']) metrics.logDates.inc({ jail, kind }, 0);
   metrics.banned.inc({ jail }, 0);
 }
 
@@ -32,6 +33,7 @@ export const metrics = {
   logLines: new Counter({ name: 'asterisk_ban_log_lines_total', help: 'Log lines read', labelNames: ['jail'], registers: [registry] }),
   logMatched: new Counter({ name: 'asterisk_ban_log_matched_total', help: 'Log lines matched by failregex', labelNames: ['jail'], registers: [registry] }),
   logInjected: new Counter({ name: 'asterisk_ban_log_injected_total', help: 'Log lines recognised as attacker-injected', labelNames: ['jail'], registers: [registry] }),
+  logDates: new Counter({ name: 'asterisk_ban_log_dates_total', help: 'Failures whose date was not taken: too_old (before findtime, ignored) or future (counted as now)', labelNames: ['jail', 'kind'], registers: [registry] }),
   logAmbiguous: new Counter({ name: 'asterisk_ban_log_ambiguous_total', help: 'Log messages naming several candidate addresses (an injection), counted for none', labelNames: ['jail'], registers: [registry] }),
   logSuspect: new Counter({
     name: 'asterisk_ban_log_suspect_total',

@@ -153,6 +153,8 @@ export class JailRuntime {
       failing: this.jail.failing(),
       sources,
       actions: this.actions.map((a) => a.id),
+      tooOld: c.tooOld,
+      futureDated: c.future,
     };
   }
 

@@ -1,6 +1,6 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { parseAddress, type Address } from '../core/address.js';
-import type { Logger } from '../core/logger.js';
+import { ThrottledLog, type Logger } from '../core/logger.js';
 import type { BanRequest, Failure } from '../core/types.js';
 import type { JailSettings } from '../settings/types.js';
 import { metrics } from '../control/metrics.js';
@@ -23,8 +23,14 @@ export interface JailCounters {
   currentlyFailed: number;
   totalFailed: number;
   ignored: number;
+  /** Failures dated before findtime: ignored, as fail2ban does. */
+  tooOld: number;
+  /** Failures dated after now: counted as now. */
+  future: number;
 }
 
+// A clock a second ahead is skew, not a forged date; only beyond it is counted.
+const FUTURE_SLACK_MS = 1_000;
 const SWEEP_MIN_MS = 1_000;
 const SWEEP_MAX_MS = 60_000;
 
@@ -42,12 +48,16 @@ export class Jail {
   private sweepTimer: TimerHandle | null = null;
   private totalFailed = 0;
   private ignored = 0;
+  private tooOld = 0;
+  private future = 0;
   private stopped = false;
+  private readonly dateWarnings: ThrottledLog;
 
   constructor(settings: JailSettings, deps: JailDeps) {
     this.name = settings.name;
     this.settings = settings;
     this.deps = deps;
+    this.dateWarnings = new ThrottledLog(deps.logger, 600_000, deps.clock);
     this.counter = new FailureCounter(this.counterOptions(settings));
     this.scheduleSweep();
   }
@@ -69,9 +79,11 @@ export class Jail {
       metrics.ignored.inc({ jail: this.name });
       return;
     }
+    const time = this.takenTime(f);
+    if (time === null) return;
     this.totalFailed++;
     this.failureCounter(f).inc();
-    const hit = this.counter.add(addr.text, f.time, this.reasonCode(f.reason));
+    const hit = this.counter.add(addr.text, time, this.reasonCode(f.reason));
     if (this.deps.logger.isDebugEnabled()) {
       this.deps.logger.debug(`Found ${addr.text} [${this.name}] ${f.reason} (${f.source}) ${hit.count}/${this.settings.maxretry}`, { jail: this.name, ip: addr.text });
     }
@@ -84,16 +96,41 @@ export class Jail {
       source: f.source,
       reason: this.reasonNames[hit.reasons[i]!] ?? f.reason,
     }));
-    failures.push({ ...f, ip: addr.text, family: addr.family });
+    failures.push({ ...f, ip: addr.text, family: addr.family, time });
     this.deps.onBan({
       jail: this.name,
       ip: addr.text,
       family: addr.family,
-      time: f.time,
+      time,
       source: f.source,
       reason: f.reason,
       failures,
     });
+  }
+
+  /**
+   * A failure's date, as the counter may take it, or null to ignore it. A log
+   * line dated years ago must not ban now, and one dated next year must not
+   * keep its address (and every address behind it) from expiring.
+   */
+  private takenTime(f: Failure): number | null {
+    const now = this.deps.clock.now();
+    const oldest = now - this.settings.findtime * 1000;
+    if (f.time >= oldest && f.time <= now) return f.time;
+    // AMI events arrive as they happen: a date off the window is Asterisk's clock, not the event's age.
+    if (f.source !== 'log') return now;
+    if (f.time < oldest) {
+      this.tooOld++;
+      metrics.logDates.inc({ jail: this.name, kind: 'too_old' });
+      this.dateWarnings.warn('old', `log line dated ${dateText(f.time)} is older than findtime (${this.settings.findtime}s): ignored; if the log's clock or time zone differs from this host's, its lines will never count`, { jail: this.name });
+      return null;
+    }
+    if (f.time > now + FUTURE_SLACK_MS) {
+      this.future++;
+      metrics.logDates.inc({ jail: this.name, kind: 'future' });
+      this.dateWarnings.warn('future', `log line dated ${dateText(f.time)}, after now: counted as now`, { jail: this.name });
+    }
+    return now;
   }
 
   /** An address proved legitimate (or was banned by hand): forget its failures. */
@@ -103,7 +140,7 @@ export class Jail {
   }
 
   counters(): JailCounters {
-    return { currentlyFailed: this.counter.size, totalFailed: this.totalFailed, ignored: this.ignored };
+    return { currentlyFailed: this.counter.size, totalFailed: this.totalFailed, ignored: this.ignored, tooOld: this.tooOld, future: this.future };
   }
 
   /** The addresses failing now (inside findtime, not banned yet), most failures first. */
@@ -165,4 +202,9 @@ export class Jail {
     }, every);
     this.sweepTimer.unref?.();
   }
+}
+
+function dateText(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
 }

@@ -54,6 +54,8 @@ describe('cli against a control server', () => {
     assert.match(r.out, /^ {2}currently banned: +2$/m);
     assert.match(r.out, /^ {2}total banned: +15$/m);
     assert.match(r.out, /^ {2}refused by verify: +1$/m);
+    assert.match(r.out, /^ {2}too old: +2 \(dated before findtime, ignored\)$/m);
+    assert.doesNotMatch(r.out, /future-dated/, 'a zero count is not shown');
     assert.match(r.out, /^ {2}banned: +203\.0\.113\.5 2001:db8::1$/m);
     assert.match(r.out, /^ {2}failing now: +198\.51\.100\.7 \(3\)$/m);
     assert.match(r.out, /^ {4}ami: ready since 2026-11-27 12:00:00$/m);
@@ -66,7 +68,7 @@ describe('cli against a control server', () => {
     const lines = r.out.trimEnd().split('\n').map((l) => JSON.parse(l));
     assert.equal(lines.length, 1);
     assert.deepEqual(Object.keys(lines[0]), [
-      'jail', 'enabled', 'backend', 'currentlyFailed', 'totalFailed', 'currentlyBanned', 'totalBanned', 'refusedByVerify', 'banned', 'failing', 'sources', 'actions',
+      'jail', 'enabled', 'backend', 'currentlyFailed', 'totalFailed', 'currentlyBanned', 'totalBanned', 'refusedByVerify', 'banned', 'failing', 'sources', 'actions', 'tooOld', 'futureDated',
     ]);
     assert.deepEqual(lines[0].failing, [{ ip: '198.51.100.7', count: 3 }]);
     assert.deepEqual(lines[0].sources, [{ name: 'ami', kind: 'ami', state: 'ready', since: Date.UTC(2026, 10, 27, 12, 0, 0) }]);

@@ -8,11 +8,11 @@ import { defaultJailSettings } from '../../src/settings/defaults.js';
 import { Jail } from '../../src/jail/jail.js';
 import { FailureCounter } from '../../src/jail/counter.js';
 
-function failure(ip: string, time: number, reason = 'InvalidPassword'): Failure {
-  return { ip, family: ip.includes(':') ? 6 : 4, time, source: 'ami', reason };
+function failure(ip: string, time: number, reason = 'InvalidPassword', source: Failure['source'] = 'ami'): Failure {
+  return { ip, family: ip.includes(':') ? 6 : 4, time, source, reason };
 }
 
-function setup(overrides = {}, ignore?: string[]) {
+function setup(overrides = {}, ignore?: string[], live = true) {
   const clock = new ManualClock();
   const bans: BanRequest[] = [];
   const nets = (ignore ?? []).map((t) => parseNetwork(t)!);
@@ -22,6 +22,14 @@ function setup(overrides = {}, ignore?: string[]) {
     ignore: { has: (a: Address) => nets.some((n) => networkContains(n, a)) },
     onBan: (r) => bans.push(r),
   });
+  // Live, failures arrive as they happen: the clock moves on to each one's time.
+  const addFailure = jail.addFailure.bind(jail);
+  if (live) {
+    jail.addFailure = (f: Failure) => {
+      if (f.time > clock.now()) clock.set(f.time);
+      addFailure(f);
+    };
+  }
   return { clock, bans, jail };
 }
 
@@ -131,5 +139,48 @@ test('reconfigure keeps counts when maxretry is unchanged', () => {
   jail.reconfigure(defaultJailSettings('asterisk', { maxretry: 3, findtime: 120 }));
   jail.addFailure(failure('198.51.100.20', t + 2));
   assert.equal(bans.length, 1);
+  jail.stop();
+});
+
+test('a failure dated before findtime is ignored and counted as too old; it never bans', () => {
+  const { clock, bans, jail } = setup({ maxretry: 1 });
+  const now = clock.now();
+  jail.addFailure(failure('203.0.113.70', now - 61_000, 'failregex 0', 'log'));
+  jail.addFailure(failure('203.0.113.70', now - 3 * 365 * 86400_000, 'failregex 0', 'log'));
+  assert.equal(bans.length, 0);
+  assert.deepEqual(jail.counters(), { currentlyFailed: 0, totalFailed: 0, ignored: 0, tooOld: 2, future: 0 });
+  jail.addFailure(failure('203.0.113.70', now - 59_000, 'failregex 0', 'log'));
+  assert.equal(bans.length, 1, 'inside findtime it counts');
+  jail.stop();
+});
+
+test('a future date counts as now and does not hold back the expiry of anything', () => {
+  const { clock, bans, jail } = setup({ maxretry: 3 }, undefined, false);
+  const now = clock.now();
+  const nextYear = now + 365 * 86400_000;
+  jail.addFailure(failure('203.0.113.71', nextYear, 'failregex 0', 'log'));
+  for (let i = 0; i < 1000; i++) jail.addFailure(failure(`198.51.${i >> 8}.${i & 255}`, clock.now()));
+  assert.equal(jail.counters().future, 1);
+  assert.equal(jail.counters().currentlyFailed, 1001);
+  clock.advance(130_000);
+  assert.equal(jail.counters().currentlyFailed, 0, 'every address expired, the future-dated one first in line too');
+  // Its failures were taken as "now": two more an hour later do not make three.
+  jail.addFailure(failure('203.0.113.71', nextYear, 'failregex 0', 'log'));
+  clock.advance(3_600_000);
+  jail.addFailure(failure('203.0.113.71', clock.now()));
+  jail.addFailure(failure('203.0.113.71', clock.now()));
+  assert.equal(bans.length, 0);
+  jail.stop();
+});
+
+test("an AMI event dated off the window by Asterisk's clock counts at its arrival", () => {
+  const { clock, bans, jail } = setup({ maxretry: 2 }, undefined, false);
+  const now = clock.now();
+  jail.addFailure(failure('203.0.113.72', now - 20 * 60_000));
+  jail.addFailure(failure('203.0.113.72', now + 86400_000));
+  assert.equal(bans.length, 1);
+  assert.equal(bans[0]!.time, now);
+  assert.deepEqual(bans[0]!.failures.map((f) => f.time), [now, now]);
+  assert.deepEqual([jail.counters().tooOld, jail.counters().future], [0, 0]);
   jail.stop();
 });
