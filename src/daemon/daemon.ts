@@ -113,11 +113,10 @@ export class Daemon {
       if (only !== undefined && name !== only) continue;
       const old = this.runtimes.get(name);
       if (old && sameSettings(old.settings, js)) continue;
-      if (old) {
-        await old.stopSource();
-        await old.stopActions();
-      }
-      const rt = await JailRuntime.create(js, this.deps(), old?.jail);
+      if (old) await old.stopSource();
+      const rt = await JailRuntime.create(js, this.deps(), old);
+      // Actions built the same stay as they are, bans in place: only the others are torn down.
+      if (old) await old.stopActions(rt.actions);
       this.runtimes.set(name, rt);
       touchJailSeries(name);
       await rt.startActions();

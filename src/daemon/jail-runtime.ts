@@ -1,5 +1,6 @@
 import type { Action } from '../actions/types.js';
 import { createAction } from '../actions/registry.js';
+import { actionFingerprint } from '../actions/fingerprint.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { BanManager } from '../bans/manager.js';
@@ -39,6 +40,8 @@ export class JailRuntime {
   readonly gate: BanGate;
   private readonly suspects: SuspectGate;
   readonly actions: Action[];
+  /** What each action was built from; a reload keeps those it would build the same. */
+  private readonly fingerprints = new Map<Action, string>();
   private source: Source | null;
   private readonly logger: Logger;
 
@@ -47,6 +50,7 @@ export class JailRuntime {
     private readonly deps: RuntimeDeps,
     readonly ignore: IgnoreList,
     jail?: Jail,
+    previous?: JailRuntime,
   ) {
     this.name = settings.name;
     this.logger = deps.logger.child({ jail: settings.name });
@@ -68,15 +72,21 @@ export class JailRuntime {
     } else {
       this.jail = new Jail(settings, { clock: deps.clock, logger: this.logger, ignore, onBan: (req) => this.gate.submit(req) });
     }
-    this.actions = settings.actions.map((spec) =>
-      createAction(spec, { jail: settings, logger: this.logger, clock: deps.clock, env: deps.env }),
-    );
+    const reusable = previous ? [...previous.fingerprints] : [];
+    this.actions = settings.actions.map((spec) => {
+      const print = actionFingerprint(spec, settings, deps.env);
+      const i = reusable.findIndex(([, p]) => p === print);
+      const action = i >= 0 ? reusable.splice(i, 1)[0]![0] : createAction(spec, { jail: settings, logger: this.logger, clock: deps.clock, env: deps.env });
+      this.fingerprints.set(action, print);
+      return action;
+    });
     this.source = this.buildSource(settings);
   }
 
-  static async create(settings: JailSettings, deps: RuntimeDeps, keep?: Jail): Promise<JailRuntime> {
+  /** A new runtime; given the one it replaces, it keeps its counts and the actions it would build the same. */
+  static async create(settings: JailSettings, deps: RuntimeDeps, previous?: JailRuntime): Promise<JailRuntime> {
     const ignore = await IgnoreList.resolve(settings.ignoreip, { ignoreself: settings.ignoreself, logger: deps.logger });
-    return new JailRuntime(settings, deps, ignore, keep);
+    return new JailRuntime(settings, deps, ignore, previous?.jail, previous);
   }
 
   /**
@@ -111,9 +121,10 @@ export class JailRuntime {
     if (s) await s.stop();
   }
 
-  async stopActions(): Promise<void> {
+  /** Stops this runtime's actions, but not those a successor carried over. */
+  async stopActions(keep: readonly Action[] = []): Promise<void> {
     await Promise.allSettled(
-      this.actions.map(async (a) => {
+      this.actions.filter((a) => !keep.includes(a)).map(async (a) => {
         try {
           await a.stop();
         } catch (err) {
