@@ -10,6 +10,8 @@ export type Operation = 'ban' | 'unban';
 
 export interface DispatchDeps {
   store: Store;
+  /** Runs a bookkeeping write; it says (and skips) what a full disk refuses. */
+  bookkeep(write: () => void, what: string): void;
   clock: Clock;
   logger: Logger;
   random: () => number;
@@ -69,13 +71,11 @@ export class Dispatcher {
     }
     if (attempt > 1) this.deps.logger.info(`action ${action.id} recovered: ${op} of ${bans.length} address(es) applied`, { jail, action: action.id, attempt });
     if (op === 'ban') {
-      try {
+      // The ban is in force; only its bookkeeping may be missing, and restore re-applies anyway.
+      this.deps.bookkeep(() => {
         if (opts.restored) this.deps.store.markJailApplied(jail, action.id, bans.reduce((m, b) => Math.max(m, b.start), 0));
         else this.deps.store.markApplied(bans, action.id);
-      } catch (err) {
-        // The ban is in force; only its bookkeeping is missing, and restore re-applies anyway.
-        this.deps.logger.error(`cannot record that ${action.id} applied ${bans.length} ban(s)`, { jail, error: errorText(err) });
-      }
+      }, `record that ${action.id} applied ${bans.length} ban(s)`);
     }
     return true;
   }

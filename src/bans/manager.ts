@@ -15,6 +15,7 @@ import { reconcileWithKernel, restoreAction, splitByExpiry, type RestorePlan } f
 import { ExpirySchedule } from './expiry.js';
 import { BanHistory } from './history.js';
 import { expiryJitterMs, type SpreadOptions } from './spread.js';
+import { BanPersistence, type PersistenceState } from './persistence.js';
 
 export interface JailPolicy {
   /** Seconds; -1 permanent. */
@@ -61,6 +62,7 @@ export class BanManager {
   private readonly jails = new Map<string, JailState>();
   private readonly expiry: ExpirySchedule;
   private readonly dispatcher: Dispatcher;
+  private readonly persistence: BanPersistence;
   private readonly random: () => number;
   private readonly history: BanHistory;
   private queue: Pending[] = [];
@@ -72,8 +74,10 @@ export class BanManager {
   constructor(private readonly opts: BanManagerOptions) {
     this.random = opts.random ?? Math.random;
     this.history = new BanHistory(opts.store, opts.clock, opts.logger, opts.purgeAge);
+    this.persistence = new BanPersistence(opts.store, opts.clock, opts.logger);
     this.dispatcher = new Dispatcher({
       store: opts.store, clock: opts.clock, logger: opts.logger, random: this.random,
+      bookkeep: (write, what) => this.persistence.markApplied(write, what),
       stillWanted: (op, bans) => this.stillWanted(op, bans),
     });
     this.expiry = new ExpirySchedule(opts.clock, (b) => this.isLive(b), (due) => void this.lift(due, 'expired'));
@@ -177,6 +181,16 @@ export class BanManager {
     this.expiry.close();
     this.history.stop();
     this.dispatcher.close();
+    this.persistence.stop();
+  }
+
+  /** False while the ban is enforced but not yet written to the state database. */
+  isPersisted(ban: Ban): boolean {
+    return this.persistence.isPersisted(ban);
+  }
+
+  persistenceState(): PersistenceState {
+    return this.persistence.state();
   }
 
   private async restoreJail(jail: JailState, stored: StoredBan[]): Promise<void> {
@@ -185,7 +199,7 @@ export class BanManager {
     for (const b of plan.live) jail.bans.set(b.ip, b);
     this.expiry.add(plan.live);
     jail.total += plan.live.length;
-    this.opts.store.deleteBans(plan.due);
+    this.persistence.delete(plan.due);
     metrics.banned.set({ jail: jail.name }, jail.bans.size);
     metrics.unbans.inc({ jail: jail.name }, plan.due.length);
     await this.restoreActions(jail, jail.policy.actions, plan);
@@ -256,12 +270,7 @@ export class BanManager {
     if (made.length === 0) return;
     for (const { ban } of made) this.opts.logger.info(banLine(ban), { jail: ban.jail, ip: ban.ip });
     const all = made.map((m) => m.ban);
-    try {
-      this.opts.store.saveBans(all);
-    } catch (err) {
-      // Still enforce: an attacker must not get through because our disk is full.
-      this.opts.logger.error(`cannot persist ${made.length} ban(s); enforcing them in memory only`, { error: (err as Error).message });
-    }
+    this.persistence.save(all);
     this.expiry.add(all);
     const firewall: Promise<boolean>[] = [];
     for (const [name, bans] of groupByJail(all)) {
@@ -287,11 +296,7 @@ export class BanManager {
     const lifted = bans.filter((b) => this.isLive(b) && this.jails.get(b.jail)!.bans.delete(b.ip));
     if (lifted.length === 0) return;
     for (const b of lifted) this.opts.logger.info(`Unban ${b.ip} [${b.jail}] ${why}`, { jail: b.jail, ip: b.ip });
-    try {
-      this.opts.store.deleteBans(lifted);
-    } catch (err) {
-      this.opts.logger.error(`cannot delete ${lifted.length} lifted ban(s) from the database`, { error: (err as Error).message });
-    }
+    this.persistence.delete(lifted);
     const runs: Promise<boolean>[] = [];
     for (const [name, list] of groupByJail(lifted)) {
       const jail = this.jails.get(name)!;

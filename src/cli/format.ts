@@ -37,6 +37,7 @@ export function jsonLine(value: unknown): string {
 export function banJson(b: BanView): string {
   const o: Record<string, unknown> = { jail: b.jail, ip: b.ip, since: b.since, until: b.until, count: b.count, source: b.source, reason: b.reason };
   if (b.existing) o.existing = true;
+  if (b.persisted === false) o.persisted = false;
   return jsonLine(o);
 }
 
@@ -46,7 +47,7 @@ export function jailJson(j: JailStatus): string {
     jail: j.jail, enabled: j.enabled, backend: j.backend, currentlyFailed: j.currentlyFailed, totalFailed: j.totalFailed,
     currentlyBanned: j.currentlyBanned, totalBanned: j.totalBanned, refusedByVerify: j.refusedByVerify,
     banned: j.banned, failing: j.failing ?? [], sources: j.sources, actions: j.actions,
-    tooOld: j.tooOld ?? 0, futureDated: j.futureDated ?? 0,
+    tooOld: j.tooOld ?? 0, futureDated: j.futureDated ?? 0, notPersistedSince: j.notPersistedSince ?? null, unsavedChanges: j.unsavedChanges ?? 0,
   });
 }
 
@@ -78,6 +79,7 @@ function formatJail(j: JailStatus): string {
   row('refused by verify:', String(j.refusedByVerify));
   if (j.tooOld) row('too old:', `${j.tooOld} (dated before findtime, ignored)`);
   if (j.futureDated) row('future-dated:', `${j.futureDated} (counted as now)`);
+  if (j.notPersistedSince) row('state:', `NOT PERSISTED since ${formatTime(Date.parse(j.notPersistedSince))}: ${j.unsavedChanges} ban change(s) in memory only (state database not writable)`);
   row('banned:', j.banned.length ? j.banned.map((ip) => safe(ip, 64)).join(' ') : '-');
   const failing = j.failing ?? [];
   row('failing now:', failing.length ? failing.map((f) => `${safe(f.ip, 64)} (${f.count})`).join(' ') : '-');
@@ -103,7 +105,8 @@ export function formatBans(bans: BanView[]): string {
 
 export function formatBanned(b: BanView): string {
   if (b.existing) return `${safe(b.ip, 64)} is already banned in ${safe(b.jail)} until ${isoTime(b.until, 'never (permanent)')}.\n`;
-  return `Banned ${safe(b.ip, 64)} in ${safe(b.jail)} until ${isoTime(b.until, 'never (permanent)')} (ban #${b.count}).\n`;
+  const unsaved = b.persisted === false ? '\nNot persisted: the state database cannot be written (disk full?); the ban is enforced, but a restart before it is written would lose it.' : '';
+  return `Banned ${safe(b.ip, 64)} in ${safe(b.jail)} until ${isoTime(b.until, 'never (permanent)')} (ban #${b.count}).${unsaved}\n`;
 }
 
 export function formatUnbanned(bans: BanView[]): string {

@@ -13,6 +13,8 @@ export interface BanView {
   reason: string;
   /** Answering a ban: the address was banned already (this is that ban). */
   existing?: true;
+  /** Enforced, but not written to the state database (a full disk): a restart would not know it. */
+  persisted?: false;
 }
 
 export interface JailStatus {
@@ -33,6 +35,10 @@ export interface JailStatus {
   tooOld: number;
   /** Failures dated after now, counted as now. */
   futureDated: number;
+  /** ISO 8601: since when the state database refuses writes; null while every change is written. */
+  notPersistedSince: string | null;
+  /** Ban changes (of every jail) held in memory only. */
+  unsavedChanges: number;
 }
 
 export interface DaemonApi {

@@ -35,8 +35,8 @@ function invocationText(i: { name: string; params: Record<string, string> }): st
   return params.length === 0 ? i.name : `${i.name}[${params.map(([k, v]) => `${k}=${v}`).join(', ')}]`;
 }
 
-export function banView(b: Ban): BanView {
-  return {
+export function banView(b: Ban, persisted = true): BanView {
+  const view: BanView = {
     jail: b.jail,
     ip: b.ip,
     since: new Date(b.start).toISOString(),
@@ -45,6 +45,8 @@ export function banView(b: Ban): BanView {
     source: b.source,
     reason: b.reason,
   };
+  if (!persisted) view.persisted = false;
+  return view;
 }
 
 /** What the control socket may ask of the running daemon. */
@@ -60,18 +62,19 @@ export function daemonApi(daemon: Daemon, now: () => number): DaemonApi {
       return [...daemon.runtimes.values()].map((rt) => rt.status());
     },
     async list(): Promise<BanView[]> {
-      return daemon.manager.active().sort((a, b) => a.start - b.start).map(banView);
+      return daemon.manager.active().sort((a, b) => a.start - b.start).map((b) => banView(b, daemon.manager.isPersisted(b)));
     },
     async ban(jail, ip, opts): Promise<BanView> {
       const rt = runtime(jail);
       const before = daemon.manager.active(jail).find((b) => b.ip === ip);
       const ban = await daemon.manager.manualBan(jail, ip, opts);
       rt.jail.clearFailures(ban.ip);
-      return before === ban ? { ...banView(ban), existing: true } : banView(ban);
+      const view = banView(ban, daemon.manager.isPersisted(ban));
+      return before === ban ? { ...view, existing: true } : view;
     },
     async unban(opts): Promise<BanView[]> {
       if (opts.jail !== undefined) runtime(opts.jail);
-      return (await daemon.manager.unban(opts)).map(banView);
+      return (await daemon.manager.unban(opts)).map((b) => banView(b));
     },
     async reload(jail?: string) {
       return daemon.reload(jail);

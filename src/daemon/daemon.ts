@@ -141,6 +141,8 @@ export class Daemon {
     for (const rt of this.runtimes.values()) {
       for (const s of rt.status().sources) if (s.state === 'error') out.push(`${rt.name}: ${s.name}: ${s.detail ?? 'error'}`);
     }
+    const p = this.manager.persistenceState();
+    if (p.since !== null) out.push(`state not persisted since ${new Date(p.since).toISOString()}: ${p.pending} ban change(s) in memory only`);
     return out;
   }
 

@@ -150,6 +150,7 @@ export class JailRuntime {
     const c = this.jail.counters();
     const bans = this.deps.manager.active(this.name);
     const stats = this.deps.manager.stats(this.name);
+    const persisted = this.deps.manager.persistenceState();
     const sources: SourceStatus[] = this.source ? this.source.status() : [];
     return {
       jail: this.name,
@@ -166,6 +167,8 @@ export class JailRuntime {
       actions: this.actions.map((a) => a.id),
       tooOld: c.tooOld,
       futureDated: c.future,
+      notPersistedSince: persisted.since === null ? null : new Date(persisted.since).toISOString(),
+      unsavedChanges: persisted.pending,
     };
   }
 

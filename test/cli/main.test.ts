@@ -68,7 +68,7 @@ describe('cli against a control server', () => {
     const lines = r.out.trimEnd().split('\n').map((l) => JSON.parse(l));
     assert.equal(lines.length, 1);
     assert.deepEqual(Object.keys(lines[0]), [
-      'jail', 'enabled', 'backend', 'currentlyFailed', 'totalFailed', 'currentlyBanned', 'totalBanned', 'refusedByVerify', 'banned', 'failing', 'sources', 'actions', 'tooOld', 'futureDated',
+      'jail', 'enabled', 'backend', 'currentlyFailed', 'totalFailed', 'currentlyBanned', 'totalBanned', 'refusedByVerify', 'banned', 'failing', 'sources', 'actions', 'tooOld', 'futureDated', 'notPersistedSince', 'unsavedChanges',
     ]);
     assert.deepEqual(lines[0].failing, [{ ip: '198.51.100.7', count: 3 }]);
     assert.deepEqual(lines[0].sources, [{ name: 'ami', kind: 'ami', state: 'ready', since: Date.UTC(2026, 10, 27, 12, 0, 0) }]);
@@ -156,6 +156,19 @@ describe('cli against a control server', () => {
     assert.equal(r.code, EXIT.OK, r.err);
     assert.deepEqual(api.calls.at(-1), { method: 'ban', args: ['asterisk', '192.0.2.7', { seconds: 3600, force: true }] });
     assert.equal(r.out, 'Banned 192.0.2.7 in asterisk until 2026-11-27 13:00:00 (ban #1).\n');
+  });
+
+  it('a ban the daemon could not persist says so, in words and in JSON', async () => {
+    api.diskFull = true;
+    try {
+      const r = await run('ban', 'asterisk', '192.0.2.9');
+      assert.equal(r.code, EXIT.OK, r.err);
+      assert.match(r.out, /^Banned 192\.0\.2\.9 .*\nNot persisted: the state database cannot be written/);
+      const j = await run('ban', 'asterisk', '192.0.2.10', '--json');
+      assert.equal(JSON.parse(j.out).persisted, false);
+    } finally {
+      api.diskFull = false;
+    }
   });
 
   it('ban --time -1 is permanent', async () => {

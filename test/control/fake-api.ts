@@ -13,6 +13,8 @@ export class FakeApi implements DaemonApi {
   ];
   /** When set, the next call throws it. */
   fail: unknown = null;
+  /** When true, ban answers say the state database did not take the ban. */
+  diskFull = false;
   /** When set, reload waits for it: a request that stays in progress. */
   hold: Promise<void> | null = null;
 
@@ -31,7 +33,7 @@ export class FakeApi implements DaemonApi {
       jail: 'asterisk', enabled: true, backend: 'ami', currentlyFailed: 3, totalFailed: 120, currentlyBanned: this.bans.length,
       totalBanned: 15, refusedByVerify: 1, banned: this.bans.map((b) => b.ip), failing: [{ ip: '198.51.100.7', count: 3 }],
       sources: [{ name: 'ami', kind: 'ami', state: 'ready', since: Date.UTC(2026, 10, 27, 12, 0, 0) }],
-      actions: ['iptables-allports', 'sendmail-whois'], tooOld: 2, futureDated: 0,
+      actions: ['iptables-allports', 'sendmail-whois'], tooOld: 2, futureDated: 0, notPersistedSince: null, unsavedChanges: 0,
     }];
     if (jail !== undefined && jail !== 'asterisk') throw new AsteriskBanError('E_UNKNOWN_JAIL', `no jail named "${jail}"`);
     return all;
@@ -46,6 +48,7 @@ export class FakeApi implements DaemonApi {
     this.record('ban', jail, ip, opts);
     const until = opts.seconds === -1 ? null : new Date(Date.UTC(2026, 10, 27, 12, 0, 0) + (opts.seconds ?? 600) * 1000).toISOString();
     const view: BanView = { jail, ip, since: '2026-11-27T12:00:00.000Z', until, count: 1, source: 'manual', reason: 'manual ban' };
+    if (this.diskFull) view.persisted = false;
     this.bans.push(view);
     return view;
   }
