@@ -17,6 +17,8 @@ export interface FrameCheck {
   event: string | null;
   /** Every security header exactly once, Event first and once, Privilege security,all. */
   whole: boolean;
+  /** Every security header at least once (repeats allowed): nothing of Asterisk's own is missing. */
+  complete: boolean;
   /** Carries a Privilege header (a frame Asterisk started) rather than a continuation the attacker's blank line cut off. */
   headed: boolean;
   /** A value holds a bare CR/LF, or a header repeats: someone wrote into a field. */
@@ -69,13 +71,16 @@ class Checker {
   result(tampered: boolean): FrameCheck {
     const c = this.counts;
     let whole = this.event !== null && c[9] === 1 && this.privilege === SECURITY_PRIVILEGE;
+    let complete = true;
     for (let i = 0; i < 9; i++) {
       if (c[i]! > 1) tampered = true;
       if (c[i] !== 1) whole = false;
+      if (c[i] === 0) complete = false;
     }
     return {
       event: this.event,
       whole,
+      complete,
       headed: c[0]! > 0,
       tampered,
       remote: this.remote,

@@ -81,7 +81,9 @@ export class EventInterpreter {
       return;
     }
     if (!isSecurity(check)) return; // another class of event (read = all)
-    if (check.remote === null) {
+    // A frame missing some of Asterisk's own headers was cut by an injected blank
+    // line: a RemoteAddress in it is the attacker's; the real one is in the tail.
+    if (check.remote === null || !check.complete) {
       this.pending = { check, pieces: 0 };
       return;
     }

@@ -216,3 +216,15 @@ describe('unanswered challenges', () => {
     assert.deepEqual(c.failures.slice(1).map((f) => `${f.ip} ${f.reason}`), [`203.0.113.9 ${CHALLENGE_REASON}`, `203.0.113.9 ${CHALLENGE_REASON}`]);
   });
 });
+
+describe('an injected blank line before Asterisk\'s own headers', () => {
+  it('a cut frame carrying a RemoteAddress of the attacker\'s waits for the tail; the tail names who is counted', () => {
+    // AccountID and SessionID (a SIP user name and Call-ID) are attacker-written.
+    const account = 'x\r\nRemoteAddress: IPV4/UDP/10.99.99.98/5060';
+    const session = 'y\r\n\r\nEvent: InvalidPassword';
+    const { failures } = interpret(securityEvent({ ip: '203.0.113.77', account, session }) + securityEvent({ ip: '203.0.113.9' }));
+    const ips = failures.map((f) => f.ip);
+    assert.ok(!ips.includes('10.99.99.98'), `a victim was counted: ${ips.join(' ')}`);
+    assert.ok(ips.includes('203.0.113.9'), 'the next event still counts');
+  });
+});
