@@ -14,6 +14,8 @@ interface Pending {
   check: FrameCheck;
   /** Frames seen since: all attacker text until the one holding Asterisk's tail. */
   pieces: number;
+  /** Header-only pieces with a RemoteAddress, in this read: one is Asterisk's tail; several, no telling which. */
+  tails: string[];
 }
 
 // Asterisk writes LocalAddress/RemoteAddress after the attacker's fields, so the
@@ -29,6 +31,12 @@ export class EventInterpreter {
   private readonly throttled: ThrottledLog;
   private readonly challenges: ChallengeTracker | null;
   private pending: Pending | null = null;
+  /**
+   * A whole-looking frame, held to the end of the read it came in: Asterisk
+   * writes an event at once, so a header-only tail right behind it in the
+   * same read means an injected blank line cut it and forged its end.
+   */
+  private held: FrameCheck | null = null;
   /** Frames that counted as failures, tampered frames, dropped frames: for tests and status. */
   readonly counts = { failures: 0, successes: 0, tampered: 0, dropped: 0 };
 
@@ -48,7 +56,17 @@ export class EventInterpreter {
 
   /** The connection ended: a half-received event can no longer be completed. */
   reset(): void {
+    this.endOfRead();
     if (this.pending) this.giveUp('connection ended inside a split event');
+  }
+
+  /** Nothing more in this read: a held frame had no forged end after all. */
+  endOfRead(): void {
+    this.settlePending();
+    const h = this.held;
+    if (!h) return;
+    this.held = null;
+    this.release(h);
   }
 
   stop(): void {
@@ -62,6 +80,16 @@ export class EventInterpreter {
   }
 
   private checked(check: FrameCheck, firstLine: string): void {
+    const held = this.held;
+    if (held) {
+      this.held = null;
+      if (!check.headed && check.remote !== null) {
+        // Its end was forged: settled with the tails that follow, like any split event.
+        this.pending = { check: held, pieces: 1, tails: [check.remote] };
+        return;
+      }
+      this.release(held);
+    }
     if (this.pending) {
       this.continuePending(check);
       return;
@@ -71,8 +99,7 @@ export class EventInterpreter {
       return;
     }
     if (check.whole) {
-      if (check.tampered) this.tamper(check.remote, check.event, 'a field holds a line break');
-      this.handleWhole(check);
+      this.held = check;
       return;
     }
     if (!check.headed) {
@@ -84,13 +111,18 @@ export class EventInterpreter {
     // A frame missing some of Asterisk's own headers was cut by an injected blank
     // line: a RemoteAddress in it is the attacker's; the real one is in the tail.
     if (check.remote === null || !check.complete) {
-      this.pending = { check, pieces: 0 };
+      this.pending = { check, pieces: 0, tails: [] };
       return;
     }
     // Repeated headers: the attacker wrote lines into a field before Asterisk's own,
     // so the last RemoteAddress is the real one.
     this.tamper(check.remote, check.event, 'header repeated');
     this.countFailure(check, check.remote, check.event);
+  }
+
+  private release(check: FrameCheck): void {
+    if (check.tampered) this.tamper(check.remote, check.event, 'a field holds a line break');
+    this.handleWhole(check);
   }
 
   private handleWhole(check: FrameCheck): void {
@@ -115,24 +147,41 @@ export class EventInterpreter {
   }
 
   /**
-   * The tail is the first header-only frame holding a RemoteAddress. Known
-   * limit: an attacker who writes two blank lines and, between them, a
-   * header-only piece with its own RemoteAddress gets that piece taken as the
-   * tail; nothing in the text tells it from Asterisk's (the recording shows
-   * only one injected blank line). Such events are counted as tampered, and
-   * `verify = conntrack` refuses a ban of an address that never sent packets.
+   * The tail is the header-only frame holding a RemoteAddress. An attacker who
+   * writes two blank lines with a header-only piece of their own between them
+   * makes two such frames, and nothing in the text tells Asterisk's from
+   * theirs: with more than one in the read, the event counts for no one.
+   * Asterisk writes an event at once, so its pieces arrive in one read.
    */
   private continuePending(check: FrameCheck): void {
     const p = this.pending!;
     p.pieces++;
     if (!check.headed && check.remote !== null) {
-      this.pending = null;
-      this.tamper(check.remote, p.check.event, 'event split by an injected blank line; rejoined');
-      this.countFailure(p.check, check.remote, p.check.event);
+      p.tails.push(check.remote);
+      if (p.pieces >= MAX_PIECES) this.settlePending();
+      return;
+    }
+    // The next event after a tail: the split one is settled, this one read as usual.
+    if (p.tails.length > 0 && check.headed) {
+      this.settlePending();
+      this.checked(check, '');
       return;
     }
     // Anything else before the tail, even a frame that looks whole, is text the attacker wrote.
     if (p.pieces >= MAX_PIECES) this.giveUp('split event without its tail');
+  }
+
+  /** A split event at the end of its read: counted with its one tail, or for no one when the attacker forged more. */
+  private settlePending(): void {
+    const p = this.pending;
+    if (!p || p.tails.length === 0) return;
+    this.pending = null;
+    if (p.tails.length > 1) {
+      this.tamper(p.tails.at(-1)!, p.check.event, `split by injected blank lines into ${p.tails.length} pieces naming addresses: counted for none`);
+      return;
+    }
+    this.tamper(p.tails[0]!, p.check.event, 'event split by an injected blank line; rejoined');
+    this.countFailure(p.check, p.tails[0]!, p.check.event);
   }
 
   private giveUp(why: string): void {

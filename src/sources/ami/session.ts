@@ -27,6 +27,8 @@ export interface SessionHandlers {
   status(next: SessionStatus, prev: SessionStatus): void;
   /** The connection ended; a half-received event can no longer complete. */
   lost?(): void;
+  /** Every frame of one read from the socket has been handed over. */
+  endOfRead?(): void;
 }
 
 /**
@@ -116,6 +118,7 @@ export class AmiSession {
         this.lastSeenMs = this.clock.now();
         try {
           splitter.push(chunk);
+          this.handlers.endOfRead?.();
         } catch (err) {
           this.logger.warn(this.scrubbed(err instanceof Error ? err.message : String(err)), { jail: this.opts.jail });
           conn.destroy();

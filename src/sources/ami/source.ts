@@ -54,6 +54,7 @@ export class AmiSource implements Source {
           for (const l of this.listeners) l(next, prev);
         },
         lost: () => this.interpreter.reset(),
+        endOfRead: () => this.interpreter.endOfRead(),
       },
       opts.clock,
       this.logger,

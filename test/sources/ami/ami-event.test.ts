@@ -227,4 +227,23 @@ describe('an injected blank line before Asterisk\'s own headers', () => {
     assert.ok(!ips.includes('10.99.99.98'), `a victim was counted: ${ips.join(' ')}`);
     assert.ok(ips.includes('203.0.113.9'), 'the next event still counts');
   });
+
+  it('a forged end that makes the frame look whole is undone by the real tail in the same read', () => {
+    const account = 'x\r\nSessionID: s\r\nLocalAddress: IPV4/UDP/192.0.2.1/5060\r\nRemoteAddress: IPV4/UDP/10.99.99.97/5060\r\n';
+    const { failures, interpreter } = interpret(securityEvent({ ip: '203.0.113.78', account }) + securityEvent({ ip: '203.0.113.9' }));
+    assert.deepEqual(failures.map((f) => f.ip), ['203.0.113.78', '203.0.113.9']);
+    assert.equal(interpreter.counts.tampered, 1);
+  });
+
+  it('a whole event at the end of a read counts at once, with no wait for more', () => {
+    const { failures } = interpret(securityEvent({ ip: '203.0.113.79' }));
+    assert.deepEqual(failures.map((f) => f.ip), ['203.0.113.79']);
+  });
+
+  it('two header-only pieces with addresses after injected blank lines: counted for no one', () => {
+    const account = '\r\n\r\nRemoteAddress: IPV4/UDP/10.99.99.96/5060\r\n\r\n';
+    const { failures, interpreter } = interpret(securityEvent({ ip: '203.0.113.80', account }) + securityEvent({ ip: '203.0.113.9' }));
+    assert.deepEqual(failures.map((f) => f.ip), ['203.0.113.9']);
+    assert.ok(interpreter.counts.tampered >= 1);
+  });
 });

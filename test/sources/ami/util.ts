@@ -42,6 +42,7 @@ export function interpret(text: string, ami: Partial<AmiSettings> = {}, clock: C
     oversized: () => undefined,
   });
   splitter.push(text.startsWith(BANNER) ? text : `${BANNER}\r\n${text}`);
+  interpreter.endOfRead();
   return { failures, successes, interpreter, lines };
 }
 
