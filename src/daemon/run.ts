@@ -61,7 +61,8 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
       if (stopping) return;
       stopping = true;
       logger.info(`${signal}: stopping`);
-      void notifySystemd(logger, { stopping: true, status: 'stopping' });
+      // Awaited before exiting: a process gone first leaves systemd-notify nothing to speak for.
+      const told = notifySystemd(logger, { stopping: true, status: 'stopping' });
       const deadline = setTimeout(() => {
         const killed = killChildren();
         logger.error(`clean stop took over ${STOP_DEADLINE_MS / 1000} s; exiting anyway${killed ? ` (killed ${killed} command(s) still running)` : ''}`);
@@ -75,6 +76,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
         await daemon.stop().catch((err: Error) => logger.error(`stop: ${err.message}`));
         clearTimeout(deadline);
         // A mail or whois still running after the actions gave up on it would keep the process alive.
+        await told;
         const killed = killChildren();
         logger.info(`stopped${killed ? ` (killed ${killed} command(s) still running)` : ''}`);
         resolve(0);
