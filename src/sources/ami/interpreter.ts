@@ -71,6 +71,7 @@ export class EventInterpreter {
 
   stop(): void {
     this.pending = null;
+    this.held = null;
     this.challenges?.stop();
   }
 
@@ -114,15 +115,20 @@ export class EventInterpreter {
       this.pending = { check, pieces: 0, tails: [] };
       return;
     }
-    // Repeated headers: the attacker wrote lines into a field before Asterisk's own,
-    // so the last RemoteAddress is the real one.
-    this.tamper(check.remote, check.event, 'header repeated');
-    this.countFailure(check, check.remote, check.event);
+    // Repeated headers, every one of Asterisk's present: held like a whole frame,
+    // since a tail behind it in the same read would mean its end was forged too.
+    this.held = check;
   }
 
   private release(check: FrameCheck): void {
-    if (check.tampered) this.tamper(check.remote, check.event, 'a field holds a line break');
-    this.handleWhole(check);
+    if (check.whole) {
+      if (check.tampered) this.tamper(check.remote, check.event, 'a field holds a line break');
+      this.handleWhole(check);
+      return;
+    }
+    // The attacker wrote lines into a field before Asterisk's own, so the last RemoteAddress is the real one.
+    this.tamper(check.remote, check.event, 'header repeated');
+    this.countFailure(check, check.remote, check.event);
   }
 
   private handleWhole(check: FrameCheck): void {

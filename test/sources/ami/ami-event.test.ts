@@ -246,4 +246,10 @@ describe('an injected blank line before Asterisk\'s own headers', () => {
     assert.deepEqual(failures.map((f) => f.ip), ['203.0.113.9']);
     assert.ok(interpreter.counts.tampered >= 1);
   });
+
+  it('a forged end with a repeated RemoteAddress is undone by the real tail too', () => {
+    const account = 'x\r\nSessionID: s\r\nLocalAddress: IPV4/UDP/192.0.2.1/5060\r\nRemoteAddress: IPV4/UDP/10.99.99.95/5060\r\nRemoteAddress: IPV4/UDP/10.99.99.94/5060\r\n';
+    const { failures } = interpret(securityEvent({ ip: '203.0.113.81', account }) + securityEvent({ ip: '203.0.113.9' }));
+    assert.deepEqual(failures.map((f) => f.ip), ['203.0.113.81', '203.0.113.9']);
+  });
 });
