@@ -42,7 +42,7 @@ export class BanPersistence {
       this.undeleted.delete(k);
       this.unsaved.set(k, b);
     }
-    this.write();
+    this.writeUnlessFailing();
   }
 
   delete(keys: BanKey[]): void {
@@ -51,7 +51,14 @@ export class BanPersistence {
       this.unsaved.delete(k);
       this.undeleted.set(k, { jail: b.jail, ip: b.ip });
     }
-    this.write();
+    this.writeUnlessFailing();
+  }
+
+  // During an outage only the retry timer writes: retrying the whole backlog
+  // with every new ban would cost a failing transaction of it per ban.
+  private writeUnlessFailing(): void {
+    if (this.since === null) this.write();
+    else this.publish();
   }
 
   /** Bookkeeping only (restore re-applies anyway): skipped while the database refuses writes. */
