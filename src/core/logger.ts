@@ -57,7 +57,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const stderr = (): winston.transport => new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] });
   let transport: winston.transport;
   let fallback: string | null = null;
-  if (upper === 'CONSOLE' || upper === 'STDERR' || upper === 'JOURNAL') {
+  if (logsToStderr(upper)) {
     transport = stderr();
   } else if (upper === 'SYSLOG') {
     const sys = syslogStream();
@@ -73,6 +73,12 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const logger = winston.createLogger({ level: opts.level ?? 'info', format, transports: [transport] });
   if (fallback !== null) logger.error(`cannot write to logtarget ${target}: ${fallback}; logging to stderr instead`);
   return logger;
+}
+
+/** Whether a logtarget writes to stderr (console, stderr, journal). */
+export function logsToStderr(target: string): boolean {
+  const upper = target.toUpperCase();
+  return upper === 'CONSOLE' || upper === 'STDERR' || upper === 'JOURNAL';
 }
 
 /** systemd connects stderr to the journal and says so in JOURNAL_STREAM (device:inode of that stream). */

@@ -1,7 +1,7 @@
 import { killChildren } from '../actions/exec.js';
 import { systemClock } from '../core/clock.js';
 import { AsteriskBanError } from '../core/errors.js';
-import { createLogger, reopenLogFiles, type Logger } from '../core/logger.js';
+import { createLogger, logsToStderr, reopenLogFiles, type Logger } from '../core/logger.js';
 import { checkConfig } from '../cli/check-config.js';
 import { ControlServer } from '../control/server.js';
 import { startMetricsServer, type MetricsServer } from '../control/metrics-server.js';
@@ -101,10 +101,6 @@ function fatal(logger: Logger, err: unknown, what: string, target: string): numb
   const msg = err instanceof AsteriskBanError ? `${err.code}: ${err.describe()}` : err instanceof Error ? err.message : String(err);
   logger.error(`${what}: ${msg}`);
   // systemd shows stderr when it restarts us; a log file or syslog alone would hide why.
-  if (!writesToStderr(target)) process.stderr.write(`asterisk-ban: ${what}: ${msg}\n`);
+  if (!logsToStderr(target)) process.stderr.write(`asterisk-ban: ${what}: ${msg}\n`);
   return 1;
-}
-
-function writesToStderr(target: string): boolean {
-  return ['CONSOLE', 'STDERR', 'JOURNAL'].includes(target.toUpperCase());
 }
