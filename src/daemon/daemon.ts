@@ -113,9 +113,10 @@ export class Daemon {
       if (only !== undefined && name !== only) continue;
       const old = this.runtimes.get(name);
       if (old && sameSettings(old.settings, js)) continue;
-      if (old) await old.stopSource();
+      // Built before the old one stops: a source and actions built the same are carried over,
+      // running, so that the AMI session and the bans in the kernel never go away.
       const rt = await JailRuntime.create(js, this.deps(), old);
-      // Actions built the same stay as they are, bans in place: only the others are torn down.
+      if (old) await old.stopSource();
       if (old) await old.stopActions(rt.actions);
       this.runtimes.set(name, rt);
       touchJailSeries(name);

@@ -14,6 +14,7 @@ import { AutoSource } from '../sources/failover.js';
 import { LogSource } from '../sources/logfile/source.js';
 import type { PositionStore } from '../sources/logfile/positions.js';
 import type { Source, SourceEvents, SourceStatus } from '../sources/types.js';
+import { sourceFingerprint } from '../sources/fingerprint.js';
 import type { JailStatus } from '../control/api.js';
 import { BanGate, type PacketWitness } from './ban-gate.js';
 import { SuspectGate } from './suspect-gate.js';
@@ -43,6 +44,11 @@ export class JailRuntime {
   /** What each action was built from; a reload keeps those it would build the same. */
   private readonly fingerprints = new Map<Action, string>();
   private source: Source | null;
+  private readonly sourcePrint: string;
+  /** Where the source's failures go: handed on to the successor that carries the source over. */
+  private route: { to: JailRuntime };
+  /** Carried over from the runtime this one replaces, already running. */
+  private sourceRunning = false;
   private readonly logger: Logger;
 
   private constructor(
@@ -80,7 +86,25 @@ export class JailRuntime {
       this.fingerprints.set(action, print);
       return action;
     });
-    this.source = this.buildSource(settings);
+    this.sourcePrint = sourceFingerprint(settings);
+    this.route = { to: this };
+    const carried = previous?.sourcePrint === this.sourcePrint ? previous.takeSource() : null;
+    if (carried) {
+      this.source = carried.source;
+      this.route = carried.route;
+      this.sourceRunning = true;
+    } else {
+      this.source = this.buildSource(settings);
+    }
+  }
+
+  /** Gives this runtime's running source to its successor; stopSource() then has nothing to stop. */
+  private takeSource(): { source: Source; route: { to: JailRuntime } } | null {
+    const source = this.source;
+    if (!source || !this.sourceRunning) return null;
+    this.source = null;
+    this.sourceRunning = false;
+    return { source, route: this.route };
   }
 
   /** A new runtime; given the one it replaces, it keeps its counts and the actions it would build the same. */
@@ -111,13 +135,17 @@ export class JailRuntime {
   }
 
   async startSource(): Promise<void> {
-    if (!this.source) return;
+    // A carried-over source has been feeding the previous runtime (the same Jail) all along: from now on, this one.
+    this.route.to = this;
+    if (!this.source || this.sourceRunning) return;
+    this.sourceRunning = true;
     await this.source.start();
   }
 
   async stopSource(): Promise<void> {
     const s = this.source;
     this.source = null;
+    this.sourceRunning = false;
     if (s) await s.stop();
   }
 
@@ -173,9 +201,10 @@ export class JailRuntime {
   }
 
   private buildSource(s: JailSettings): Source | null {
+    const route = this.route;
     const events: SourceEvents = {
-      failure: (f) => (f.suspect ? this.suspects.submit(f) : this.jail.addFailure(f)),
-      success: (ip) => this.jail.clearFailures(ip),
+      failure: (f) => (f.suspect ? route.to.suspects.submit(f) : route.to.jail.addFailure(f)),
+      success: (ip) => route.to.jail.clearFailures(ip),
     };
     const common = { jail: s.name, clock: this.deps.clock, logger: this.logger, events };
     // The settings loader guarantees what each backend needs: an AMI account
