@@ -2,20 +2,27 @@ import type { Logger } from '../core/logger.js';
 import type { CommandRunner } from './exec.js';
 import { parseAddress } from '../core/address.js';
 
+export const CONNTRACK_FLUSH_LIMIT = 32;
+const PARALLEL = 4;
+/** Addresses waiting for their flows to be deleted beyond which new ones rely on rule order. */
+const BACKLOG_LIMIT = 256;
+
 /**
  * Ends tracked flows of freshly banned addresses. Our rules already sit
  * before a typical `ESTABLISHED,RELATED -j ACCEPT` (first in INPUT, or an nft
  * base chain where a drop is final whatever another table accepts), so this
  * is the second line of defence for rulesets that later put an accept above
  * us. conntrack(8) has no batch mode for -D: two processes per address, so it
- * runs only for small batches (a flood's big batches rely on rule order) and
- * a few at a time.
+ * runs only for small batches (a flood's big batches rely on rule order), a
+ * few at a time, from one bounded queue per action. Actions call it after
+ * their serial section: those processes take tens of milliseconds under
+ * load, and the next batch must not wait for them to reach the kernel.
  */
-export const CONNTRACK_FLUSH_LIMIT = 32;
-const PARALLEL = 4;
-
 export class ConntrackFlusher {
   private missing = false;
+  private readonly queue: Array<{ ip: string; done: () => void }> = [];
+  private workers = 0;
+  skipped = 0;
 
   constructor(
     private readonly run: CommandRunner,
@@ -24,36 +31,57 @@ export class ConntrackFlusher {
     private readonly limit = CONNTRACK_FLUSH_LIMIT,
   ) {}
 
-  /** Never throws: the ban itself has already succeeded. */
-  async forget(ips: readonly string[]): Promise<void> {
-    if (this.missing || ips.length === 0) return;
-    if (ips.length > this.limit) {
-      this.logger.debug(`conntrack: ${ips.length} addresses banned at once; relying on rule order instead of deleting flows`);
-      return;
+  /** Resolves once the flows of these addresses are deleted (or given up on). Never throws: the ban itself has already succeeded. */
+  forget(ips: readonly string[]): Promise<void> {
+    if (this.missing || ips.length === 0) return Promise.resolve();
+    if (ips.length > this.limit || this.queue.length + ips.length > BACKLOG_LIMIT) {
+      this.skipped += ips.length;
+      this.logger.debug(`conntrack: ${ips.length} addresses banned at once (${this.queue.length} waiting); relying on rule order instead of deleting flows`);
+      return Promise.resolve();
     }
-    const queue = ips.filter((ip) => parseAddress(ip)?.text === ip);
-    const worker = async (): Promise<void> => {
-      for (let ip = queue.shift(); ip !== undefined; ip = queue.shift()) {
-        const family = ip.includes(':') ? 'ipv6' : 'ipv4';
-        try {
-          // Exit status 1 means "0 flow entries deleted". Flows the attacker opened go first; then
-          // flows "opened" by our own replies: a reply sent for a packet that arrived just before the
-          // first delete creates a pbx→attacker entry, and the attacker's packets would match it as
-          // ESTABLISHED again.
-          for (const side of ['-s', '-d']) {
-            await this.run(this.binary, ['-D', '-f', family, side, ip], { okCodes: [1], timeoutMs: 5_000 });
-          }
-        } catch (e) {
-          const msg = (e as Error).message;
-          if (/cannot run|ENOENT/.test(msg)) {
-            this.missing = true;
-            this.logger.warn('conntrack: the conntrack tool is not installed; running flows of banned addresses end only by rule order');
-            return;
-          }
-          this.logger.warn(`conntrack: could not delete flows of ${ip}: ${msg}`);
-        }
+    const valid = ips.filter((ip) => parseAddress(ip)?.text === ip);
+    if (valid.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      let left = valid.length;
+      const done = () => {
+        if (--left === 0) resolve();
+      };
+      for (const ip of valid) this.queue.push({ ip, done });
+      while (this.workers < PARALLEL && this.workers < this.queue.length) void this.work();
+    });
+  }
+
+  private async work(): Promise<void> {
+    this.workers++;
+    try {
+      for (let job = this.queue.shift(); job !== undefined; job = this.queue.shift()) {
+        await this.deleteFlows(job.ip);
+        job.done();
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(PARALLEL, queue.length) }, worker));
+    } finally {
+      this.workers--;
+    }
+  }
+
+  private async deleteFlows(ip: string): Promise<void> {
+    if (this.missing) return;
+    const family = ip.includes(':') ? 'ipv6' : 'ipv4';
+    try {
+      // Exit status 1 means "0 flow entries deleted". Flows the attacker opened go first; then
+      // flows "opened" by our own replies: a reply sent for a packet that arrived just before the
+      // first delete creates a pbx→attacker entry, and the attacker's packets would match it as
+      // ESTABLISHED again.
+      for (const side of ['-s', '-d']) {
+        await this.run(this.binary, ['-D', '-f', family, side, ip], { okCodes: [1], timeoutMs: 5_000 });
+      }
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (/cannot run|ENOENT/.test(msg)) {
+        this.missing = true;
+        this.logger.warn('conntrack: the conntrack tool is not installed; running flows of banned addresses end only by rule order');
+        return;
+      }
+      this.logger.warn(`conntrack: could not delete flows of ${ip}: ${msg}`);
+    }
   }
 }

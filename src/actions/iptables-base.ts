@@ -218,15 +218,17 @@ export abstract class IptablesBase implements Action {
     });
   }
 
-  ban(bans: Ban[], _opts: BanOptions): Promise<void> {
-    return this.serial.run(async () => {
+  async ban(bans: Ban[], _opts: BanOptions): Promise<void> {
+    const added = await this.serial.run(async () => {
       const batch = splitBans(bans, this.deps.logger, this.id, this.deps.clock.now());
       for (const family of [4, 6] as const) {
         const ips = family === 4 ? batch.v4 : batch.v6;
         if (this.active(family, ips)) await this.addAddresses(family, ips, batch.seconds);
       }
-      if (this.params.flushConntrack) await this.flusher.forget([...batch.v4, ...batch.v6]);
+      return [...batch.v4, ...batch.v6];
     });
+    // Outside the serial queue: the next batch goes into the kernel while these flows are deleted.
+    if (this.params.flushConntrack) await this.flusher.forget(added);
   }
 
   unban(bans: Ban[]): Promise<void> {

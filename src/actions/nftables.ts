@@ -161,8 +161,8 @@ export class Nftables implements Action {
     });
   }
 
-  ban(bans: Ban[], opts: BanOptions): Promise<void> {
-    return this.serial.run(async () => {
+  async ban(bans: Ban[], opts: BanOptions): Promise<void> {
+    const added = await this.serial.run(async () => {
       const batch = splitBans(bans, this.deps.logger, this.id, this.deps.clock.now());
       // A restored ban keeps its end, so an element already in the set is
       // right as it is: a plain add (a no-op for it) is enough.
@@ -172,8 +172,10 @@ export class Nftables implements Action {
       await this.nft(lines);
       for (const ip of batch.v4) this.banned[4].add(ip);
       for (const ip of batch.v6) this.banned[6].add(ip);
-      if (this.params.flushConntrack) await this.flusher.forget([...batch.v4, ...batch.v6]);
+      return [...batch.v4, ...batch.v6];
     });
+    // Outside the serial queue: the next batch goes into the kernel while these flows are deleted.
+    if (this.params.flushConntrack) await this.flusher.forget(added);
   }
 
   unban(bans: Ban[]): Promise<void> {
