@@ -42,6 +42,12 @@ export function splitBans(bans: readonly Ban[], logger: Logger, action: string, 
   return out;
 }
 
+/** Of the addresses a gathered batch applied, those of these bans (in the order applied). */
+export function ownAddresses(bans: readonly Ban[], applied: readonly string[]): string[] {
+  const mine = new Set(bans.map((b) => parseAddress(b.ip)?.text));
+  return applied.filter((ip) => mine.has(ip));
+}
+
 /** Canonicalises addresses read back from the kernel; drops what we would never have written. */
 export function canonical(texts: Iterable<string>): string[] {
   const out: string[] = [];

@@ -3,7 +3,7 @@ import type { Ban } from '../core/types.js';
 import { spawnRunner, netnsRunner, type CommandRunner } from './exec.js';
 import type { FirewallParams } from './params.js';
 import { multiportChunks } from './ports.js';
-import { splitBans } from './batch.js';
+import { splitBans, ownAddresses } from './batch.js';
 import { ConntrackFlusher } from './conntrack.js';
 import { Serial } from './serial.js';
 
@@ -219,8 +219,8 @@ export abstract class IptablesBase implements Action {
   }
 
   async ban(bans: Ban[], _opts: BanOptions): Promise<void> {
-    const added = await this.serial.run(async () => {
-      const batch = splitBans(bans, this.deps.logger, this.id, this.deps.clock.now());
+    const added = await this.serial.gather(bans, async (all: Ban[]) => {
+      const batch = splitBans(all, this.deps.logger, this.id, this.deps.clock.now());
       for (const family of [4, 6] as const) {
         const ips = family === 4 ? batch.v4 : batch.v6;
         if (this.active(family, ips)) await this.addAddresses(family, ips, batch.seconds);
@@ -228,7 +228,7 @@ export abstract class IptablesBase implements Action {
       return [...batch.v4, ...batch.v6];
     });
     // Outside the serial queue: the next batch goes into the kernel while these flows are deleted.
-    if (this.params.flushConntrack) await this.flusher.forget(added);
+    if (this.params.flushConntrack) await this.flusher.forget(ownAddresses(bans, added));
   }
 
   unban(bans: Ban[]): Promise<void> {

@@ -4,7 +4,7 @@ import type { Invocation } from '../settings/types.js';
 import { spawnRunner, netnsRunner, type CommandRunner } from './exec.js';
 import { jailFirewallParams, type FirewallParams } from './params.js';
 import { nftPortSet } from './ports.js';
-import { splitBans, canonical, chunk } from './batch.js';
+import { splitBans, canonical, chunk, ownAddresses } from './batch.js';
 import { ConntrackFlusher } from './conntrack.js';
 import { Serial } from './serial.js';
 import { CHAIN_PREFIX } from './iptables-base.js';
@@ -162,8 +162,8 @@ export class Nftables implements Action {
   }
 
   async ban(bans: Ban[], opts: BanOptions): Promise<void> {
-    const added = await this.serial.run(async () => {
-      const batch = splitBans(bans, this.deps.logger, this.id, this.deps.clock.now());
+    const apply = async (all: Ban[]) => {
+      const batch = splitBans(all, this.deps.logger, this.id, this.deps.clock.now());
       // A restored ban keeps its end, so an element already in the set is
       // right as it is: a plain add (a no-op for it) is enough.
       const lines = opts.restored
@@ -173,9 +173,10 @@ export class Nftables implements Action {
       for (const ip of batch.v4) this.banned[4].add(ip);
       for (const ip of batch.v6) this.banned[6].add(ip);
       return [...batch.v4, ...batch.v6];
-    });
+    };
+    const added = opts.restored ? await this.serial.run(() => apply(bans)) : await this.serial.gather(bans, apply);
     // Outside the serial queue: the next batch goes into the kernel while these flows are deleted.
-    if (this.params.flushConntrack) await this.flusher.forget(added);
+    if (this.params.flushConntrack) await this.flusher.forget(ownAddresses(bans, added));
   }
 
   unban(bans: Ban[]): Promise<void> {

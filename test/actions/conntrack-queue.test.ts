@@ -47,4 +47,28 @@ for (const action of ['nftables-allports', 'iptables-allports']) {
     fake.release();
     await Promise.all([first, second]);
   });
+
+  test(`${action}: bans that arrive while a firewall command runs share the next command`, async () => {
+    const clock = new ManualClock(Date.now());
+    let slow!: () => void;
+    let commands = 0;
+    const run: CommandRunner = async (file, args, opts) => {
+      if (file === 'conntrack') return { stdout: '', stderr: '', code: 0 };
+      if (`${args.join(' ')} ${opts?.input ?? ''}`.includes('203.0.113.')) {
+        commands++;
+        if (commands === 1) await new Promise<void>((r) => (slow = r));
+      }
+      return { stdout: file === 'nft' && args.includes('list') ? '{"nftables":[]}' : '', stderr: '', code: 0 };
+    };
+    const a = createAction({ name: action, params: { name: 'asterisk' }, file: 'jail.local', line: 1 }, { jail: defaultJailSettings('asterisk'), logger: silentLogger(), clock, env: {}, run });
+    await a.start();
+    const bans = [a.ban([ban('203.0.113.10', clock.now())], { restored: false })];
+    await new Promise((r) => setTimeout(r, 20));
+    for (let i = 11; i < 31; i++) bans.push(a.ban([ban(`203.0.113.${i}`, clock.now())], { restored: false }));
+    await new Promise((r) => setTimeout(r, 20));
+    slow();
+    await Promise.all(bans);
+    // iptables applies v4 in one restore; its ipset or rule batches are per family: still one command for the twenty.
+    assert.equal(commands, 2, 'one command for the first ban, one for the twenty that waited');
+  });
 }
