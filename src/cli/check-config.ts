@@ -9,6 +9,8 @@ import { compileIncrement } from '../bans/increment.js';
 import { createAction, validateInvocation } from '../actions/registry.js';
 import { systemClock } from '../core/clock.js';
 import { silentLogger } from '../core/logger.js';
+import { readTrustedPeers } from '../asterisk/peers.js';
+import { printable } from '../core/address.js';
 
 export interface CheckResult {
   settings: Settings | null;
@@ -116,6 +118,9 @@ export function checkConfig(dir: string, env: NodeJS.ProcessEnv = process.env): 
 
 export async function checkConfigCommand(opts: { config: string; dump?: boolean }, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const result = checkConfig(opts.config);
+  const peers = result.settings?.jails.some((j) => j.enabled && j.ignoreAsteriskPeers) ? readTrustedPeers(result.settings.daemon.asteriskConfig) : null;
+  // Asterisk's files are not ours: what is wrong in them is worth knowing, never a reason to refuse to run.
+  for (const w of peers?.warnings ?? []) result.warnings.push(`${w.file}${w.line ? `:${w.line}` : ''}: ${w.message}`);
   for (const w of result.warnings) err.write(`warning: ${w}\n`);
   if (result.errors.length > 0) {
     for (const e of result.errors) err.write(`error: ${e.describe()}\n`);
@@ -128,6 +133,10 @@ export async function checkConfigCommand(opts: { config: string; dump?: boolean 
   }
   const jails = result.settings!.jails.filter((j) => j.enabled).map((j) => j.name);
   out.write(`OK: ${opts.config}: ${jails.length} jail(s) enabled${jails.length ? ` (${jails.join(', ')})` : ''}\n`);
+  if (peers) {
+    out.write(peers.found ? `${peers.peers.length} peer(s) Asterisk trusts in ${peers.dir}, never banned:\n` : `no Asterisk configuration at ${peers.dir}: no trusted peers learned\n`);
+    for (const p of peers.peers) out.write(`  ${printable(p.entry)}  (${p.origin})\n`);
+  }
   return 0;
 }
 
@@ -142,7 +151,7 @@ function dumpJail(j: JailSettings): Record<string, unknown> {
     Object.fromEntries(Object.entries(params).map(([k, v]) => [k, /pass|secret|token/i.test(k) ? '(hidden)' : v.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:(hidden)@')]));
   return {
     jail: j.name, enabled: j.enabled, backend: j.backend, maxretry: j.maxretry, findtime: j.findtime, bantime: j.bantime,
-    ignoreip: j.ignoreip, ignoreself: j.ignoreself, verify: j.verify, logpath: j.logpath.map(located),
+    ignoreip: j.ignoreip, ignoreself: j.ignoreself, ignoreAsteriskPeers: j.ignoreAsteriskPeers, ignoreRecentSuccess: j.ignoreRecentSuccess, verify: j.verify, logpath: j.logpath.map(located),
     filter: j.filter ? { name: j.filter.name, params: j.filter.params } : null,
     actions: j.actions.map((a) => ({ name: a.name, params: hidden(a.params) })),
     ami: { host: j.ami.host, port: j.ami.port, username: j.ami.username, secret: j.ami.secret ? '(set)' : '(not set)' },

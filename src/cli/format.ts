@@ -48,6 +48,8 @@ export function jailJson(j: JailStatus): string {
     currentlyBanned: j.currentlyBanned, totalBanned: j.totalBanned, refusedByVerify: j.refusedByVerify,
     banned: j.banned, failing: j.failing ?? [], sources: j.sources, actions: j.actions,
     tooOld: j.tooOld ?? 0, futureDated: j.futureDated ?? 0, notPersistedSince: j.notPersistedSince ?? null, unsavedChanges: j.unsavedChanges ?? 0,
+    trustedPeers: j.trustedPeers ?? [], recentSuccess: j.recentSuccess ?? 0,
+    asteriskLogDiscarded: j.asteriskLogDiscarded ?? 0, asteriskLogDiscardingSince: j.asteriskLogDiscardingSince ?? null,
   });
 }
 
@@ -80,9 +82,17 @@ function formatJail(j: JailStatus): string {
   if (j.tooOld) row('too old:', `${j.tooOld} (dated before findtime, ignored)`);
   if (j.futureDated) row('future-dated:', `${j.futureDated} (counted as now)`);
   if (j.notPersistedSince) row('state:', `NOT PERSISTED since ${formatTime(Date.parse(j.notPersistedSince))}: ${j.unsavedChanges} ban change(s) in memory only (state database not writable)`);
+  if (j.asteriskLogDiscardingSince) row('Asterisk log:', `DISCARDING messages since ${formatTime(Date.parse(j.asteriskLogDiscardingSince))} (its logger queue is full): attacks in them are not seen; AMI is not affected`);
+  if (j.asteriskLogDiscarded) row('Asterisk dropped:', `${j.asteriskLogDiscarded} log message(s) (logger queue full): attacks in them were not seen`);
   row('banned:', j.banned.length ? j.banned.map((ip) => safe(ip, 64)).join(' ') : '-');
   const failing = j.failing ?? [];
   row('failing now:', failing.length ? failing.map((f) => `${safe(f.ip, 64)} (${f.count})`).join(' ') : '-');
+  if (j.recentSuccess) row('recent success:', `${j.recentSuccess} log failure(s) not counted (the address had logged in over AMI)`);
+  const peers = j.trustedPeers ?? [];
+  if (peers.length) {
+    out.push(`  Asterisk peers:    ${peers.length} never banned (ignore_asterisk_peers)`);
+    for (const p of peers) out.push(`    ${safe(p, 200)}`);
+  }
   row('actions:', j.actions.length ? j.actions.map((a) => safe(a)).join(', ') : '-');
   if (j.sources.length === 0) {
     row('sources:', '-');

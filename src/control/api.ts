@@ -39,6 +39,14 @@ export interface JailStatus {
   notPersistedSince: string | null;
   /** Ban changes (of every jail) held in memory only. */
   unsavedChanges: number;
+  /** Addresses never banned because Asterisk's configuration trusts them, each with file, line and section. */
+  trustedPeers: string[];
+  /** Log failures not counted: the address had logged in over AMI within ignore_recent_success. */
+  recentSuccess: number;
+  /** Log messages Asterisk's logger said it discarded (queue full) since start: attacks in them were not seen. */
+  asteriskLogDiscarded: number;
+  /** ISO 8601: since when Asterisk says it is discarding log messages; null when it is not. */
+  asteriskLogDiscardingSince: string | null;
 }
 
 export interface DaemonApi {

@@ -15,7 +15,7 @@ export function setCurrentlyFailedSource(fn: () => Iterable<[string, number]>): 
 
 /** Every per-jail series at 0 from the start, so a dashboard sees the jail before its first event. */
 export function touchJailSeries(jail: string): void {
-  for (const c of [metrics.bans, metrics.unbans, metrics.verifyRefused, metrics.logAmbiguous, metrics.ignored]) c.inc({ jail }, 0);
+  for (const c of [metrics.bans, metrics.unbans, metrics.verifyRefused, metrics.logAmbiguous, metrics.ignored, metrics.asteriskDiscarded]) c.inc({ jail }, 0);
   for (const kind of ['too_old', 'future']) metrics.logDates.inc({ jail, kind }, 0);
   metrics.banned.inc({ jail }, 0);
 }
@@ -34,6 +34,13 @@ export const metrics = {
   logMatched: new Counter({ name: 'asterisk_ban_log_matched_total', help: 'Log lines matched by failregex', labelNames: ['jail'], registers: [registry] }),
   logInjected: new Counter({ name: 'asterisk_ban_log_injected_total', help: 'Log lines recognised as attacker-injected', labelNames: ['jail'], registers: [registry] }),
   logDates: new Counter({ name: 'asterisk_ban_log_dates_total', help: 'Failures whose date was not taken: too_old (before findtime, ignored) or future (counted as now)', labelNames: ['jail', 'kind'], registers: [registry] }),
+  asteriskDiscarded: new Counter({
+    name: 'asterisk_ban_asterisk_log_discarded_total',
+    help: "Messages Asterisk's logger says it discarded (queue over logger_queue_limit): failures in them are invisible to log mode",
+    labelNames: ['jail'],
+    registers: [registry],
+  }),
+  asteriskOverflows: new Counter({ name: 'asterisk_ban_asterisk_log_overflows_total', help: "Times Asterisk's logger said it started discarding messages", labelNames: ['jail'], registers: [registry] }),
   logAmbiguous: new Counter({ name: 'asterisk_ban_log_ambiguous_total', help: 'Log messages naming several candidate addresses (an injection), counted for none', labelNames: ['jail'], registers: [registry] }),
   logSuspect: new Counter({
     name: 'asterisk_ban_log_suspect_total',

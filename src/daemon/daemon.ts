@@ -10,6 +10,7 @@ import { checkConfig } from '../cli/check-config.js';
 import { JailRuntime } from './jail-runtime.js';
 import type { PacketWitness } from './ban-gate.js';
 import { witnessFor } from './witness.js';
+import { readTrustedPeers, type PeerReading } from '../asterisk/peers.js';
 
 export interface DaemonOptions {
   configDir: string;
@@ -38,6 +39,7 @@ export class Daemon {
   private compiled: Map<FilterDefinition, CompiledFilter>;
   private checkTimer: NodeJS.Timeout | null = null;
   private witnessCache = new Map<string, Promise<PacketWitness | null>>();
+  private peers: PeerReading | null = null;
 
   constructor(private readonly opts: DaemonOptions) {
     this.settings = opts.settings;
@@ -56,7 +58,29 @@ export class Daemon {
     return this.settings;
   }
 
+  /**
+   * Reads the peers Asterisk trusts, when a jail wants them; warnings name
+   * file and line. Returns whether the list changed since the last reading.
+   */
+  private learnPeers(settings: Settings): boolean {
+    if (!settings.jails.some((j) => j.enabled && j.ignoreAsteriskPeers)) {
+      const changed = this.peers !== null;
+      this.peers = null;
+      return changed;
+    }
+    const dir = settings.daemon.asteriskConfig;
+    const reading = readTrustedPeers(dir);
+    const log = this.opts.logger.child({ source: 'asterisk-config' });
+    if (!reading.found) log.info(`no Asterisk configuration at ${dir}: no trusted peers learned (set asterisk_config in [Definition])`);
+    for (const w of reading.warnings) log.warn(`${w.file}${w.line ? `:${w.line}` : ''}: ${w.message}`);
+    if (reading.found) log.info(`${reading.peers.length} peer(s) Asterisk trusts learned from ${dir}: never banned (ignore_asterisk_peers)`);
+    const changed = JSON.stringify(reading.peers) !== JSON.stringify(this.peers?.peers ?? null);
+    this.peers = reading;
+    return changed;
+  }
+
   async start(): Promise<void> {
+    this.learnPeers(this.settings);
     for (const js of this.settings.jails.filter((j) => j.enabled)) {
       this.runtimes.set(js.name, await JailRuntime.create(js, this.deps()));
       touchJailSeries(js.name);
@@ -98,6 +122,7 @@ export class Daemon {
       throw new AsteriskBanError('E_UNKNOWN_JAIL', `no jail named ${only}`);
     }
     const result = { reloaded: [] as string[], stopped: [] as string[], started: [] as string[] };
+    const peersChanged = this.learnPeers(next);
     const wanted = new Map(next.jails.filter((j) => j.enabled).map((j) => [j.name, j]));
     for (const [name, rt] of [...this.runtimes]) {
       if (only !== undefined && name !== only) continue;
@@ -112,7 +137,7 @@ export class Daemon {
     for (const [name, js] of wanted) {
       if (only !== undefined && name !== only) continue;
       const old = this.runtimes.get(name);
-      if (old && sameSettings(old.settings, js)) continue;
+      if (old && sameSettings(old.settings, js) && !(peersChanged && js.ignoreAsteriskPeers)) continue;
       // Built before the old one stops: a source and actions built the same are carried over,
       // running, so that the AMI session and the bans in the kernel never go away.
       const rt = await JailRuntime.create(js, this.deps(), old);
@@ -169,6 +194,7 @@ export class Daemon {
       env: this.settings.env,
       positions: this.store.positions,
       compiled: this.compiled,
+      peers: this.peers?.peers ?? [],
       witness: (mode: 'auto' | 'conntrack' | 'off') => {
         let w = this.witnessCache.get(mode);
         if (!w) this.witnessCache.set(mode, (w = witnessFor(mode, this.opts.logger)));

@@ -15,6 +15,7 @@ import { LogSource } from '../sources/logfile/source.js';
 import type { PositionStore } from '../sources/logfile/positions.js';
 import type { Source, SourceEvents, SourceStatus } from '../sources/types.js';
 import { sourceFingerprint } from '../sources/fingerprint.js';
+import type { TrustedPeer } from '../asterisk/peers.js';
 import type { JailStatus } from '../control/api.js';
 import { BanGate, type PacketWitness } from './ban-gate.js';
 import { SuspectGate } from './suspect-gate.js';
@@ -27,8 +28,15 @@ export interface RuntimeDeps {
   positions?: PositionStore;
   /** Filters check-config already compiled for these settings. */
   compiled?: Map<FilterDefinition, CompiledFilter>;
+  /** Peers Asterisk's configuration trusts (for jails with ignore_asterisk_peers). */
+  peers?: TrustedPeer[];
   /** Resolves the conntrack witness for verify = auto | conntrack (null when unavailable). */
   witness(mode: JailSettings['verify']): Promise<PacketWitness | null>;
+}
+
+function discardingSince(sources: SourceStatus[]): string | null {
+  const since = sources.map((x) => x.asteriskDiscardingSince).filter((x): x is number => typeof x === 'number');
+  return since.length ? new Date(Math.min(...since)).toISOString() : null;
 }
 
 /**
@@ -109,7 +117,11 @@ export class JailRuntime {
 
   /** A new runtime; given the one it replaces, it keeps its counts and the actions it would build the same. */
   static async create(settings: JailSettings, deps: RuntimeDeps, previous?: JailRuntime): Promise<JailRuntime> {
-    const ignore = await IgnoreList.resolve(settings.ignoreip, { ignoreself: settings.ignoreself, logger: deps.logger });
+    const ignore = await IgnoreList.resolve(settings.ignoreip, {
+      ignoreself: settings.ignoreself,
+      logger: deps.logger,
+      peers: settings.ignoreAsteriskPeers ? deps.peers : [],
+    });
     return new JailRuntime(settings, deps, ignore, previous?.jail, previous);
   }
 
@@ -197,6 +209,10 @@ export class JailRuntime {
       futureDated: c.future,
       notPersistedSince: persisted.since === null ? null : new Date(persisted.since).toISOString(),
       unsavedChanges: persisted.pending,
+      trustedPeers: this.ignore.describe().filter((d) => d.includes('asterisk peer')),
+      recentSuccess: c.recentSuccess,
+      asteriskLogDiscarded: Math.max(0, ...sources.map((x) => x.asteriskDiscarded ?? 0)),
+      asteriskLogDiscardingSince: discardingSince(sources),
     };
   }
 
@@ -204,7 +220,7 @@ export class JailRuntime {
     const route = this.route;
     const events: SourceEvents = {
       failure: (f) => (f.suspect ? route.to.suspects.submit(f) : route.to.jail.addFailure(f)),
-      success: (ip) => route.to.jail.clearFailures(ip),
+      success: (ip, clears) => route.to.jail.succeeded(ip, clears),
     };
     const common = { jail: s.name, clock: this.deps.clock, logger: this.logger, events };
     // The settings loader guarantees what each backend needs: an AMI account

@@ -18,6 +18,8 @@ export interface ResolveOptions extends IgnoreOptions {
   logger?: Logger;
   /** Per-name timeout for the default lookup, in ms. */
   timeoutMs?: number;
+  /** Peers Asterisk trusts (ignore_asterisk_peers): addresses, networks or names, each with where it was read. */
+  peers?: Array<{ entry: string; origin: string }>;
 }
 
 // Loopback can never be an attacker reaching us over the network; banning it
@@ -32,8 +34,9 @@ const DEFAULT_TIMEOUT_MS = 5_000;
  * real ranges are scanned.
  */
 export class IgnoreList {
-  private readonly exact = new Set<string>();
-  private readonly ranges: Network[] = [];
+  /** Canonical address -> the entry that put it here. */
+  private readonly exact = new Map<string, string>();
+  private readonly ranges: Array<{ net: Network; label: string }> = [];
   private readonly labels: string[] = [];
   /** Hostnames given in the configuration that still need a lookup. */
   readonly hostnames: string[] = [];
@@ -65,24 +68,35 @@ export class IgnoreList {
   static async resolve(entries: string[], opts: ResolveOptions = {}): Promise<IgnoreList> {
     const list = IgnoreList.fromEntries(entries, opts);
     const lookup = opts.lookup ?? ((h: string) => defaultLookup(h, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS));
-    const results = await Promise.allSettled(list.hostnames.map((h) => lookup(h)));
+    const names = list.hostnames.map((host) => ({ host, label: host, what: 'ignoreip' }));
+    for (const p of opts.peers ?? []) {
+      const label = `asterisk peer ${p.origin}`;
+      if (!list.addNetwork(p.entry, label)) names.push({ host: p.entry, label: `${p.entry}, ${label}`, what: `Asterisk peer ${p.origin}` });
+    }
+    const results = await Promise.allSettled(names.map((n) => lookup(n.host)));
     results.forEach((r, i) => {
-      const host = list.hostnames[i]!;
+      const { host, label, what } = names[i]!;
       if (r.status === 'rejected') {
-        opts.logger?.warn(`ignoreip: cannot resolve ${host}, skipped`, { error: errorText(r.reason) });
+        opts.logger?.warn(`${what}: cannot resolve ${printable(host)}, skipped`, { error: errorText(r.reason) });
         return;
       }
       let added = 0;
-      for (const addr of r.value) if (list.addNetwork(addr, host)) added++;
-      if (added === 0) opts.logger?.warn(`ignoreip: ${host} resolved to no usable address, skipped`);
+      for (const addr of r.value) if (list.addNetwork(addr, label)) added++;
+      if (added === 0) opts.logger?.warn(`${what}: ${printable(host)} resolved to no usable address, skipped`);
     });
     return list;
   }
 
   has(addr: Address): boolean {
-    if (this.exact.has(addr.text)) return true;
-    for (const net of this.ranges) if (networkContains(net, addr)) return true;
-    return false;
+    return this.why(addr) !== null;
+  }
+
+  /** The entry that makes `addr` ignored (as describe() shows it), or null. */
+  why(addr: Address): string | null {
+    const exact = this.exact.get(addr.text);
+    if (exact !== undefined) return exact;
+    for (const r of this.ranges) if (networkContains(r.net, addr)) return r.label;
+    return null;
   }
 
   /** Convenience for untrusted text; false for anything that is not an address. */
@@ -100,10 +114,15 @@ export class IgnoreList {
   private addNetwork(text: string, origin: string): boolean {
     const net = parseNetwork(text);
     if (!net) return false;
+    const label = origin === 'config' ? net.text : `${net.text} (${origin})`;
     // A /32 or /128 is an exact address: key it by the bare canonical text has() looks up.
-    if (net.first === net.last) this.exact.add(net.text.replace(/\/\d+$/, ''));
-    else if (!this.ranges.some((r) => r.family === net.family && r.first === net.first && r.last === net.last)) this.ranges.push(net);
-    this.labels.push(origin === 'config' ? net.text : `${net.text} (${origin})`);
+    if (net.first === net.last) {
+      const key = net.text.replace(/\/\d+$/, '');
+      if (!this.exact.has(key)) this.exact.set(key, label);
+    } else if (!this.ranges.some((r) => r.net.family === net.family && r.net.first === net.first && r.net.last === net.last)) {
+      this.ranges.push({ net, label });
+    }
+    this.labels.push(label);
     return true;
   }
 }

@@ -9,6 +9,8 @@ import { FailureCounter } from './counter.js';
 /** What the jail needs of an ignore list (src/jail/ignore.ts provides it). */
 export interface AddressFilter {
   has(addr: Address): boolean;
+  /** The entry that makes addr ignored, for saying why. */
+  why?(addr: Address): string | null;
 }
 
 export interface JailDeps {
@@ -27,7 +29,12 @@ export interface JailCounters {
   tooOld: number;
   /** Failures dated after now: counted as now. */
   future: number;
+  /** Log failures not counted: the address logged in over AMI within ignore_recent_success. */
+  recentSuccess: number;
 }
+
+// Addresses remembered for ignore_recent_success; the oldest go first beyond it.
+const MAX_SUCCESSES = 100_000;
 
 // A clock a second ahead is skew, not a forged date; only beyond it is counted.
 const FUTURE_SLACK_MS = 1_000;
@@ -50,14 +57,19 @@ export class Jail {
   private ignored = 0;
   private tooOld = 0;
   private future = 0;
+  private recentSuccess = 0;
   private stopped = false;
   private readonly dateWarnings: ThrottledLog;
+  private readonly ignoreWarnings: ThrottledLog;
+  /** Address -> ms of its last successful AMI login (only with ignore_recent_success). */
+  private readonly successes = new Map<string, number>();
 
   constructor(settings: JailSettings, deps: JailDeps) {
     this.name = settings.name;
     this.settings = settings;
     this.deps = deps;
     this.dateWarnings = new ThrottledLog(deps.logger, 600_000, deps.clock);
+    this.ignoreWarnings = new ThrottledLog(deps.logger, 60_000, deps.clock);
     this.counter = new FailureCounter(this.counterOptions(settings));
     this.scheduleSweep();
   }
@@ -77,6 +89,15 @@ export class Jail {
     if (this.deps.ignore?.has(addr)) {
       this.ignored++;
       metrics.ignored.inc({ jail: this.name });
+      const why = this.deps.ignore.why?.(addr);
+      if (why?.includes('asterisk peer')) {
+        this.ignoreWarnings.warn(`peer:${addr.text}`, `not counting a failure from ${addr.text}: Asterisk trusts it (${why}); a forged log line or a misconfigured peer`, { jail: this.name, ip: addr.text, source: f.source });
+      }
+      return;
+    }
+    if (f.source === 'log' && this.loggedInRecently(addr.text)) {
+      this.recentSuccess++;
+      this.ignoreWarnings.info(`success:${addr.text}`, `not counting a log failure from ${addr.text}: it logged in over AMI within ignore_recent_success (${this.settings.ignoreRecentSuccess}s)`, { jail: this.name, ip: addr.text });
       return;
     }
     const time = this.takenTime(f);
@@ -139,8 +160,26 @@ export class Jail {
     if (addr) this.counter.clear(addr.text);
   }
 
+  /** A successful AMI login: remembered for ignore_recent_success, and its failures forgotten when `clears`. */
+  succeeded(ip: string, clears: boolean): void {
+    const addr = parseAddress(ip);
+    if (!addr) return;
+    if (clears) this.counter.clear(addr.text);
+    if (this.settings.ignoreRecentSuccess <= 0) return;
+    this.successes.delete(addr.text);
+    if (this.successes.size >= MAX_SUCCESSES) this.successes.delete(this.successes.keys().next().value as string);
+    this.successes.set(addr.text, this.deps.clock.now());
+  }
+
+  private loggedInRecently(ip: string): boolean {
+    const window = this.settings.ignoreRecentSuccess * 1000;
+    if (window <= 0) return false;
+    const at = this.successes.get(ip);
+    return at !== undefined && this.deps.clock.now() - at <= window;
+  }
+
   counters(): JailCounters {
-    return { currentlyFailed: this.counter.size, totalFailed: this.totalFailed, ignored: this.ignored, tooOld: this.tooOld, future: this.future };
+    return { currentlyFailed: this.counter.size, totalFailed: this.totalFailed, ignored: this.ignored, tooOld: this.tooOld, future: this.future, recentSuccess: this.recentSuccess };
   }
 
   /** The addresses failing now (inside findtime, not banned yet), most failures first. */

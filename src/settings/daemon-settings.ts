@@ -13,7 +13,7 @@ import { parseBool, SectionReader } from './values.js';
 
 /** asterisk-ban.conf [Definition], then asterisk-ban.local, then ASTERISK_BAN_* variables. */
 
-export const DAEMON_OPTIONS = ['socket', 'dbfile', 'loglevel', 'logtarget', 'logjson', 'metrics', 'dbpurgeage'] as const;
+export const DAEMON_OPTIONS = ['socket', 'dbfile', 'loglevel', 'logtarget', 'logjson', 'metrics', 'dbpurgeage', 'asterisk_config'] as const;
 type DaemonKey = (typeof DAEMON_OPTIONS)[number];
 
 const ENV_OVERRIDES: Partial<Record<DaemonKey, string>> = {
@@ -97,6 +97,8 @@ export function loadDaemonSettings(dir: string, env: Record<string, string>, pro
     if (m === undefined) bad('metrics', metrics, 'host:port, a port, or off', 'e.g. 127.0.0.1:9797');
     else out.metrics = m;
   }
+  const asterisk = get('asterisk_config');
+  if (asterisk) out.asteriskConfig = resolve(asterisk.text);
   const purge = get('dbpurgeage');
   if (purge) {
     try {

@@ -15,6 +15,7 @@ export const DEFAULT_DAEMON: DaemonSettings = {
   logjson: false,
   metrics: null,
   dbpurgeage: 86400,
+  asteriskConfig: '/etc/asterisk',
 };
 
 export const DEFAULT_INCREMENT: IncrementSettings = {
@@ -59,6 +60,8 @@ export function defaultJailSettings(name: string, overrides: Partial<JailSetting
     increment: { ...DEFAULT_INCREMENT },
     ignoreip: [],
     ignoreself: true,
+    ignoreAsteriskPeers: true,
+    ignoreRecentSuccess: 0,
     actions: [],
     destemail: 'root@localhost',
     sender: 'asterisk-ban@localhost',

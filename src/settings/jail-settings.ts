@@ -260,6 +260,8 @@ function readJail(dir: string, stack: ConfigStack, name: string, env: Record<str
     increment: increment(r, p),
     ignoreip: ignoreips(r, p),
     ignoreself: r.bool('ignoreself', true),
+    ignoreAsteriskPeers: r.bool('ignore_asterisk_peers', true),
+    ignoreRecentSuccess: r.duration('ignore_recent_success', 0, { zero: true }),
     actions,
     destemail: r.str('destemail', defaults.destemail),
     sender: r.str('sender', defaults.sender),

@@ -19,6 +19,8 @@ export interface DaemonSettings {
   metrics: { host: string; port: number } | null;
   /** Seconds of ban history kept (bantime increment looks back this far). */
   dbpurgeage: number;
+  /** Asterisk's configuration directory, read for the peers it trusts (ignore_asterisk_peers). */
+  asteriskConfig: string;
 }
 
 /** `name[key=value, ...]` as written in `action =` or `filter =`. */
@@ -109,6 +111,10 @@ export interface JailSettings {
   /** Raw entries (addresses, CIDRs, hostnames), resolved by src/jail/ignore.ts. */
   ignoreip: string[];
   ignoreself: boolean;
+  /** Never ban the peers Asterisk's own configuration trusts (trunks, identify matches). */
+  ignoreAsteriskPeers: boolean;
+  /** Seconds: an address with a successful AMI login this recently is not banned on log lines alone (0 = off). */
+  ignoreRecentSuccess: number;
   actions: Invocation[];
   destemail: string;
   sender: string;

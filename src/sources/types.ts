@@ -9,12 +9,16 @@ export interface SourceStatus {
   /** ms epoch of the last state change */
   since: number;
   detail?: string;
+  /** Log sources: messages Asterisk's logger said it discarded (its queue was full) since start. */
+  asteriskDiscarded?: number;
+  /** Log sources: ms epoch since when Asterisk says it is discarding messages, or null. */
+  asteriskDiscardingSince?: number | null;
 }
 
 export interface SourceEvents {
   failure(f: Failure): void;
-  /** An address proved it is legitimate (AMI SuccessfulAuth): clear its count. */
-  success?(ip: string): void;
+  /** An address logged in (AMI SuccessfulAuth); `clears`: forget its failures (ami_success_clears). */
+  success?(ip: string, clears: boolean): void;
 }
 
 export interface Source {

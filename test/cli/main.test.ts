@@ -68,7 +68,7 @@ describe('cli against a control server', () => {
     const lines = r.out.trimEnd().split('\n').map((l) => JSON.parse(l));
     assert.equal(lines.length, 1);
     assert.deepEqual(Object.keys(lines[0]), [
-      'jail', 'enabled', 'backend', 'currentlyFailed', 'totalFailed', 'currentlyBanned', 'totalBanned', 'refusedByVerify', 'banned', 'failing', 'sources', 'actions', 'tooOld', 'futureDated', 'notPersistedSince', 'unsavedChanges',
+      'jail', 'enabled', 'backend', 'currentlyFailed', 'totalFailed', 'currentlyBanned', 'totalBanned', 'refusedByVerify', 'banned', 'failing', 'sources', 'actions', 'tooOld', 'futureDated', 'notPersistedSince', 'unsavedChanges', 'trustedPeers', 'recentSuccess', 'asteriskLogDiscarded', 'asteriskLogDiscardingSince',
     ]);
     assert.deepEqual(lines[0].failing, [{ ip: '198.51.100.7', count: 3 }]);
     assert.deepEqual(lines[0].sources, [{ name: 'ami', kind: 'ami', state: 'ready', since: Date.UTC(2026, 10, 27, 12, 0, 0) }]);

@@ -33,7 +33,7 @@ export class FakeApi implements DaemonApi {
       jail: 'asterisk', enabled: true, backend: 'ami', currentlyFailed: 3, totalFailed: 120, currentlyBanned: this.bans.length,
       totalBanned: 15, refusedByVerify: 1, banned: this.bans.map((b) => b.ip), failing: [{ ip: '198.51.100.7', count: 3 }],
       sources: [{ name: 'ami', kind: 'ami', state: 'ready', since: Date.UTC(2026, 10, 27, 12, 0, 0) }],
-      actions: ['iptables-allports', 'sendmail-whois'], tooOld: 2, futureDated: 0, notPersistedSince: null, unsavedChanges: 0,
+      actions: ['iptables-allports', 'sendmail-whois'], tooOld: 2, futureDated: 0, notPersistedSince: null, unsavedChanges: 0, trustedPeers: [], recentSuccess: 0, asteriskLogDiscarded: 0, asteriskLogDiscardingSince: null,
     }];
     if (jail !== undefined && jail !== 'asterisk') throw new AsteriskBanError('E_UNKNOWN_JAIL', `no jail named "${jail}"`);
     return all;

@@ -75,3 +75,25 @@ test('resolve() uses the injected lookup and skips a failing name', async () => 
   assert.match(warnings[0]!, /gone\.example\.org/);
   assert.ok(list.describe().includes('198.51.100.20 (pbx.example.org)'));
 });
+
+test('Asterisk peers join the list with where they were read; names resolve through the given lookup', async () => {
+  const asked: string[] = [];
+  const list = await IgnoreList.resolve(['192.0.2.1'], {
+    ignoreself: false,
+    peers: [
+      { entry: '203.0.113.10', origin: 'pjsip.conf:3 [provider] match' },
+      { entry: '198.51.100.0/28', origin: 'pjsip.conf:7 [provider] match' },
+      { entry: 'sip.provider.test', origin: 'pjsip.conf:9 [provider] match' },
+    ],
+    lookup: async (h) => {
+      asked.push(h);
+      return ['2001:db8:70::5'];
+    },
+  });
+  assert.deepEqual(asked, ['sip.provider.test']);
+  assert.equal(list.why(mustParseAddress('203.0.113.10')), '203.0.113.10 (asterisk peer pjsip.conf:3 [provider] match)');
+  assert.equal(list.why(mustParseAddress('198.51.100.9')), '198.51.100.0/28 (asterisk peer pjsip.conf:7 [provider] match)');
+  assert.equal(list.why(mustParseAddress('2001:db8:70::5')), '2001:db8:70::5 (sip.provider.test, asterisk peer pjsip.conf:9 [provider] match)');
+  assert.equal(list.why(mustParseAddress('192.0.2.1')), '192.0.2.1');
+  assert.equal(list.why(mustParseAddress('203.0.113.11')), null);
+});

@@ -148,7 +148,7 @@ test('a failure dated before findtime is ignored and counted as too old; it neve
   jail.addFailure(failure('203.0.113.70', now - 61_000, 'failregex 0', 'log'));
   jail.addFailure(failure('203.0.113.70', now - 3 * 365 * 86400_000, 'failregex 0', 'log'));
   assert.equal(bans.length, 0);
-  assert.deepEqual(jail.counters(), { currentlyFailed: 0, totalFailed: 0, ignored: 0, tooOld: 2, future: 0 });
+  assert.deepEqual(jail.counters(), { currentlyFailed: 0, totalFailed: 0, ignored: 0, tooOld: 2, future: 0, recentSuccess: 0 });
   jail.addFailure(failure('203.0.113.70', now - 59_000, 'failregex 0', 'log'));
   assert.equal(bans.length, 1, 'inside findtime it counts');
   jail.stop();
@@ -183,4 +183,33 @@ test("an AMI event dated off the window by Asterisk's clock counts at its arriva
   assert.deepEqual(bans[0]!.failures.map((f) => f.time), [now, now]);
   assert.deepEqual([jail.counters().tooOld, jail.counters().future], [0, 0]);
   jail.stop();
+});
+
+test('ignore_recent_success: an address that logged in is not banned on log lines alone; AMI failures still count', () => {
+  const { jail, bans, clock } = setup({ maxretry: 2, ignoreRecentSuccess: 3600 });
+  const t = clock.now();
+  jail.succeeded('203.0.113.5', false);
+  jail.addFailure(failure('203.0.113.5', t, 'sip_register', 'log'));
+  jail.addFailure(failure('203.0.113.5', t, 'sip_register', 'log'));
+  assert.equal(bans.length, 0);
+  assert.equal(jail.counters().recentSuccess, 2);
+  jail.addFailure(failure('203.0.113.5', t));
+  jail.addFailure(failure('203.0.113.5', t));
+  assert.deepEqual(bans.map((b) => b.ip), ['203.0.113.5'], 'AMI failures count whatever the logins');
+  // An hour and a second later the login no longer vouches for it.
+  clock.set(t + 3_601_000);
+  jail.addFailure(failure('203.0.113.5', clock.now(), 'sip_register', 'log'));
+  jail.addFailure(failure('203.0.113.5', clock.now(), 'sip_register', 'log'));
+  assert.equal(bans.length, 2);
+});
+
+test('without ignore_recent_success a login vouches for nothing; with ami_success_clears it still forgets failures', () => {
+  const { jail, bans, clock } = setup({ maxretry: 2 });
+  jail.addFailure(failure('203.0.113.6', clock.now(), 'sip_register', 'log'));
+  jail.succeeded('203.0.113.6', true);
+  jail.addFailure(failure('203.0.113.6', clock.now(), 'sip_register', 'log'));
+  assert.equal(bans.length, 0, 'the failure before the login was forgotten');
+  jail.succeeded('203.0.113.6', false);
+  jail.addFailure(failure('203.0.113.6', clock.now(), 'sip_register', 'log'));
+  assert.equal(bans.length, 1);
 });

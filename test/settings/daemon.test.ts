@@ -18,15 +18,16 @@ describe('daemon settings', () => {
     assert.equal(d.loglevel, 'info');
     assert.equal(d.metrics, null);
     assert.equal(d.dbpurgeage, 86400);
+    assert.equal(d.asteriskConfig, '/etc/asterisk');
   });
 
   it('reads [Definition], resolving relative paths against the working directory', () => {
     const d = load({
-      'asterisk-ban.conf': '[Definition]\nsocket = ./var/a.sock\ndbfile = /tmp/x.sqlite3\nloglevel = NOTICE\nlogtarget = SYSLOG\nlogjson = yes\nmetrics = 127.0.0.1:9797\ndbpurgeage = 1w\n',
+      'asterisk-ban.conf': '[Definition]\nsocket = ./var/a.sock\ndbfile = /tmp/x.sqlite3\nloglevel = NOTICE\nlogtarget = SYSLOG\nlogjson = yes\nmetrics = 127.0.0.1:9797\ndbpurgeage = 1w\nasterisk_config = ./etc/asterisk\n',
     }).daemon;
     assert.deepEqual(d, {
       socket: resolve('./var/a.sock'), dbfile: '/tmp/x.sqlite3', loglevel: 'info', logtarget: 'syslog', logjson: true,
-      metrics: { host: '127.0.0.1', port: 9797 }, dbpurgeage: 604800,
+      metrics: { host: '127.0.0.1', port: 9797 }, dbpurgeage: 604800, asteriskConfig: resolve('./etc/asterisk'),
     });
   });
 

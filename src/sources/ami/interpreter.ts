@@ -137,9 +137,9 @@ export class EventInterpreter {
       const addr = check.remote !== null ? parseRemoteAddress(check.remote) : null;
       if (!addr) return;
       this.challenges?.answered(addr.text);
-      if (this.settings.successClears && this.events.success) {
-        this.counts.successes++;
-        this.events.success(addr.text);
+      if (this.events.success) {
+        if (this.settings.successClears) this.counts.successes++;
+        this.events.success(addr.text, this.settings.successClears);
       }
       return;
     }

@@ -6,6 +6,7 @@ import { metrics } from '../../control/metrics.js';
 import type { CompiledFilter, FilterMatch } from '../../filter/types.js';
 import type { Source, SourceEvents, SourceStatus } from '../types.js';
 import { LineFeed, type LogMode } from './feed.js';
+import { LoggerDrops } from './logger-drops.js';
 import { LogFollower, type FollowState } from './follower.js';
 import { expandGlob, hasGlob } from './glob.js';
 import type { PositionStore } from './positions.js';
@@ -72,6 +73,7 @@ export class LogSource implements Source {
   private readonly injectedCounter;
   private readonly ambiguousCounter;
   private readonly throttled: ThrottledLog;
+  private readonly drops = new LoggerDrops();
 
   constructor(opts: LogSourceOptions) {
     this.o = opts;
@@ -123,7 +125,10 @@ export class LogSource implements Source {
     const out: SourceStatus[] = [];
     for (const [path, { follower }] of this.files) {
       const problem = follower.problem;
-      out.push({ name: this.name, kind: 'log', state: stateOf(follower.state), since: follower.since, detail: problem ? `${path}: ${problem}` : path });
+      out.push({
+        name: this.name, kind: 'log', state: stateOf(follower.state), since: follower.since, detail: problem ? `${path}: ${problem}` : path,
+        asteriskDiscarded: this.drops.discarded, asteriskDiscardingSince: this.drops.discardingSince,
+      });
     }
     for (const [pattern, since] of this.unmatched) {
       out.push({ name: this.name, kind: 'log', state: 'waiting', since, detail: pattern });
@@ -196,6 +201,7 @@ export class LogSource implements Source {
       onLines: (lines) => {
         if (this.sameFileFollowed(path)) return;
         this.lineCounter.inc(lines.length);
+        this.noteDrops(path, lines);
         feed.push(lines);
       },
       onIdle: () => feed.flush(),
@@ -221,6 +227,21 @@ export class LogSource implements Source {
       }
     }
     return false;
+  }
+
+  /** Asterisk's own word that it dropped log messages: said once a minute, counted in status and metrics. */
+  private noteDrops(path: string, lines: readonly string[]): void {
+    const now = this.o.clock.now();
+    for (const d of this.drops.scan(lines, now)) {
+      const meta = { jail: this.o.jail, path: printable(path) };
+      if (d.kind === 'overflow') {
+        metrics.asteriskOverflows.inc({ jail: this.o.jail });
+        this.throttled.warn('asterisk-overflow', `Asterisk is discarding log messages (its logger queue passed ${d.limit}): failures in them cannot be seen in log mode; AMI events are not lost this way`, meta);
+      } else {
+        metrics.asteriskDiscarded.inc({ jail: this.o.jail }, d.discarded);
+        this.throttled.warn('asterisk-resumed', `Asterisk discarded ${d.discarded} log message(s) before logging resumed (${this.drops.discarded} since start): attacks in them were not seen`, meta);
+      }
+    }
   }
 
   private remember(key: string): void {

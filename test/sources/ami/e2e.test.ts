@@ -32,7 +32,7 @@ async function pipeline() {
     settings,
     clock: systemClock,
     logger,
-    events: { failure: (f) => jail.addFailure(f), success: (ip) => jail.clearFailures(ip) },
+    events: { failure: (f) => jail.addFailure(f), success: (ip, clears) => jail.succeeded(ip, clears) },
   });
   cleanups.push(async () => {
     await source.stop();

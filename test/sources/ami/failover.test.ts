@@ -59,7 +59,7 @@ describe('backend = auto', () => {
     });
     const bans: BanRequest[] = [];
     const jail = new Jail(settings, { clock: systemClock, logger, onBan: (r) => bans.push(r) });
-    const events: SourceEvents = { failure: (f) => jail.addFailure(f), success: (ip) => jail.clearFailures(ip) };
+    const events: SourceEvents = { failure: (f) => jail.addFailure(f), success: (ip, clears) => jail.succeeded(ip, clears) };
     const ami = new AmiSource({ jail: 'asterisk', settings, clock: systemClock, logger, events, backoff: { baseMs: 20, maxMs: 100, jitter: 0 } });
     const log = new ScriptedLog(events);
     const auto = new AutoSource({ jail: 'asterisk', ami, log, clock: systemClock, logger });
@@ -140,7 +140,7 @@ describe('backend = auto with the real LogSource', () => {
         modeAtBan.push(auto.logMode);
       },
     });
-    const events: SourceEvents = { failure: (f) => jail.addFailure(f), success: (ip) => jail.clearFailures(ip) };
+    const events: SourceEvents = { failure: (f) => jail.addFailure(f), success: (ip, clears) => jail.succeeded(ip, clears) };
     const filter = compileFilter(definitionFromRegex(REGEX), { timezone: 'UTC' });
     const log = new LogSource({ jail: 'asterisk', paths: [path], filter, clock: systemClock, logger, events, pollMs: 20, watch: false });
     const ami = new AmiSource({ jail: 'asterisk', settings, clock: systemClock, logger, events, backoff: { baseMs: 20, maxMs: 100, jitter: 0 } });

@@ -33,7 +33,7 @@ export function interpret(text: string, ami: Partial<AmiSettings> = {}, clock: C
   const failures: Failure[] = [];
   const successes: string[] = [];
   const { logger, lines } = memoryLogger();
-  const interpreter = new EventInterpreter('test', { ...DEFAULT_AMI, ...ami }, { failure: (f) => failures.push(f), success: (ip) => successes.push(ip) }, clock, logger);
+  const interpreter = new EventInterpreter('test', { ...DEFAULT_AMI, ...ami }, { failure: (f) => failures.push(f), success: (ip, clears) => void (clears && successes.push(ip)) }, clock, logger);
   const splitter = new FrameSplitter({
     banner: () => undefined,
     frame: (t) => {
