@@ -24,6 +24,8 @@ const opt = (name: string, def: number) => {
 const MINUTES = opt('minutes', 10);
 const SEED = opt('seed', 20261203);
 const KEEP = args.includes('--keep');
+/** Seconds between SIGKILLs (the first 10 s earlier); 0: never, to watch one long life. */
+const KILL_EVERY = opt('kill-every', 180);
 
 const MAXRETRY = 6;
 const FINDTIME = 60;
@@ -168,7 +170,9 @@ let output = '';
 async function startDaemon(): Promise<Life> {
   const spawnAt = Date.now();
   ledger.lifeBegins(spawnAt);
-  const child = spawn('ip', ['netns', 'exec', NS, process.execPath, join(repoRoot, 'bin', 'asterisk-ban.js'), 'run', '--config', configDir], {
+  // SOAK_NODE_FLAGS go to the daemon's node alone (e.g. --trace-gc), not to the harness.
+  const flags = (process.env.SOAK_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn('ip', ['netns', 'exec', NS, process.execPath, ...flags, join(repoRoot, 'bin', 'asterisk-ban.js'), 'run', '--config', configDir], {
     env: { ...process.env, ASTERISK_BAN_SOCKET: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -275,7 +279,8 @@ const t0 = Date.now();
 await startDaemon();
 console.log(`soak: ${MINUTES} min, namespace ${NS}, work dir ${dir}${KEEP ? ' (kept)' : ''}`);
 
-const diskAt = MINUTES >= 5 ? 240 : Math.floor(MINUTES * 24);
+// In the first life, while the database still grows: later SQLite reuses its free pages and a full disk would not bite.
+const diskAt = Math.min(100, Math.floor(MINUTES * 24));
 const persistence = { sawUnpersisted: false, recoveredAfterMs: -1, unsavedMax: 0 };
 let diskUntil = 0;
 let restoreDisk: (() => void) | null = null;
@@ -336,7 +341,7 @@ while (second < MINUTES * 60) {
     diskUntil = Date.now();
   }
   if (busy) continue;
-  if (second % 180 === 170) {
+  if (KILL_EVERY > 0 && second % KILL_EVERY === KILL_EVERY - 10) {
     busy = true;
     kills++;
     void killAndRestart(kills % 2 === 0).catch((e: Error) => ledger.violation('restart', e.message)).finally(() => (busy = false));

@@ -29,6 +29,9 @@ const logStream = new BurstStream(addressPool(config.log.pool, [10, 128], '2001:
 
 const ami = await FakeAmiServer.start({ username: config.user, secret: config.secret });
 let amiPaused = false;
+// A kicked socket stays in the server's list until its close event: events are
+// delivered only once the daemon has logged in again after a drop.
+let loginsAtDrop = -1;
 let logFd = openSync(config.logPath, 'a', 0o640);
 let ignoredAmi = 0;
 let ignoredLog = 0;
@@ -46,7 +49,7 @@ function logLine(ip: string, now: number): string {
 function tick(): void {
   const now = Date.now();
   tickNo++;
-  const amiUp = ami.loggedIn > 0 && !amiPaused;
+  const amiUp = ami.loggedIn > 0 && !amiPaused && ami.logins > loginsAtDrop;
   const time = eventTime(now);
   let text = '';
   for (const ip of amiStream.tick(now, amiUp)) text += securityEvent({ ip, time, account: String(100 + (tickNo % 50)) });
@@ -97,6 +100,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
     // Stop sending first: what was written is read before the socket goes.
     amiPaused = true;
     setTimeout(() => {
+      loginsAtDrop = ami.logins;
       ami.kick();
       amiPaused = false;
       say({ k: 'dropped', at: Date.now() });
