@@ -1,6 +1,8 @@
 import type { Logger } from '../core/logger.js';
 import type { CommandRunner } from './exec.js';
 import { parseAddress } from '../core/address.js';
+import type { Ban } from '../core/types.js';
+import { ownAddresses } from './batch.js';
 
 export const CONNTRACK_FLUSH_LIMIT = 32;
 const PARALLEL = 4;
@@ -30,6 +32,16 @@ export class ConntrackFlusher {
     private readonly logger: Logger,
     private readonly limit = CONNTRACK_FLUSH_LIMIT,
   ) {}
+
+  /**
+   * After a gathered batch: the flows of these bans' addresses among those it
+   * applied. A restore of 100,000 bans is decided before any text is parsed.
+   */
+  forgetBanned(bans: readonly Ban[], applied: readonly string[]): Promise<void> {
+    if (this.missing || bans.length === 0) return Promise.resolve();
+    if (bans.length > this.limit) return this.forget(bans.map((b) => b.ip));
+    return this.forget(ownAddresses(bans, applied));
+  }
 
   /** Resolves once the flows of these addresses are deleted (or given up on). Never throws: the ban itself has already succeeded. */
   forget(ips: readonly string[]): Promise<void> {

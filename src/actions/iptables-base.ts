@@ -3,7 +3,7 @@ import type { Ban } from '../core/types.js';
 import { spawnRunner, netnsRunner, type CommandRunner } from './exec.js';
 import type { FirewallParams } from './params.js';
 import { multiportChunks } from './ports.js';
-import { splitBans, ownAddresses } from './batch.js';
+import { splitBans } from './batch.js';
 import { ConntrackFlusher } from './conntrack.js';
 import { Serial } from './serial.js';
 
@@ -228,7 +228,7 @@ export abstract class IptablesBase implements Action {
       return [...batch.v4, ...batch.v6];
     });
     // Outside the serial queue: the next batch goes into the kernel while these flows are deleted.
-    if (this.params.flushConntrack) await this.flusher.forget(ownAddresses(bans, added));
+    if (this.params.flushConntrack) await this.flusher.forgetBanned(bans, added);
   }
 
   unban(bans: Ban[]): Promise<void> {

@@ -4,7 +4,7 @@ import type { Invocation } from '../settings/types.js';
 import { spawnRunner, netnsRunner, type CommandRunner } from './exec.js';
 import { jailFirewallParams, type FirewallParams } from './params.js';
 import { nftPortSet } from './ports.js';
-import { splitBans, canonical, chunk, ownAddresses } from './batch.js';
+import { splitBans, canonical, chunk } from './batch.js';
 import { ConntrackFlusher } from './conntrack.js';
 import { Serial } from './serial.js';
 import { CHAIN_PREFIX } from './iptables-base.js';
@@ -176,7 +176,7 @@ export class Nftables implements Action {
     };
     const added = opts.restored ? await this.serial.run(() => apply(bans)) : await this.serial.gather(bans, apply);
     // Outside the serial queue: the next batch goes into the kernel while these flows are deleted.
-    if (this.params.flushConntrack) await this.flusher.forget(ownAddresses(bans, added));
+    if (this.params.flushConntrack) await this.flusher.forgetBanned(bans, added);
   }
 
   unban(bans: Ban[]): Promise<void> {

@@ -55,3 +55,17 @@ test('parseAddress (fast path for plain forms) gives exactly what ip-num gives',
     assert.deepEqual(got === null ? null : { text: got.text, family: got.family, value: got.value }, want, input);
   }
 });
+
+test('the parse cache gives the same answers after it has turned over many times', () => {
+  // 200,000 distinct addresses: past both generations of the cache, twice.
+  const text = (i: number) => (i % 7 === 0 ? `2001:db8:${(i >> 16).toString(16)}::${(i & 0xffff).toString(16)}` : `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < 200_000; i += 1) {
+      const a = parseAddress(text(i));
+      if (i % 997 === 0) assert.deepEqual(a, ipNumAddress(text(i)), text(i));
+    }
+  }
+  // A bracketed form and junk are not confused with cached entries.
+  assert.equal(parseAddress('[2001:db8::7]')?.text, '2001:db8::7');
+  assert.equal(parseAddress('10.0.0.256'), null);
+});
