@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { printable } from '../core/address.js';
 
@@ -57,9 +57,11 @@ function readInto(path: string, out: AsteriskConfig, state: { current: ConfigSec
   }
   let text: string;
   try {
-    const buf = readFileSync(path);
-    if (buf.length > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
-    text = buf.toString('utf8');
+    // Checked before reading: a FIFO or a device (an include of /dev/zero) would block or never end.
+    const st = statSync(path);
+    if (!st.isFile()) throw new Error('not a regular file');
+    if (st.size > MAX_FILE_BYTES) throw new Error(`larger than ${MAX_FILE_BYTES} bytes`);
+    text = readFileSync(path).subarray(0, MAX_FILE_BYTES).toString('utf8');
   } catch (err) {
     if (mustExist || (err as NodeJS.ErrnoException).code !== 'ENOENT') {
       out.warnings.push({ file: path, line: 0, message: `cannot read: ${(err as Error).message}` });

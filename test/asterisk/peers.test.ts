@@ -5,6 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readTrustedPeers, matchEntry, contactHost, hostEntry } from '../../src/asterisk/peers.js';
 import { fixture } from '../helpers/paths.js';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 test('the fixture configuration gives the expected trusted peers, each with its file and line', () => {
   const r = readTrustedPeers(fixture('asterisk-config'));
@@ -55,4 +59,25 @@ test('entry forms', () => {
   assert.equal(hostEntry('Voip.Example.TEST'), 'voip.example.test');
   assert.equal(hostEntry('999.1.1.1'), null);
   assert.equal(hostEntry("a'b"), null);
+});
+
+test('includes that would block or never end, loops and garbage are warnings, never a hang or a crash', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'asb-astconf-'));
+  try {
+    execFileSync('mkfifo', [join(dir, 'fifo.conf')]);
+    writeFileSync(join(dir, 'loop.conf'), '#include pjsip.conf\n');
+    writeFileSync(join(dir, 'pjsip.conf'), [
+      '#include fifo.conf', '#include /dev/zero', '#include loop.conf', '#include subdir',
+      '[trunk]', 'type=identify', 'match=203.0.113.20', '\u0000\u00ff\u00fe garbage = =', `match=${'9'.repeat(5000)}`,
+    ].join('\n'));
+    mkdirSync(join(dir, 'subdir'));
+    const r = readTrustedPeers(dir);
+    assert.deepEqual(r.peers.map((p) => p.entry), ['203.0.113.20']);
+    const text = r.warnings.map((w) => `${w.file.split('/').pop()}:${w.line} ${w.message}`).join('\n');
+    for (const want of [/fifo\.conf:0 cannot read: not a regular file/, /zero:0 cannot read: not a regular file/, /pjsip\.conf:0 included more than once/, /subdir:0 cannot read: not a regular file/, /pjsip\.conf:9 match "9{10}/]) {
+      assert.match(text, want);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
