@@ -24,7 +24,6 @@ export class ConntrackFlusher {
   private missing = false;
   private readonly queue: Array<{ ip: string; done: () => void }> = [];
   private workers = 0;
-  skipped = 0;
 
   constructor(
     private readonly run: CommandRunner,
@@ -47,7 +46,6 @@ export class ConntrackFlusher {
   forget(ips: readonly string[]): Promise<void> {
     if (this.missing || ips.length === 0) return Promise.resolve();
     if (ips.length > this.limit || this.queue.length + ips.length > BACKLOG_LIMIT) {
-      this.skipped += ips.length;
       this.logger.debug(`conntrack: ${ips.length} addresses banned at once (${this.queue.length} waiting); relying on rule order instead of deleting flows`);
       return Promise.resolve();
     }

@@ -28,6 +28,11 @@ export interface PeerReading {
 const HOSTNAME = /^(?=.{1,253}$)(?!-)[a-z0-9_-]{1,63}(?<!-)(\.(?!-)[a-z0-9_-]{1,63}(?<!-))*\.?$/i;
 const NOT_PEERS = new Set(['general', 'authentication', 'globals', 'system', 'global', 'transport']);
 
+/** A warning as the log and check-config print it: `file:line: message`. */
+export function warningText(w: ConfigWarning): string {
+  return `${w.file}${w.line ? `:${w.line}` : ''}: ${w.message}`;
+}
+
 export function readTrustedPeers(dir: string): PeerReading {
   const reading: PeerReading = { dir, peers: [], warnings: [], found: existsSync(dir) };
   if (!reading.found) return reading;

@@ -9,7 +9,7 @@ import { compileIncrement } from '../bans/increment.js';
 import { createAction, validateInvocation } from '../actions/registry.js';
 import { systemClock } from '../core/clock.js';
 import { silentLogger } from '../core/logger.js';
-import { readTrustedPeers } from '../asterisk/peers.js';
+import { readTrustedPeers, warningText } from '../asterisk/peers.js';
 import { printable } from '../core/address.js';
 
 export interface CheckResult {
@@ -120,7 +120,7 @@ export async function checkConfigCommand(opts: { config: string; dump?: boolean 
   const result = checkConfig(opts.config);
   const peers = result.settings?.jails.some((j) => j.enabled && j.ignoreAsteriskPeers) ? readTrustedPeers(result.settings.daemon.asteriskConfig) : null;
   // Asterisk's files are not ours: what is wrong in them is worth knowing, never a reason to refuse to run.
-  for (const w of peers?.warnings ?? []) result.warnings.push(`${w.file}${w.line ? `:${w.line}` : ''}: ${w.message}`);
+  for (const w of peers?.warnings ?? []) result.warnings.push(warningText(w));
   for (const w of result.warnings) err.write(`warning: ${w}\n`);
   if (result.errors.length > 0) {
     for (const e of result.errors) err.write(`error: ${e.describe()}\n`);

@@ -202,7 +202,6 @@ export function mustParseAddress(input: string): Address {
   return a;
 }
 
-/** A CIDR block (or a single address) for ignore lists. */
 /**
  * Why an address can never be the source of a login attempt, or null. A
  * forged log line or a typo naming 0.0.0.0 or a multicast group would
@@ -220,6 +219,7 @@ export function notASource(addr: Address): string | null {
   return null;
 }
 
+/** A CIDR block (or a single address) for ignore lists. */
 export interface Network {
   readonly text: string;
   readonly family: 4 | 6;

@@ -10,7 +10,7 @@ import { checkConfig } from '../cli/check-config.js';
 import { JailRuntime } from './jail-runtime.js';
 import type { PacketWitness } from './ban-gate.js';
 import { witnessFor } from './witness.js';
-import { readTrustedPeers, type PeerReading } from '../asterisk/peers.js';
+import { readTrustedPeers, warningText, type PeerReading } from '../asterisk/peers.js';
 
 export interface DaemonOptions {
   configDir: string;
@@ -72,7 +72,7 @@ export class Daemon {
     const reading = readTrustedPeers(dir);
     const log = this.opts.logger.child({ source: 'asterisk-config' });
     if (!reading.found) log.info(`no Asterisk configuration at ${dir}: no trusted peers learned (set asterisk_config in [Definition])`);
-    for (const w of reading.warnings) log.warn(`${w.file}${w.line ? `:${w.line}` : ''}: ${w.message}`);
+    for (const w of reading.warnings) log.warn(warningText(w));
     if (reading.found) log.info(`${reading.peers.length} peer(s) Asterisk trusts learned from ${dir}: never banned (ignore_asterisk_peers)`);
     const changed = JSON.stringify(reading.peers) !== JSON.stringify(this.peers?.peers ?? null);
     this.peers = reading;

@@ -63,7 +63,6 @@ export class JailRuntime {
     public settings: JailSettings,
     private readonly deps: RuntimeDeps,
     readonly ignore: IgnoreList,
-    jail?: Jail,
     previous?: JailRuntime,
   ) {
     this.name = settings.name;
@@ -80,9 +79,9 @@ export class JailRuntime {
       witness: () => this.gate.currentWitness,
       count: (f) => this.jail.addFailure(f),
     });
-    if (jail) {
-      jail.reconfigure(settings, ignore);
-      this.jail = jail;
+    if (previous) {
+      previous.jail.reconfigure(settings, ignore);
+      this.jail = previous.jail;
     } else {
       this.jail = new Jail(settings, { clock: deps.clock, logger: this.logger, ignore, onBan: (req) => this.gate.submit(req) });
     }
@@ -122,7 +121,7 @@ export class JailRuntime {
       logger: deps.logger,
       peers: settings.ignoreAsteriskPeers ? deps.peers : [],
     });
-    return new JailRuntime(settings, deps, ignore, previous?.jail, previous);
+    return new JailRuntime(settings, deps, ignore, previous);
   }
 
   /**

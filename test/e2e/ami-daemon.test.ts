@@ -5,8 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
+import { freePort, scrape } from '../helpers/metrics.js';
 import { DaemonHarness, stamp, waitFor, sipWrongPassword } from '../helpers/daemon.js';
 import { FakeAmiServer, recordedEvents, securityEvent } from '../helpers/fake-ami-server.js';
 import { fixture } from '../helpers/paths.js';
@@ -27,23 +26,7 @@ async function amiState(): Promise<string> {
   return s.sources.find((x) => x.kind === 'ami')?.state ?? 'none';
 }
 
-function scrape(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(body));
-    }).on('error', reject).end();
-  });
-}
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 let metricsPort = 0;
 before(async () => {

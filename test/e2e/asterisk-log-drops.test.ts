@@ -2,8 +2,7 @@
 // so: one warning a minute, status (JSON and human) and metrics.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
+import { freePort, scrape } from '../helpers/metrics.js';
 import { DaemonHarness, stamp, waitFor } from '../helpers/daemon.js';
 
 let h: DaemonHarness | null = null;
@@ -11,23 +10,7 @@ after(async () => {
   await h?.cleanup();
 });
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
-function scrape(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve(body));
-    }).on('error', reject).end();
-  });
-}
 
 async function status(d: DaemonHarness): Promise<{ asteriskLogDiscarded: number; asteriskLogDiscardingSince: string | null }> {
   const r = await d.cli('status', 'asterisk', '--json');
