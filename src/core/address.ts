@@ -132,7 +132,11 @@ function v6From(head: number[], tail: number[], gap: boolean): Address | null {
   let digits = '0x';
   for (const g of groups) digits += g.toString(16).padStart(4, '0');
   const value = BigInt(digits);
-  // RFC 5952: the longest run of two or more zero groups (the first on a tie) becomes '::'.
+  return { text: compressV6(groups), family: 6, value };
+}
+
+/** RFC 5952: the longest run of two or more zero groups (the first on a tie) becomes '::'. */
+function compressV6(groups: number[]): string {
   let best = -1;
   let bestLen = 1;
   for (let k = 0; k < 8;) {
@@ -143,8 +147,7 @@ function v6From(head: number[], tail: number[], gap: boolean): Address | null {
     k = e;
   }
   const hex = (a: number[]): string => a.map((g) => g.toString(16)).join(':');
-  const text = best < 0 ? hex(groups) : `${hex(groups.slice(0, best))}::${hex(groups.slice(best + bestLen))}`;
-  return { text, family: 6, value };
+  return best < 0 ? hex(groups) : `${hex(groups.slice(0, best))}::${hex(groups.slice(best + bestLen))}`;
 }
 
 function build(raw: string): Address | null {
@@ -256,6 +259,72 @@ export function parseNetwork(input: string): Network | null {
   } catch {
     return null;
   }
+}
+
+/** The narrowest and widest IPv6 prefixes a ban may cover (ipv6_prefix, ban, unban). */
+export const MIN_V6_PREFIX = 48;
+export const MAX_V6_PREFIX = 128;
+
+/**
+ * What a ban covers: one address (text without a length), or an IPv6 prefix
+ * (`2001:db8:1:2::/64`, host bits zero). IPv4 is always one address.
+ */
+export interface BanTarget extends Network {
+  /** 32 or 128 for one address. */
+  readonly bits: number;
+}
+
+export function isPrefixText(text: string): boolean {
+  return text.includes('/');
+}
+
+/**
+ * Parses a ban target from untrusted text: an address, or an IPv6 prefix of
+ * MIN_V6_PREFIX..128 bits (host bits are cleared: 2001:db8::5/64 is
+ * 2001:db8::/64). A /128 is the address itself. Null for anything else.
+ */
+export function parseBanTarget(input: string): BanTarget | null {
+  if (typeof input !== 'string') return null;
+  const slash = input.indexOf('/');
+  if (slash < 0) {
+    const a = parseAddress(input);
+    return a && targetOf(a, a.family === 4 ? 32 : 128);
+  }
+  const a = parseAddress(input.slice(0, slash));
+  const bitsText = input.slice(slash + 1);
+  if (!a || a.family !== 6 || !/^\d{1,3}$/.test(bitsText)) return null;
+  const bits = Number(bitsText);
+  return bits >= MIN_V6_PREFIX && bits <= MAX_V6_PREFIX ? targetOf(a, bits) : null;
+}
+
+/** The ban target an address counts under: its /bits prefix for IPv6 below 128, the address otherwise. */
+export function targetOf(addr: Address, bits: number): BanTarget {
+  if (addr.family === 4 || bits >= 128) {
+    return { text: addr.text, family: addr.family, first: addr.value, last: addr.value, bits: addr.family === 4 ? 32 : 128 };
+  }
+  const host = (1n << BigInt(128 - bits)) - 1n;
+  const first = addr.value & ~host;
+  return { text: `${v6Text(first)}/${bits}`, family: 6, first, last: first | host, bits };
+}
+
+/** RFC 5952 text of a 128-bit value. */
+function v6Text(value: bigint): string {
+  const groups: number[] = [];
+  for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(Number((value >> shift) & 0xffffn));
+  return compressV6(groups);
+}
+
+export function mustParseBanTarget(input: string): BanTarget {
+  const t = parseBanTarget(input);
+  if (!t) {
+    throw new AsteriskBanError('E_ADDRESS', `"${printable(input)}" is neither an IP address nor an IPv6 prefix from /${MIN_V6_PREFIX} to /${MAX_V6_PREFIX}`);
+  }
+  return t;
+}
+
+/** Whether two blocks share at least one address. */
+export function networksOverlap(a: Network, b: Network): boolean {
+  return a.family === b.family && a.first <= b.last && b.first <= a.last;
 }
 
 export function networkContains(net: Network, addr: Address): boolean {
