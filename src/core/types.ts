@@ -30,6 +30,7 @@ export interface Failure {
 /** A ban as the ban manager holds it. */
 export interface Ban {
   jail: string;
+  /** An address, or an IPv6 prefix (`2001:db8:1:2::/64`) with ipv6_prefix below 128. */
   ip: string;
   family: 4 | 6;
   /** Milliseconds since the epoch. */
@@ -46,8 +47,11 @@ export interface Ban {
 /** A jail's decision that an address must be banned, before verification and the ban manager. */
 export interface BanRequest {
   jail: string;
+  /** What to ban: an address or an IPv6 prefix, as Ban.ip. */
   ip: string;
   family: 4 | 6;
+  /** When `ip` is a prefix: the address whose failure crossed maxretry (what verification asks about). */
+  address?: string;
   /** ms epoch of the failure that crossed maxretry. */
   time: number;
   source: SourceKind;

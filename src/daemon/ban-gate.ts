@@ -53,7 +53,7 @@ export class BanGate {
     }
     let seen: Set<string>;
     try {
-      seen = await witness.seen([...new Set(batch.map((r) => r.ip))]);
+      seen = await witness.seen([...new Set(batch.map(witnessed))]);
     } catch (err) {
       // A broken conntrack query must not let attackers through: fail open,
       // loudly, as a firewall that cannot verify is still a firewall.
@@ -62,7 +62,7 @@ export class BanGate {
       return;
     }
     for (const req of batch) {
-      if (seen.has(req.ip)) {
+      if (seen.has(witnessed(req))) {
         this.deps.pass(req);
         continue;
       }
@@ -70,9 +70,14 @@ export class BanGate {
       metrics.verifyRefused.inc({ jail: this.jail });
       const last = req.failures[req.failures.length - 1];
       this.deps.logger.warn(
-        `REFUSED ban of ${req.ip}: it never sent packets to this host (forged ${req.source === 'ami' ? 'event' : 'log line'}?)`,
+        `REFUSED ban of ${req.ip}: ${req.address ?? 'it'} never sent packets to this host (forged ${req.source === 'ami' ? 'event' : 'log line'}?)`,
         { jail: this.jail, ip: req.ip, reason: req.reason, evidence: printable(last?.raw ?? req.reason, 300) },
       );
     }
   }
+}
+
+/** The address that must have sent packets: a prefix is banned on the strength of the one that crossed maxretry. */
+function witnessed(req: BanRequest): string {
+  return req.address ?? req.ip;
 }

@@ -1,7 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import { promises as dns } from 'node:dns';
-import type { Address, Network } from '../core/address.js';
-import { networkContains, parseAddress, parseNetwork, printable } from '../core/address.js';
+import type { Address, BanTarget, Network } from '../core/address.js';
+import { networkContains, networksOverlap, parseAddress, parseNetwork, printable } from '../core/address.js';
 import { AsteriskBanError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 
@@ -36,6 +36,8 @@ const DEFAULT_TIMEOUT_MS = 5_000;
 export class IgnoreList {
   /** Canonical address -> the entry that put it here. */
   private readonly exact = new Map<string, string>();
+  /** The exact IPv6 entries again, for prefix overlap checks (rare: only at a prefix ban). */
+  private readonly exactV6: Array<{ net: Network; label: string }> = [];
   private readonly ranges: Array<{ net: Network; label: string }> = [];
   private readonly labels: string[] = [];
   /** Hostnames given in the configuration that still need a lookup. */
@@ -99,6 +101,16 @@ export class IgnoreList {
     return null;
   }
 
+  /**
+   * The entry that keeps a ban target from being banned: for one address, as
+   * why(); for an IPv6 prefix, any entry sharing an address with it (a /64
+   * holding one ignored address is never banned whole).
+   */
+  overlapping(target: BanTarget): string | null {
+    const exact = target.first === target.last ? this.exact.get(target.text) : this.exactV6.find((r) => networksOverlap(r.net, target))?.label;
+    return exact ?? this.ranges.find((r) => networksOverlap(r.net, target))?.label ?? null;
+  }
+
   /** Convenience for untrusted text; false for anything that is not an address. */
   hasText(text: string): boolean {
     const a = parseAddress(text);
@@ -118,7 +130,10 @@ export class IgnoreList {
     // A /32 or /128 is an exact address: key it by the bare canonical text has() looks up.
     if (net.first === net.last) {
       const key = net.text.replace(/\/\d+$/, '');
-      if (!this.exact.has(key)) this.exact.set(key, label);
+      if (!this.exact.has(key)) {
+        this.exact.set(key, label);
+        if (net.family === 6) this.exactV6.push({ net, label });
+      }
     } else if (!this.ranges.some((r) => r.net.family === net.family && r.net.first === net.first && r.net.last === net.last)) {
       this.ranges.push({ net, label });
     }

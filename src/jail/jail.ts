@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from '../core/clock.js';
-import { parseAddress, type Address } from '../core/address.js';
+import { isPrefixText, parseAddress, parseBanTarget, targetOf, type Address, type BanTarget } from '../core/address.js';
 import { ThrottledLog, type Logger } from '../core/logger.js';
 import type { BanRequest, Failure } from '../core/types.js';
 import type { JailSettings } from '../settings/types.js';
@@ -11,6 +11,8 @@ export interface AddressFilter {
   has(addr: Address): boolean;
   /** The entry that makes addr ignored, for saying why. */
   why?(addr: Address): string | null;
+  /** The entry that overlaps an IPv6 prefix, which then must not be banned whole. */
+  overlapping?(target: BanTarget): string | null;
 }
 
 export interface JailDeps {
@@ -104,29 +106,44 @@ export class Jail {
     if (time === null) return;
     this.totalFailed++;
     this.failureCounter(f).inc();
-    const hit = this.counter.add(addr.text, time, this.reasonCode(f.reason));
+    // IPv6 counts by prefix: a source with a /64 would otherwise rotate addresses forever.
+    const key = targetOf(addr, this.settings.ipv6Prefix);
+    const hit = this.counter.add(key.text, time, this.reasonCode(f.reason));
     if (this.deps.logger.isDebugEnabled()) {
-      this.deps.logger.debug(`Found ${addr.text} [${this.name}] ${f.reason} (${f.source}) ${hit.count}/${this.settings.maxretry}`, { jail: this.name, ip: addr.text });
+      const who = key.text === addr.text ? addr.text : `${addr.text} (${key.text})`;
+      this.deps.logger.debug(`Found ${who} [${this.name}] ${f.reason} (${f.source}) ${hit.count}/${this.settings.maxretry}`, { jail: this.name, ip: addr.text });
     }
     if (hit.count < this.settings.maxretry) return;
-    this.counter.clear(addr.text);
+    this.counter.clear(key.text);
+    // Earlier failures are known by their count key only: for a prefix, the prefix.
     const failures: Failure[] = hit.times.slice(0, -1).map((time, i) => ({
-      ip: addr.text,
+      ip: key.text,
       family: addr.family,
       time,
       source: f.source,
       reason: this.reasonNames[hit.reasons[i]!] ?? f.reason,
     }));
     failures.push({ ...f, ip: addr.text, family: addr.family, time });
+    const target = this.banTarget(key, addr);
     this.deps.onBan({
       jail: this.name,
-      ip: addr.text,
+      ip: target.text,
       family: addr.family,
+      ...(target.text === addr.text ? {} : { address: addr.text }),
       time,
       source: f.source,
       reason: f.reason,
       failures,
     });
+  }
+
+  /** The prefix, unless an ignored address lies inside it: then the address alone, said once a minute. */
+  private banTarget(key: BanTarget, addr: Address): BanTarget {
+    if (key.text === addr.text) return key;
+    const why = this.deps.ignore?.overlapping?.(key);
+    if (why == null) return key;
+    this.ignoreWarnings.warn(`overlap:${key.text}`, `banning ${addr.text} alone, not ${key.text}: the prefix holds an ignored address (${why})`, { jail: this.name, ip: addr.text });
+    return targetOf(addr, 128);
   }
 
   /**
@@ -156,15 +173,20 @@ export class Jail {
 
   /** An address proved legitimate (or was banned by hand): forget its failures. */
   clearFailures(ip: string): void {
+    if (isPrefixText(ip)) {
+      const target = parseBanTarget(ip);
+      if (target) this.counter.clear(target.text);
+      return;
+    }
     const addr = parseAddress(ip);
-    if (addr) this.counter.clear(addr.text);
+    if (addr) this.counter.clear(targetOf(addr, this.settings.ipv6Prefix).text);
   }
 
   /** A successful AMI login: remembered for ignore_recent_success, and its failures forgotten when `clears`. */
   succeeded(ip: string, clears: boolean): void {
     const addr = parseAddress(ip);
     if (!addr) return;
-    if (clears) this.counter.clear(addr.text);
+    if (clears) this.counter.clear(targetOf(addr, this.settings.ipv6Prefix).text);
     if (this.settings.ignoreRecentSuccess <= 0) return;
     this.successes.delete(addr.text);
     if (this.successes.size >= MAX_SUCCESSES) this.successes.delete(this.successes.keys().next().value as string);

@@ -5,6 +5,8 @@ export const DEFAULT_MAXRETRY = 5;
 export const DEFAULT_FINDTIME = 600;
 export const DEFAULT_BANTIME = 600;
 export const DEFAULT_MAXTRACKED = 1_000_000;
+/** A /64 is what one IPv6 customer line or cloud host gets: counting per address there never reaches maxretry. */
+export const DEFAULT_IPV6_PREFIX = 64;
 export const DEFAULT_AMI_EVENTS = ['InvalidAccountID', 'InvalidPassword', 'ChallengeResponseFailed', 'FailedACL'];
 
 export const DEFAULT_DAEMON: DaemonSettings = {
@@ -62,6 +64,7 @@ export function defaultJailSettings(name: string, overrides: Partial<JailSetting
     ignoreself: true,
     ignoreAsteriskPeers: true,
     ignoreRecentSuccess: 0,
+    ipv6Prefix: DEFAULT_IPV6_PREFIX,
     actions: [],
     destemail: 'root@localhost',
     sender: 'asterisk-ban@localhost',

@@ -1,9 +1,9 @@
 import { withActionOverrides } from './action-overrides.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { printable } from '../core/address.js';
+import { MAX_V6_PREFIX, MIN_V6_PREFIX, printable } from '../core/address.js';
 import { DAEMON_OPTIONS } from './daemon-settings.js';
-import { DEFAULT_AMI, DEFAULT_BANTIME, DEFAULT_FINDTIME, DEFAULT_INCREMENT, DEFAULT_MAXRETRY, DEFAULT_MAXTRACKED, defaultJailSettings } from './defaults.js';
+import { DEFAULT_AMI, DEFAULT_BANTIME, DEFAULT_IPV6_PREFIX, DEFAULT_FINDTIME, DEFAULT_INCREMENT, DEFAULT_MAXRETRY, DEFAULT_MAXTRACKED, defaultJailSettings } from './defaults.js';
 import { checkHostTags, readFilterFor } from './filter-file.js';
 import { interpolateLines, interpolateValue, type Scope } from './interpolate.js';
 import { parseInvocationLines } from './invocation.js';
@@ -262,6 +262,7 @@ function readJail(dir: string, stack: ConfigStack, name: string, env: Record<str
     ignoreself: r.bool('ignoreself', true),
     ignoreAsteriskPeers: r.bool('ignore_asterisk_peers', true),
     ignoreRecentSuccess: r.duration('ignore_recent_success', 0, { zero: true }),
+    ipv6Prefix: r.int('ipv6_prefix', DEFAULT_IPV6_PREFIX, MIN_V6_PREFIX, MAX_V6_PREFIX),
     actions,
     destemail: r.str('destemail', defaults.destemail),
     sender: r.str('sender', defaults.sender),

@@ -115,6 +115,8 @@ export interface JailSettings {
   ignoreAsteriskPeers: boolean;
   /** Seconds: an address with a successful AMI login this recently is not banned on log lines alone (0 = off). */
   ignoreRecentSuccess: number;
+  /** IPv6 sources are counted and banned by this prefix length (128 = per address). */
+  ipv6Prefix: number;
   actions: Invocation[];
   destemail: string;
   sender: string;

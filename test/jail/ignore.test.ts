@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IgnoreList } from '../../src/jail/ignore.js';
-import { mustParseAddress } from '../../src/core/address.js';
+import { mustParseAddress, mustParseBanTarget } from '../../src/core/address.js';
 import { isAsteriskBanError } from '../../src/core/errors.js';
 
 const has = (list: IgnoreList, ip: string): boolean => list.has(mustParseAddress(ip));
@@ -96,4 +96,20 @@ test('Asterisk peers join the list with where they were read; names resolve thro
   assert.equal(list.why(mustParseAddress('2001:db8:70::5')), '2001:db8:70::5 (sip.provider.test, asterisk peer pjsip.conf:9 [provider] match)');
   assert.equal(list.why(mustParseAddress('192.0.2.1')), '192.0.2.1');
   assert.equal(list.why(mustParseAddress('203.0.113.11')), null);
+});
+
+test('a prefix overlaps the list when any entry shares an address with it', () => {
+  const list = IgnoreList.fromEntries(['2001:db8:1:2::77', '2001:db8:9::/48', '192.0.2.7'], { ignoreself: true, selfAddresses: ['2001:db8:5:6::1'] });
+  const over = (t: string) => list.overlapping(mustParseBanTarget(t));
+  assert.equal(over('2001:db8:1:2::/64'), '2001:db8:1:2::77');
+  assert.equal(over('2001:db8:1::/48'), '2001:db8:1:2::77');
+  assert.equal(over('2001:db8:9:4::/64'), '2001:db8:9::/48');
+  assert.equal(over('2001:db8:5:6::/64'), '2001:db8:5:6::1 (self)');
+  assert.equal(over('2001:db8:1:3::/64'), null);
+  // One address: as why().
+  assert.equal(over('2001:db8:1:2::77'), '2001:db8:1:2::77');
+  assert.equal(over('2001:db8:9:1::1'), '2001:db8:9::/48');
+  assert.equal(over('192.0.2.7'), '192.0.2.7');
+  assert.equal(over('192.0.2.8'), null);
+  assert.equal(over('::1'), '::1 (always)');
 });

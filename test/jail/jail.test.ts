@@ -7,6 +7,8 @@ import type { BanRequest, Failure } from '../../src/core/types.js';
 import { defaultJailSettings } from '../../src/settings/defaults.js';
 import { Jail } from '../../src/jail/jail.js';
 import { FailureCounter } from '../../src/jail/counter.js';
+import { IgnoreList } from '../../src/jail/ignore.js';
+import { memoryLogger } from '../helpers/memory-logger.js';
 
 function failure(ip: string, time: number, reason = 'InvalidPassword', source: Failure['source'] = 'ami'): Failure {
   return { ip, family: ip.includes(':') ? 6 : 4, time, source, reason };
@@ -80,7 +82,7 @@ test('ignored addresses are neither counted nor banned; v4-mapped v6 is the v4 a
 });
 
 test('addresses are normalised before counting', () => {
-  const { clock, bans, jail } = setup();
+  const { clock, bans, jail } = setup({ ipv6Prefix: 128 });
   const t = clock.now();
   jail.addFailure(failure('2001:DB8::1', t));
   jail.addFailure(failure('2001:db8:0::1', t + 1));
@@ -212,4 +214,77 @@ test('without ignore_recent_success a login vouches for nothing; with ami_succes
   jail.succeeded('203.0.113.6', false);
   jail.addFailure(failure('203.0.113.6', clock.now(), 'sip_register', 'log'));
   assert.equal(bans.length, 1);
+});
+
+function prefixSetup(overrides = {}, ignoreEntries: string[] = []) {
+  const clock = new ManualClock();
+  const bans: BanRequest[] = [];
+  const { logger, lines: warnings } = memoryLogger();
+  const list = IgnoreList.fromEntries(ignoreEntries, { ignoreself: false });
+  const jail = new Jail(defaultJailSettings('asterisk', { maxretry: 3, findtime: 60, ...overrides }), { clock, logger, ignore: list, onBan: (r) => bans.push(r) });
+  return { clock, bans, jail, warnings };
+}
+
+test('IPv6 counts by /64: a source rotating addresses is banned as its prefix', () => {
+  const { clock, bans, jail } = prefixSetup();
+  const t = clock.now();
+  jail.addFailure(failure('2001:db8:aa:bb::1', t));
+  jail.addFailure(failure('2001:db8:aa:bb::2', t));
+  assert.deepEqual(jail.failing(), [{ ip: '2001:db8:aa:bb::/64', count: 2 }]);
+  jail.addFailure(failure('2001:db8:aa:bb:ffff::3', t));
+  assert.equal(bans.length, 1);
+  assert.equal(bans[0]!.ip, '2001:db8:aa:bb::/64');
+  assert.equal(bans[0]!.address, '2001:db8:aa:bb:ffff::3');
+  assert.equal(bans[0]!.family, 6);
+  assert.deepEqual(bans[0]!.failures.map((f) => f.ip), ['2001:db8:aa:bb::/64', '2001:db8:aa:bb::/64', '2001:db8:aa:bb:ffff::3']);
+  // Another /64 counts apart; IPv4 stays per address.
+  jail.addFailure(failure('2001:db8:aa:bc::1', t));
+  jail.addFailure(failure('198.51.100.1', t));
+  jail.addFailure(failure('198.51.100.2', t));
+  jail.addFailure(failure('198.51.100.3', t));
+  assert.equal(bans.length, 1);
+  jail.stop();
+});
+
+test('ipv6_prefix = 128 counts per address, 48 per site', () => {
+  const per = prefixSetup({ ipv6Prefix: 128 });
+  for (const a of ['2001:db8::1', '2001:db8::2', '2001:db8::3']) per.jail.addFailure(failure(a, per.clock.now()));
+  assert.equal(per.bans.length, 0);
+  for (let i = 0; i < 3; i++) per.jail.addFailure(failure('2001:db8::9', per.clock.now()));
+  assert.equal(per.bans[0]!.ip, '2001:db8::9');
+  assert.equal(per.bans[0]!.address, undefined);
+  per.jail.stop();
+  const site = prefixSetup({ ipv6Prefix: 48 });
+  for (const a of ['2001:db8:7:1::1', '2001:db8:7:2::1', '2001:db8:7:ffff::1']) site.jail.addFailure(failure(a, site.clock.now()));
+  assert.equal(site.bans[0]!.ip, '2001:db8:7::/48');
+  site.jail.stop();
+});
+
+test('a prefix holding an ignored address is never banned whole: the address alone is, and the log says why', () => {
+  const { clock, bans, jail, warnings } = prefixSetup({}, ['2001:db8:aa:bb::5060']);
+  const t = clock.now();
+  jail.addFailure(failure('2001:db8:aa:bb::1', t));
+  jail.addFailure(failure('2001:db8:aa:bb::5060', t));
+  jail.addFailure(failure('2001:db8:aa:bb::2', t));
+  // The ignored address itself never counts.
+  assert.equal(bans.length, 0);
+  jail.addFailure(failure('2001:db8:aa:bb::3', t));
+  assert.equal(bans.length, 1);
+  assert.equal(bans[0]!.ip, '2001:db8:aa:bb::3');
+  assert.equal(bans[0]!.address, undefined);
+  assert.ok(warnings.some((w) => w.includes('banning 2001:db8:aa:bb::3 alone, not 2001:db8:aa:bb::/64') && w.includes('2001:db8:aa:bb::5060')), warnings.join('\n'));
+  jail.stop();
+});
+
+test('a successful login clears the failures of its prefix', () => {
+  const { clock, bans, jail } = prefixSetup();
+  const t = clock.now();
+  jail.addFailure(failure('2001:db8:aa:bb::1', t));
+  jail.addFailure(failure('2001:db8:aa:bb::2', t));
+  jail.succeeded('2001:db8:aa:bb::3', true);
+  jail.addFailure(failure('2001:db8:aa:bb::4', t));
+  assert.equal(bans.length, 0);
+  jail.clearFailures('2001:db8:aa:bb::/64');
+  assert.deepEqual(jail.failing(), []);
+  jail.stop();
 });

@@ -1,5 +1,3 @@
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import type { Failure } from '../../../src/core/types.js';
 import { ManualClock, type Clock } from '../../../src/core/clock.js';
 import { DEFAULT_AMI } from '../../../src/settings/defaults.js';
@@ -8,18 +6,9 @@ import { FrameSplitter } from '../../../src/sources/ami/framing.js';
 import { EventInterpreter } from '../../../src/sources/ami/interpreter.js';
 import { BANNER } from '../../helpers/fake-ami-server.js';
 
-/** A logger whose lines a test can read back. */
-export function memoryLogger(): { logger: winston.Logger; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      lines.push(String(chunk));
-      cb();
-    },
-  });
-  const logger = winston.createLogger({ level: 'debug', format: winston.format.json(), transports: [new winston.transports.Stream({ stream })] });
-  return { logger, lines };
-}
+import { memoryLogger } from '../../helpers/memory-logger.js';
+
+export { memoryLogger };
 
 export interface Collected {
   failures: Failure[];
