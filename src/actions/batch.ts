@@ -1,10 +1,11 @@
-import { parseAddress, printable } from '../core/address.js';
+import { parseBanTarget, printable } from '../core/address.js';
 import type { Logger } from '../core/logger.js';
 import type { Ban } from '../core/types.js';
 
 export interface FamilyBatch {
   /** Canonical addresses, deduplicated, in input order. */
   v4: string[];
+  /** Addresses and prefixes (`2001:db8:1:2::/64`, see isPrefixText). */
   v6: string[];
   /** Seconds left per address; null = permanent. Only filled when `now` was given. */
   seconds: Map<string, number | null>;
@@ -19,9 +20,9 @@ export function splitBans(bans: readonly Ban[], logger: Logger, action: string, 
   const out: FamilyBatch = { v4: [], v6: [], seconds: new Map() };
   const seen = new Set<string>();
   for (const ban of bans) {
-    const addr = typeof ban?.ip === 'string' ? parseAddress(ban.ip) : null;
+    const addr = typeof ban?.ip === 'string' ? parseBanTarget(ban.ip) : null;
     if (!addr) {
-      logger.error(`${action}: refusing to pass "${printable(String(ban?.ip))}" to the firewall: not an IP address`);
+      logger.error(`${action}: refusing to pass "${printable(String(ban?.ip))}" to the firewall: neither an IP address nor an IPv6 prefix`);
       continue;
     }
     if (seen.has(addr.text)) continue;
@@ -44,15 +45,15 @@ export function splitBans(bans: readonly Ban[], logger: Logger, action: string, 
 
 /** Of the addresses a gathered batch applied, those of these bans (in the order applied). */
 export function ownAddresses(bans: readonly Ban[], applied: readonly string[]): string[] {
-  const mine = new Set(bans.map((b) => parseAddress(b.ip)?.text));
+  const mine = new Set(bans.map((b) => parseBanTarget(b.ip)?.text));
   return applied.filter((ip) => mine.has(ip));
 }
 
-/** Canonicalises addresses read back from the kernel; drops what we would never have written. */
+/** Canonicalises addresses and prefixes read back from the kernel; drops what we would never have written. */
 export function canonical(texts: Iterable<string>): string[] {
   const out: string[] = [];
   for (const t of texts) {
-    const a = parseAddress(t.replace(/\/(32|128)$/, ''));
+    const a = parseBanTarget(t.replace(/\/(32|128)$/, ''));
     if (a) out.push(a.text);
   }
   return out;

@@ -3,6 +3,7 @@ import type { Invocation } from '../settings/types.js';
 import { IptablesBase, CHAIN_PREFIX, type Family, type SavedState } from './iptables-base.js';
 import { jailFirewallParams } from './params.js';
 import { canonical } from './batch.js';
+import { isPrefixText } from '../core/address.js';
 
 // The kernel refuses longer ipset timeouts; a longer ban is re-added by check().
 export const IPSET_MAX_TIMEOUT = 2_147_483;
@@ -10,12 +11,26 @@ const MAXELEM = 1_048_576;
 
 /**
  * fail2ban's iptables-ipset: one hash:ip set per family, matched by one rule
- * in our chain. Every entry carries the kernel timeout of its ban's end, so
- * bans still expire if we die; bans of one call go through one `ipset restore`.
+ * in our chain, and a hash:net set for IPv6 prefixes (ipv6_prefix) with a
+ * rule of its own. Every entry carries the kernel timeout of its ban's end,
+ * so bans still expire if we die; bans of one call go through one `ipset restore`.
  */
 export class IptablesIpset extends IptablesBase {
   setName(f: Family): string {
     return `${CHAIN_PREFIX}${this.params.name}-v${f}`;
+  }
+
+  /** The IPv6 prefix set; apart so that an existing hash:ip set keeps working as it is. */
+  netSetName(): string {
+    return `${CHAIN_PREFIX}${this.params.name}-n6`;
+  }
+
+  private setsOf(f: Family): string[] {
+    return f === 4 ? [this.setName(4)] : [this.setName(6), this.netSetName()];
+  }
+
+  private setFor(f: Family, ip: string): string {
+    return f === 6 && isPrefixText(ip) ? this.netSetName() : this.setName(f);
   }
 
   private async ipset(lines: string[]): Promise<void> {
@@ -28,12 +43,18 @@ export class IptablesIpset extends IptablesBase {
     return new Set(stdout.split('\n').map((s) => s.trim()));
   }
 
+  /** Everything a family's sets hold, or null when one of them is missing. */
   private async members(f: Family): Promise<string[] | null> {
-    const name = this.setName(f);
-    if (!(await this.existingSets()).has(name)) return null;
-    const { stdout } = await this.run(this.params.ipset, ['save', name]);
-    const prefix = `add ${name} `;
-    return canonical(stdout.split('\n').filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length).split(' ')[0]!));
+    const names = this.setsOf(f);
+    const have = await this.existingSets();
+    if (!names.every((n) => have.has(n))) return null;
+    const out: string[] = [];
+    for (const name of names) {
+      const { stdout } = await this.run(this.params.ipset, ['save', name]);
+      const prefix = `add ${name} `;
+      out.push(...canonical(stdout.split('\n').filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length).split(' ')[0]!)));
+    }
+    return out;
   }
 
   protected override keepOnStop(): boolean {
@@ -41,23 +62,25 @@ export class IptablesIpset extends IptablesBase {
   }
 
   protected override async prepare(): Promise<void> {
-    await this.ipset(
-      ([4, 6] as const).map((f) => `create ${this.setName(f)} hash:ip family ${f === 4 ? 'inet' : 'inet6'} hashsize 1024 maxelem ${MAXELEM} timeout 0`),
-    );
+    const common = `hashsize 1024 maxelem ${MAXELEM} timeout 0`;
+    await this.ipset([
+      ...([4, 6] as const).map((f) => `create ${this.setName(f)} hash:ip family ${f === 4 ? 'inet' : 'inet6'} ${common}`),
+      `create ${this.netSetName()} hash:net family inet6 ${common}`,
+    ]);
   }
 
   protected override async teardown(): Promise<void> {
     const have = await this.existingSets();
-    await this.ipset(([4, 6] as const).map((f) => this.setName(f)).filter((n) => have.has(n)).map((n) => `destroy ${n}`));
+    await this.ipset([...this.setsOf(4), ...this.setsOf(6)].filter((n) => have.has(n)).map((n) => `destroy ${n}`));
   }
 
   protected chainBody(f: Family): string[] {
-    return [`-m set --match-set ${this.setName(f)} src ${this.block(f)}`, ...this.tail()];
+    return [...this.setsOf(f).map((set) => `-m set --match-set ${set} src ${this.block(f)}`), ...this.tail()];
   }
 
   protected async chainMatches(f: Family, saved: SavedState, want: Set<string>): Promise<boolean> {
     if (saved.chainRules.length !== this.chainBody(f).length) return false;
-    if (!saved.chainRules.some((r) => r.includes(`--match-set ${this.setName(f)} src`))) return false;
+    if (!this.setsOf(f).every((set) => saved.chainRules.some((r) => r.includes(`--match-set ${set} src`)))) return false;
     const have = await this.members(f);
     if (have === null) return false;
     const inKernel = new Set(have);
@@ -69,17 +92,15 @@ export class IptablesIpset extends IptablesBase {
   }
 
   protected async addAddresses(f: Family, ips: string[], seconds: Map<string, number | null>): Promise<void> {
-    const set = this.setName(f);
-    await this.ipset(ips.map((ip) => `add ${set} ${ip} timeout ${Math.min(seconds.get(ip) ?? 0, IPSET_MAX_TIMEOUT)}`));
+    await this.ipset(ips.map((ip) => `add ${this.setFor(f, ip)} ${ip} timeout ${Math.min(seconds.get(ip) ?? 0, IPSET_MAX_TIMEOUT)}`));
     for (const ip of ips) this.banned[f].add(ip);
   }
 
   protected async removeAddresses(f: Family, ips: string[]): Promise<void> {
-    const set = this.setName(f);
     if (ips.length > 0 && ips.length === this.banned[f].size && ips.every((ip) => this.banned[f].has(ip))) {
-      await this.ipset([`flush ${set}`]);
+      await this.ipset(this.setsOf(f).map((set) => `flush ${set}`));
     } else {
-      await this.ipset(ips.map((ip) => `del ${set} ${ip}`));
+      await this.ipset(ips.map((ip) => `del ${this.setFor(f, ip)} ${ip}`));
     }
     for (const ip of ips) this.banned[f].delete(ip);
   }

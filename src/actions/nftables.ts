@@ -4,18 +4,23 @@ import type { Invocation } from '../settings/types.js';
 import { spawnRunner, netnsRunner, type CommandRunner } from './exec.js';
 import { jailFirewallParams, type FirewallParams } from './params.js';
 import { nftPortSet } from './ports.js';
-import { splitBans, canonical, chunk } from './batch.js';
+import { splitBans, canonical, chunk, type FamilyBatch } from './batch.js';
+import { isPrefixText } from '../core/address.js';
 import { ConntrackFlusher } from './conntrack.js';
 import { Serial } from './serial.js';
 import { CHAIN_PREFIX } from './iptables-base.js';
 
-type Family = 4 | 6;
-const SET: Record<Family, string> = { 4: 'addr-v4', 6: 'addr-v6' };
+/** Kernel sets: one per family for addresses, and an interval set for IPv6 prefixes (ipv6_prefix). */
+type SetKey = 4 | 6 | 'net6';
+const SET: Record<SetKey, string> = { 4: 'addr-v4', 6: 'addr-v6', net6: 'net-v6' };
+const SETS: readonly SetKey[] = [4, 6, 'net6'];
 const ELEMENTS_PER_LINE = 1_000;
 
 /**
  * One `inet` table of ours per action name with a v4 and a v6 set
- * (`flags timeout`: every element expires by itself if we die) and a base
+ * (`flags timeout`: every element expires by itself if we die), an interval
+ * set for IPv6 prefixes (apart, because an interval set refuses an address
+ * inside a prefix it holds, and a prefix ban may cover address bans) and a base
  * chain hooked before the usual filter chains. A drop in a base chain is
  * final whatever other tables accept, so an ESTABLISHED accept elsewhere
  * cannot keep a banned flow alive. Every change is one `nft -f -` transaction.
@@ -25,7 +30,7 @@ export class Nftables implements Action {
   readonly id: string;
   readonly table: string;
   private readonly run: CommandRunner;
-  private readonly banned: Record<Family, Set<string>> = { 4: new Set(), 6: new Set() };
+  private readonly banned: Record<SetKey, Set<string>> = { 4: new Set(), 6: new Set(), net6: new Set() };
   private readonly flusher: ConntrackFlusher;
   private readonly serial = new Serial();
 
@@ -50,6 +55,7 @@ export class Nftables implements Action {
     return [
       `${match}ip saddr @${SET[4]} ${verdict}`,
       `${match}ip6 saddr @${SET[6]} ${verdict}`,
+      `${match}ip6 saddr @${SET.net6} ${verdict}`,
       // Connection tracking must be on in this namespace for ban verification.
       'ct state new comment "asterisk-ban: keeps connection tracking on"',
     ];
@@ -62,6 +68,7 @@ export class Nftables implements Action {
       `add table ${t}`,
       `add set ${t} ${SET[4]} { type ipv4_addr; flags timeout; }`,
       `add set ${t} ${SET[6]} { type ipv6_addr; flags timeout; }`,
+      `add set ${t} ${SET.net6} { type ipv6_addr; flags interval, timeout; }`,
       `add chain ${t} ${chain} { type filter hook ${chain} priority filter - 10; policy accept; }`,
       `flush chain ${t} ${chain}`,
       ...this.rules().map((r) => `add rule ${t} ${chain} ${r}`),
@@ -91,8 +98,9 @@ export class Nftables implements Action {
       if (!set || set.name !== name) continue;
       const out: string[] = [];
       for (const e of set.elem ?? []) {
-        const val = typeof e === 'string' ? e : (e as { elem?: { val?: unknown } }).elem?.val;
-        if (typeof val === 'string') out.push(val);
+        const val = typeof e === 'object' && e !== null && 'elem' in e ? (e as { elem?: { val?: unknown } }).elem?.val : e;
+        const text = elementText(val);
+        if (text !== null) out.push(text);
       }
       return canonical(out);
     }
@@ -103,7 +111,7 @@ export class Nftables implements Action {
     return doc.filter((i) => (i as { rule?: { chain?: string } }).rule?.chain === chain).length;
   }
 
-  private elementLines(verb: 'add' | 'delete', f: Family, ips: string[], seconds?: Map<string, number | null>): string[] {
+  private elementLines(verb: 'add' | 'delete', f: SetKey, ips: string[], seconds?: Map<string, number | null>): string[] {
     return chunk(ips, ELEMENTS_PER_LINE).map((part) => {
       const items = part.map((ip) => {
         const s = seconds?.get(ip);
@@ -114,12 +122,12 @@ export class Nftables implements Action {
   }
 
   /** Add-then-delete: deleting an element that expired meanwhile would fail the whole transaction. */
-  private removalLines(f: Family, ips: string[]): string[] {
+  private removalLines(f: SetKey, ips: string[]): string[] {
     return [...this.elementLines('add', f, ips), ...this.elementLines('delete', f, ips)];
   }
 
   /** Known elements are replaced so that a new ban end (bantime increment) takes effect. */
-  private additionLines(f: Family, ips: string[], seconds: Map<string, number | null>): string[] {
+  private additionLines(f: SetKey, ips: string[], seconds: Map<string, number | null>): string[] {
     const known = ips.filter((ip) => this.banned[f].has(ip));
     return [...this.removalLines(f, known), ...this.elementLines('add', f, ips, seconds)];
   }
@@ -137,24 +145,23 @@ export class Nftables implements Action {
 
   check(current: Ban[]): Promise<boolean> {
     return this.serial.run(async () => {
-      const want = splitBans(current, this.deps.logger, this.id, this.deps.clock.now());
+      const want = bySet(splitBans(current, this.deps.logger, this.id, this.deps.clock.now()));
       const doc = await this.readTable();
       const ok =
         doc !== null &&
         Nftables.ruleCount(doc, this.hook()) === this.rules().length &&
-        ([4, 6] as const).every((f) => {
+        SETS.every((f) => {
           const have = Nftables.members(doc, SET[f]);
           if (have === null) return false;
           const inKernel = new Set(have);
-          return (f === 4 ? want.v4 : want.v6).every((ip) => inKernel.has(ip));
+          return want[f].every((ip) => inKernel.has(ip));
         });
       if (ok) return false;
       this.deps.logger.warn(`${this.id}: nftables table was changed outside asterisk-ban; restoring it`);
       const lines = this.structure();
-      for (const f of [4, 6] as const) {
-        const ips = f === 4 ? want.v4 : want.v6;
-        lines.push(...this.removalLines(f, ips), ...this.elementLines('add', f, ips, want.seconds));
-        this.banned[f] = new Set(ips);
+      for (const f of SETS) {
+        lines.push(...this.removalLines(f, want[f]), ...this.elementLines('add', f, want[f], want.seconds));
+        this.banned[f] = new Set(want[f]);
       }
       await this.nft(lines);
       return true;
@@ -163,16 +170,12 @@ export class Nftables implements Action {
 
   async ban(bans: Ban[], opts: BanOptions): Promise<void> {
     const apply = async (all: Ban[]) => {
-      const batch = splitBans(all, this.deps.logger, this.id, this.deps.clock.now());
+      const batch = bySet(splitBans(all, this.deps.logger, this.id, this.deps.clock.now()));
       // A restored ban keeps its end, so an element already in the set is
       // right as it is: a plain add (a no-op for it) is enough.
-      const lines = opts.restored
-        ? [...this.elementLines('add', 4, batch.v4, batch.seconds), ...this.elementLines('add', 6, batch.v6, batch.seconds)]
-        : [...this.additionLines(4, batch.v4, batch.seconds), ...this.additionLines(6, batch.v6, batch.seconds)];
-      await this.nft(lines);
-      for (const ip of batch.v4) this.banned[4].add(ip);
-      for (const ip of batch.v6) this.banned[6].add(ip);
-      return [...batch.v4, ...batch.v6];
+      await this.nft(SETS.flatMap((f) => (opts.restored ? this.elementLines('add', f, batch[f], batch.seconds) : this.additionLines(f, batch[f], batch.seconds))));
+      for (const f of SETS) for (const ip of batch[f]) this.banned[f].add(ip);
+      return SETS.flatMap((f) => batch[f]);
     };
     const added = opts.restored ? await this.serial.run(() => apply(bans)) : await this.serial.gather(bans, apply);
     // Outside the serial queue: the next batch goes into the kernel while these flows are deleted.
@@ -181,18 +184,16 @@ export class Nftables implements Action {
 
   unban(bans: Ban[]): Promise<void> {
     return this.serial.run(async () => {
-      const batch = splitBans(bans, this.deps.logger, this.id);
-      await this.nft([...this.removalLines(4, batch.v4), ...this.removalLines(6, batch.v6)]);
-      for (const ip of batch.v4) this.banned[4].delete(ip);
-      for (const ip of batch.v6) this.banned[6].delete(ip);
+      const batch = bySet(splitBans(bans, this.deps.logger, this.id));
+      await this.nft(SETS.flatMap((f) => this.removalLines(f, batch[f])));
+      for (const f of SETS) for (const ip of batch[f]) this.banned[f].delete(ip);
     });
   }
 
   flush(): Promise<void> {
     return this.serial.run(async () => {
-      await this.nft([`add table ${this.table}`, ...([4, 6] as const).map((f) => `flush set ${this.table} ${SET[f]}`)]);
-      this.banned[4].clear();
-      this.banned[6].clear();
+      await this.nft([`add table ${this.table}`, ...SETS.map((f) => `flush set ${this.table} ${SET[f]}`)]);
+      this.forgetAll();
     });
   }
 
@@ -204,18 +205,38 @@ export class Nftables implements Action {
       }
       // `add` first makes the delete succeed even when the table is already gone.
       await this.nft([`add table ${this.table}`, `delete table ${this.table}`]);
-      this.banned[4].clear();
-      this.banned[6].clear();
+      this.forgetAll();
     });
+  }
+
+  private forgetAll(): void {
+    for (const f of SETS) this.banned[f].clear();
   }
 
   list(): Promise<string[]> {
     return this.serial.run(async () => {
       const doc = await this.readTable();
       if (!doc) return [];
-      return [...(Nftables.members(doc, SET[4]) ?? []), ...(Nftables.members(doc, SET[6]) ?? [])];
+      return SETS.flatMap((f) => Nftables.members(doc, SET[f]) ?? []);
     });
   }
+}
+
+/** A batch by kernel set: IPv6 prefixes go to the interval set. */
+function bySet(batch: FamilyBatch): Record<SetKey, string[]> & { seconds: FamilyBatch['seconds'] } {
+  return {
+    4: batch.v4,
+    6: batch.v6.filter((ip) => !isPrefixText(ip)),
+    net6: batch.v6.filter(isPrefixText),
+    seconds: batch.seconds,
+  };
+}
+
+/** An element as `nft -j` prints it: an address string, or `{prefix: {addr, len}}` in an interval set. */
+function elementText(val: unknown): string | null {
+  if (typeof val === 'string') return val;
+  const prefix = (val as { prefix?: { addr?: unknown; len?: unknown } } | null)?.prefix;
+  return typeof prefix?.addr === 'string' && typeof prefix.len === 'number' ? `${prefix.addr}/${prefix.len}` : null;
 }
 
 export function nftablesFactory(actionName: string, allports: boolean) {

@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestNet, ADDR, OTHER_PORT, isRoot, haveTool, sleep } from '../helpers/netns.js';
+import { TestNet, ADDR, OTHER_PORT, PREFIX6, isRoot, haveTool, sleep } from '../helpers/netns.js';
 import { createAction } from '../../src/actions/registry.js';
 import { countingRunner, spawnRunner } from '../../src/actions/exec.js';
 import type { Action } from '../../src/actions/types.js';
@@ -126,9 +126,30 @@ export function firewallSuite(opts: SuiteOptions): void {
       assert.deepEqual(await action.list!(), []);
     });
 
+    it('bans an IPv6 prefix: every address in it is dropped, beside an address ban inside it; the /64 next door passes', async () => {
+      const inside = ban(ADDR.in6b, clock);
+      const prefix = ban(PREFIX6, clock);
+      await action.ban([inside], { restored: false });
+      await action.ban([prefix], { restored: false });
+      const once = await net.snapshot();
+      await action.ban([prefix], { restored: false });
+      await action.ban([prefix, inside], { restored: true });
+      assert.equal(await net.snapshot(), once, 'banning again leaves one entry each');
+      for (const a of [ADDR.in6a, ADDR.in6b]) assert.deepEqual(await net.reachable(a), { udp: false, tcp: false }, a);
+      for (const a of [ADDR.out6, ADDR.att6]) assert.deepEqual(await net.reachable(a), { udp: true, tcp: true }, a);
+      assert.deepEqual((await action.list!()).sort(), [PREFIX6, ADDR.in6b].sort());
+      assert.equal(await action.check([prefix, inside]), false, 'check reads the prefix back as it wrote it');
+      await action.unban([prefix]);
+      assert.deepEqual(await net.reachable(ADDR.in6a), { udp: true, tcp: true }, 'the prefix is lifted');
+      assert.deepEqual(await net.reachable(ADDR.in6b), { udp: false, tcp: false }, 'the address ban inside it stays');
+      await action.unban([inside]);
+      assert.deepEqual(await action.list!(), []);
+    });
+
     it('refuses addresses that do not parse, banning the rest', async () => {
       const odd = { ...ban(ADDR.att4, clock), ip: '198.51.100.2 -j ACCEPT' };
-      await action.ban([odd, ban(ADDR.att6, clock)], { restored: false });
+      const wide = { ...ban(ADDR.att4, clock), ip: '198.51.100.0/24' };
+      await action.ban([odd, wide, ban(ADDR.att6, clock)], { restored: false });
       assert.deepEqual(await action.list!(), [ADDR.att6]);
       await action.unban([ban(ADDR.att6, clock)]);
     });

@@ -17,7 +17,17 @@ export const ADDR = {
   /** A second source on the attacker side that is never banned. */
   other4: '198.51.100.3',
   other6: '2001:db8:51::3',
+  /**
+   * IPv6 prefix bans: two attacker addresses in one /64 (PREFIX6) and one in
+   * the /64 beside it, routed through the attacker, away from the pbx's own /64.
+   */
+  in6a: '2001:db8:52:1::a',
+  in6b: '2001:db8:52:1:ffff::b',
+  out6: '2001:db8:52:2::c',
 } as const;
+
+/** The /64 holding ADDR.in6a and ADDR.in6b. */
+export const PREFIX6 = '2001:db8:52:1::/64';
 
 export const ECHO_PORT = 5060;
 /** A port outside the multiport list; echo too. */
@@ -87,7 +97,9 @@ export class TestNet {
     ip(['-n', pbx, 'addr', 'add', `${ADDR.pbx6}/64`, 'dev', 'eth0', 'nodad']);
     for (const a of [ADDR.att4, ADDR.other4]) ip(['-n', attacker, 'addr', 'add', `${a}/24`, 'dev', 'eth0']);
     for (const a of [ADDR.att6, ADDR.other6]) ip(['-n', attacker, 'addr', 'add', `${a}/64`, 'dev', 'eth0', 'nodad']);
+    for (const a of [ADDR.in6a, ADDR.in6b, ADDR.out6]) ip(['-n', attacker, 'addr', 'add', `${a}/128`, 'dev', 'eth0', 'nodad']);
     for (const ns of [pbx, attacker]) for (const dev of ['lo', 'eth0']) ip(['-n', ns, 'link', 'set', dev, 'up']);
+    ip(['-n', pbx, '-6', 'route', 'add', '2001:db8:52::/48', 'via', ADDR.att6, 'dev', 'eth0']);
     if (statefulAccept) {
       // Many hosts accept tracked flows first: the trap a ban must get past.
       for (const bin of ['iptables', 'ip6tables']) {
@@ -102,7 +114,7 @@ export class TestNet {
       this.waiting.delete(msg.id);
     });
     // Warm up neighbour tables so the first probe of a test is not the one that resolves them.
-    for (const a of [ADDR.att4, ADDR.other4, ADDR.att6, ADDR.other6]) {
+    for (const a of [ADDR.att4, ADDR.other4, ADDR.att6, ADDR.other6, ADDR.in6a, ADDR.in6b, ADDR.out6]) {
       const r = await this.reachable(a, ECHO_PORT, 10);
       if (!r.udp || !r.tcp) throw new Error(`test network: ${a} cannot reach the pbx before any ban`);
     }

@@ -62,8 +62,10 @@ export function createMailAction(spec: Invocation, deps: ActionDeps, variant: Ma
     if (options.whois) {
       await Promise.all(
         whoisTargets(entries).map(async (ip) => {
+          // A prefix is asked about by its first address: registries answer for the block holding it.
+          const query = ip.replace(/\/\d+$/, '');
           // At shutdown only what is already known: a lookup could eat the whole deadline.
-          const r = flushing ? whois.peek(ip) : whois.get(ip);
+          const r = flushing ? whois.peek(query) : whois.get(query);
           if (r) results.set(ip, await r);
         }),
       );

@@ -31,7 +31,7 @@ const WHOIS_DIGEST_CHARS = 2_000;
 
 // Ban.ip is already parsed and normalised by the ban manager; this only guarantees that
 // nothing but address characters can reach a header (a full re-parse costs ~100 µs a line).
-const ADDRESS_CHARS = /^[0-9A-Fa-f:.]{2,45}$/;
+const ADDRESS_CHARS = /^[0-9A-Fa-f:.]{2,45}(\/\d{1,3})?$/;
 
 /** The address as a header may carry it; anything else is replaced, never passed through. */
 export function headerAddress(ip: string): string {
