@@ -1,6 +1,6 @@
 import { formatDuration, MAX_DURATION_SECONDS } from '../core/duration.js';
 import type { Action } from '../actions/types.js';
-import { mustParseAddress, notASource } from '../core/address.js';
+import { isPrefixText, mustParseBanTarget, parseBanTarget, notASource, targetOf, type BanTarget } from '../core/address.js';
 import type { Clock } from '../core/clock.js';
 import { AsteriskBanError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -41,6 +41,8 @@ interface JailState {
   bantimeFn: BantimeFn;
   bans: Map<string, Ban>;
   total: number;
+  /** Lengths of the IPv6 prefixes ever banned here: where to look for a ban covering an address. */
+  prefixLengths: Set<number>;
 }
 
 interface Pending {
@@ -96,7 +98,7 @@ export class BanManager {
       if (!this.started || added.length === 0) return Promise.resolve();
       return this.restoreActions(old, added, { live: [...old.bans.values()], due: [] });
     }
-    const state: JailState = { name, policy, bantimeFn, bans: new Map(), total: 0 };
+    const state: JailState = { name, policy, bantimeFn, bans: new Map(), total: 0, prefixLengths: new Set() };
     this.jails.set(name, state);
     return this.started ? this.restoreJail(state, this.opts.store.loadBans({ jail: name })) : Promise.resolve();
   }
@@ -121,44 +123,75 @@ export class BanManager {
     this.opts.logger.info(`ban manager ready: ${inForce} ban(s) in force`);
   }
 
-  /** Bans for a jail; null when the address is already banned (or ignored) there. */
+  /** Bans for a jail; null when the address (or prefix) is already banned, or ignored, there. */
   async request(req: BanRequest): Promise<Ban | null> {
     const jail = this.jail(req.jail);
-    const addr = mustParseAddress(req.ip);
-    if (this.closed || jail.policy.ignore?.has(addr) || jail.bans.has(addr.text)) return null;
-    const why = notASource(addr);
+    const target = mustParseBanTarget(req.ip);
+    if (this.closed || jail.policy.ignore?.overlapping(target) || this.covering(jail, target)) return null;
+    const why = notASource({ text: target.text, family: target.family, value: target.first });
     if (why !== null) {
-      this.opts.logger.warn(`not banning ${addr.text} in jail ${jail.name}: ${why} never sends a login`, { jail: jail.name, ip: addr.text });
+      this.opts.logger.warn(`not banning ${target.text} in jail ${jail.name}: ${why} never sends a login`, { jail: jail.name, ip: target.text });
       return null;
     }
-    return this.enqueue({ ...req, ip: addr.text, family: addr.family });
+    return this.enqueue({ ...req, ip: target.text, family: target.family });
   }
 
-  /** An administrator's ban; an ignored address needs force. Returns the existing ban if there is one. */
+  /** An administrator's ban; an ignored address needs force. Returns the ban already covering it if there is one. */
   async manualBan(jailName: string, ip: string, opts: { seconds?: number; force?: boolean } = {}): Promise<Ban> {
     const jail = this.jail(jailName);
-    const addr = mustParseAddress(ip);
-    const existing = jail.bans.get(addr.text);
+    const target = mustParseBanTarget(ip);
+    const existing = this.covering(jail, target);
     if (existing) return existing;
-    const why = notASource(addr);
-    if (why !== null) throw new AsteriskBanError('E_ADDRESS', `${addr.text} is ${why}: no packet comes from it, a ban would protect nothing`);
-    if (jail.policy.ignore?.has(addr) && !opts.force) {
-      throw new AsteriskBanError('E_IGNORED', `${addr.text} is in the ignore list of jail ${jailName}`, { hint: 'use --force to ban it anyway' });
+    const why = notASource({ text: target.text, family: target.family, value: target.first });
+    if (why !== null) throw new AsteriskBanError('E_ADDRESS', `${target.text} is ${why}: no packet comes from it, a ban would protect nothing`);
+    const ignored = jail.policy.ignore?.overlapping(target);
+    if (ignored && !opts.force) {
+      throw new AsteriskBanError('E_IGNORED', `${target.text} ${target.first === target.last ? 'is in' : 'overlaps'} the ignore list of jail ${jailName} (${ignored})`, { hint: 'use --force to ban it anyway' });
     }
-    const req: BanRequest = { jail: jailName, ip: addr.text, family: addr.family, time: this.opts.clock.now(), source: 'manual', reason: 'manual ban', failures: [] };
+    const req: BanRequest = { jail: jailName, ip: target.text, family: target.family, time: this.opts.clock.now(), source: 'manual', reason: 'manual ban', failures: [] };
     const ban = await this.enqueue(req, { seconds: opts.seconds });
-    return ban ?? jail.bans.get(addr.text) ?? this.fail('E_INTERNAL', `ban of ${addr.text} was not recorded`);
+    return ban ?? jail.bans.get(target.text) ?? this.fail('E_INTERNAL', `ban of ${target.text} was not recorded`);
   }
 
   /** Lifts matching bans now (E_NOT_BANNED when none match). */
   async unban(opts: { ip?: string; jail?: string; all?: boolean }): Promise<Ban[]> {
     if (opts.jail !== undefined) this.jail(opts.jail);
-    const ip = opts.ip === undefined ? undefined : mustParseAddress(opts.ip).text;
-    if (ip === undefined && !opts.all) throw new AsteriskBanError('E_REQUEST', 'unban needs an address or all');
-    const matched = this.active(opts.jail).filter((b) => ip === undefined || b.ip === ip);
-    if (matched.length === 0) throw new AsteriskBanError('E_NOT_BANNED', `${ip ?? 'nothing'} is not banned${opts.jail ? ` in jail ${opts.jail}` : ''}`);
+    const target = opts.ip === undefined ? undefined : mustParseBanTarget(opts.ip);
+    if (target === undefined && !opts.all) throw new AsteriskBanError('E_REQUEST', 'unban needs an address or all');
+    const matched = this.active(opts.jail).filter((b) => target === undefined || b.ip === target.text);
+    if (matched.length === 0) {
+      const states = opts.jail === undefined ? [...this.jails.values()] : [this.jail(opts.jail)];
+      const inside = target && states.map((j) => this.covering(j, target)).find((b) => b !== undefined);
+      throw new AsteriskBanError('E_NOT_BANNED', `${target?.text ?? 'nothing'} is not banned${opts.jail ? ` in jail ${opts.jail}` : ''}`,
+        inside ? { hint: `it lies inside ${inside.ip}, banned in jail ${inside.jail}: unban that prefix` } : {});
+    }
     await this.lift(matched, 'unbanned');
     return matched;
+  }
+
+  /** The ban in force that already covers a target: the same address or prefix, or a wider prefix. */
+  private covering(jail: JailState, target: BanTarget): Ban | undefined {
+    const same = jail.bans.get(target.text);
+    if (same || target.family === 4) return same;
+    const addr = { text: '', family: 6 as const, value: target.first };
+    for (const bits of jail.prefixLengths) {
+      if (bits >= target.bits) continue;
+      const wider = jail.bans.get(targetOf(addr, bits).text);
+      if (wider) return wider;
+    }
+    return undefined;
+  }
+
+  /** Narrower prefixes inside a new one: nftables refuses overlapping elements in one set, and the wider ban covers them. */
+  private subsumed(jail: JailState, ban: Ban, target: BanTarget): Ban[] {
+    if (![...jail.prefixLengths].some((bits) => bits > target.bits)) return [];
+    const inside: Ban[] = [];
+    for (const b of jail.bans.values()) {
+      if (b === ban || !isPrefixText(b.ip)) continue;
+      const t = parseBanTarget(b.ip);
+      if (t && t.bits > target.bits && t.first >= target.first && t.last <= target.last) inside.push(b);
+    }
+    return inside;
   }
 
   active(jail?: string): Ban[] {
@@ -196,7 +229,11 @@ export class BanManager {
   private async restoreJail(jail: JailState, stored: StoredBan[]): Promise<void> {
     const plan = splitByExpiry(stored, this.opts.clock.now());
     // Memory first, synchronously: a request arriving during the awaits below sees these bans.
-    for (const b of plan.live) jail.bans.set(b.ip, b);
+    for (const b of plan.live) {
+      jail.bans.set(b.ip, b);
+      const bits = isPrefixText(b.ip) ? parseBanTarget(b.ip)?.bits : undefined;
+      if (bits !== undefined) jail.prefixLengths.add(bits);
+    }
     this.expiry.add(plan.live);
     jail.total += plan.live.length;
     this.persistence.delete(plan.due);
@@ -249,9 +286,11 @@ export class BanManager {
   private async commit(batch: Pending[]): Promise<void> {
     const now = this.opts.clock.now();
     const made: { p: Pending; ban: Ban }[] = [];
+    const subsumed: Ban[] = [];
     for (const p of batch) {
       const jail = this.jails.get(p.req.jail);
-      if (!jail || jail.bans.has(p.req.ip)) {
+      const target = mustParseBanTarget(p.req.ip);
+      if (!jail || this.covering(jail, target)) {
         p.resolve(null);
         continue;
       }
@@ -266,8 +305,14 @@ export class BanManager {
       };
       jail.bans.set(ban.ip, ban);
       made.push({ p, ban });
+      if (target.first !== target.last) {
+        jail.prefixLengths.add(target.bits);
+        subsumed.push(...this.subsumed(jail, ban, target));
+      }
     }
     if (made.length === 0) return;
+    // Lifted first: their removal is queued on every action before the wider ban.
+    if (subsumed.length > 0) void this.lift(subsumed, 'inside a wider ban');
     for (const { ban } of made) this.opts.logger.info(banLine(ban), { jail: ban.jail, ip: ban.ip });
     const all = made.map((m) => m.ban);
     this.persistence.save(all);
@@ -291,7 +336,7 @@ export class BanManager {
     for (const { p, ban } of made) p.resolve(ban);
   }
 
-  private async lift(bans: Ban[], why: 'expired' | 'unbanned'): Promise<void> {
+  private async lift(bans: Ban[], why: 'expired' | 'unbanned' | 'inside a wider ban'): Promise<void> {
     // One pass, so a ban listed twice is lifted once.
     const lifted = bans.filter((b) => this.isLive(b) && this.jails.get(b.jail)!.bans.delete(b.ip));
     if (lifted.length === 0) return;

@@ -1,5 +1,5 @@
 import type { Action } from '../actions/types.js';
-import { parseAddress } from '../core/address.js';
+import { parseBanTarget } from '../core/address.js';
 import type { Logger } from '../core/logger.js';
 import type { Ban } from '../core/types.js';
 import { metrics } from '../control/metrics.js';
@@ -61,7 +61,7 @@ export async function reconcileWithKernel(jail: string, action: Action, current:
   }
   const kernel = new Map<string, 4 | 6>();
   for (const text of listed) {
-    const addr = parseAddress(text);
+    const addr = parseBanTarget(text);
     if (addr) kernel.set(addr.text, addr.family);
   }
   const live = current();

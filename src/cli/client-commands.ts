@@ -1,4 +1,4 @@
-import { parseAddress } from '../core/address.js';
+import { MAX_V6_PREFIX, MIN_V6_PREFIX, parseBanTarget } from '../core/address.js';
 import { isAsteriskBanError } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
 import { request } from '../control/client.js';
@@ -32,8 +32,10 @@ function jailName(text: string): string {
 }
 
 function address(text: string): string {
-  const a = parseAddress(text);
-  if (!a) throw new UsageError(`"${text.slice(0, 64)}" is not an IP address`, 'give one IPv4 or IPv6 address, e.g. 203.0.113.5 or 2001:db8::1');
+  const a = parseBanTarget(text);
+  if (!a) {
+    throw new UsageError(`"${text.slice(0, 64)}" is neither an IP address nor an IPv6 prefix`, `give one IPv4 or IPv6 address, e.g. 203.0.113.5 or 2001:db8::1, or an IPv6 prefix from /${MIN_V6_PREFIX} to /${MAX_V6_PREFIX}, e.g. 2001:db8:1:2::/64`);
+  }
   return a.text;
 }
 

@@ -1,5 +1,5 @@
 import { AsteriskBanError } from '../core/errors.js';
-import { mustParseAddress } from '../core/address.js';
+import { mustParseBanTarget } from '../core/address.js';
 import { MAX_DURATION_SECONDS } from '../core/duration.js';
 import type { DaemonApi } from './api.js';
 
@@ -49,10 +49,10 @@ function textArg(args: Record<string, unknown>, key: string): string {
   return v;
 }
 
-/** Normalised address text; E_ADDRESS when it does not parse. */
+/** Normalised address or IPv6 prefix text; E_ADDRESS when it does not parse. */
 function ipArg(v: unknown): string {
   if (typeof v !== 'string') throw bad('"ip" must be a string');
-  return mustParseAddress(v).text;
+  return mustParseBanTarget(v).text;
 }
 
 function secondsArg(v: unknown): number | undefined {

@@ -234,3 +234,56 @@ test('when the database cannot be written, the ban is still enforced (and logged
   assert.equal(fw.kernel.has('203.0.113.99'), false, 'and lifted on time');
   await manager.close();
 });
+
+test('IPv6 prefixes: banned, covering narrower requests, never over an ignored address, unbanned by prefix', async () => {
+  const ignore = IgnoreList.fromEntries(['2001:db8:99:1::5060'], { ignoreself: false });
+  const { manager, fw, store, clock } = setup({ ignore });
+  await manager.start();
+  const ban = await manager.request(req('2001:db8:aa:bb:1::/64', clock.now()));
+  assert.equal(ban!.ip, '2001:db8:aa:bb::/64', 'canonical, host bits cleared');
+  assert.deepEqual(fw.calls, [{ op: 'ban', ips: ['2001:db8:aa:bb::/64'], restored: false }]);
+  // Inside the banned prefix: nothing more to do.
+  assert.equal(await manager.request(req('2001:db8:aa:bb::7', clock.now())), null);
+  assert.equal(await manager.manualBan('asterisk', '2001:db8:aa:bb::7'), ban, 'a manual ban inside returns the covering ban');
+  // A prefix over an ignored address: never by a request, by hand only with force.
+  assert.equal(await manager.request(req('2001:db8:99:1::/64', clock.now())), null);
+  await assert.rejects(manager.manualBan('asterisk', '2001:db8:99:1::/64'), (e) => isAsteriskBanError(e, 'E_IGNORED') && /overlaps the ignore list/.test(e.message) && /2001:db8:99:1::5060/.test(e.message));
+  assert.ok(await manager.request(req('2001:db8:99:1::66', clock.now())), 'the address beside it alone is bannable');
+  // Unban: by the prefix; an address inside it says where it is banned.
+  await assert.rejects(manager.unban({ ip: '2001:db8:aa:bb::7' }), (e) => isAsteriskBanError(e, 'E_NOT_BANNED') && /inside 2001:db8:aa:bb::\/64/.test(e.hint ?? ''));
+  const lifted = await manager.unban({ ip: '2001:db8:aa:bb::/64' });
+  assert.deepEqual(lifted.map((b) => b.ip), ['2001:db8:aa:bb::/64']);
+  assert.equal(store.countBans(), 1);
+  await manager.close();
+});
+
+test('a wider prefix lifts the narrower ones it covers first (an nftables interval set refuses overlaps)', async () => {
+  const { manager, fw, clock } = setup();
+  await manager.start();
+  await manager.request(req('2001:db8:7:1::/64', clock.now()));
+  await manager.request(req('2001:db8:7:2::/64', clock.now()));
+  assert.equal(await manager.request(req('2001:db8:7:2::9', clock.now())), null, 'inside a banned /64');
+  await manager.request(req('2001:db8:7:3::9', clock.now()));
+  const wide = await manager.manualBan('asterisk', '2001:db8:7::/48');
+  assert.equal(wide.ip, '2001:db8:7::/48');
+  await tick();
+  const order = fw.calls.slice(3).map((c) => `${c.op} ${c.ips.join(' ')}`);
+  assert.deepEqual(order, ['unban 2001:db8:7:1::/64 2001:db8:7:2::/64', 'ban 2001:db8:7::/48']);
+  // Addresses inside stay: they sit in a set of their own and expire as they were.
+  assert.deepEqual(manager.active().map((b) => b.ip).sort(), ['2001:db8:7:3::9', '2001:db8:7::/48']);
+  await manager.close();
+});
+
+test('prefix bans survive a restart as prefixes', async () => {
+  const { manager, store, clock } = setup();
+  await manager.start();
+  await manager.request(req('2001:db8:5:5::/64', clock.now()));
+  await manager.close();
+  const fw2 = new FakeAction('fw');
+  const again = new BanManager({ store, clock, logger, random: () => 0, spread: NO_SPREAD });
+  void again.setJail('asterisk', { bantime: 600, increment: inc(), actions: [fw2] });
+  await again.start();
+  assert.deepEqual(fw2.calls, [{ op: 'ban', ips: ['2001:db8:5:5::/64'], restored: true }]);
+  assert.equal(await again.request(req('2001:db8:5:5::1', clock.now())), null, 'an address inside is covered after the restart');
+  await again.close();
+});

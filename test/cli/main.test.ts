@@ -179,7 +179,9 @@ describe('cli against a control server', () => {
   });
 
   const usage: Array<[string, string[], RegExp]> = [
-    ['a non-address', ['ban', 'asterisk', '1.2.3.4; reboot'], /is not an IP address/],
+    ['a non-address', ['ban', 'asterisk', '1.2.3.4; reboot'], /is neither an IP address nor an IPv6 prefix/],
+    ['an IPv4 range', ['ban', 'asterisk', '198.51.100.0/24'], /is neither an IP address nor an IPv6 prefix/],
+    ['an IPv6 prefix wider than /48', ['ban', 'asterisk', '2001:db8::/32'], /is neither an IP address nor an IPv6 prefix/],
     ['a bad duration', ['ban', 'asterisk', '192.0.2.9', '--time', 'soon'], /"soon" is not a duration/],
     ['a zero duration', ['ban', 'asterisk', '192.0.2.9', '--time', '0'], /longer than 0/],
     ['a missing address', ['ban', 'asterisk'], /missing required argument/],
