@@ -66,11 +66,12 @@ export function daemonApi(daemon: Daemon, now: () => number): DaemonApi {
     },
     async ban(jail, ip, opts): Promise<BanView> {
       const rt = runtime(jail);
-      const before = daemon.manager.active(jail).find((b) => b.ip === ip);
+      // The ban in force may be a wider prefix than the one asked for.
+      const before = new Set(daemon.manager.active(jail));
       const ban = await daemon.manager.manualBan(jail, ip, opts);
       rt.jail.clearFailures(ban.ip);
       const view = banView(ban, daemon.manager.isPersisted(ban));
-      return before === ban ? { ...view, existing: true } : view;
+      return before.has(ban) ? { ...view, existing: true } : view;
     },
     async unban(opts): Promise<BanView[]> {
       if (opts.jail !== undefined) runtime(opts.jail);
