@@ -1,6 +1,6 @@
 import { formatDuration, MAX_DURATION_SECONDS } from '../core/duration.js';
 import type { Action } from '../actions/types.js';
-import { isPrefixText, mustParseBanTarget, parseBanTarget, notASource, targetOf, type BanTarget } from '../core/address.js';
+import { isPrefixText, mustParseBanTarget, networkCovers, parseBanTarget, notASource, targetOf, type BanTarget } from '../core/address.js';
 import type { Clock } from '../core/clock.js';
 import { AsteriskBanError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -189,7 +189,7 @@ export class BanManager {
     for (const b of jail.bans.values()) {
       if (b === ban || !isPrefixText(b.ip)) continue;
       const t = parseBanTarget(b.ip);
-      if (t && t.bits > target.bits && t.first >= target.first && t.last <= target.last) inside.push(b);
+      if (t && t.bits > target.bits && networkCovers(target, t)) inside.push(b);
     }
     return inside;
   }

@@ -1,4 +1,4 @@
-import { MAX_V6_PREFIX, MIN_V6_PREFIX, parseBanTarget } from '../core/address.js';
+import { MAX_V6_PREFIX, MIN_V6_PREFIX, networkCovers, parseBanTarget } from '../core/address.js';
 import { isAsteriskBanError } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
 import { request } from '../control/client.js';
@@ -73,13 +73,18 @@ export async function banCommand(ctx: ClientContext, jail: string, ips: string[]
   return EXIT.OK;
 }
 
-/** fail2ban-client banned: which jails ban each address. */
+/** fail2ban-client banned: which jails ban each address, by itself or inside a prefix. */
 export async function bannedCommand(ctx: ClientContext, ips: string[], opts: { json?: boolean }): Promise<number> {
-  const addresses = ips.map(address);
+  const targets = ips.map((ip) => parseBanTarget(address(ip))!);
   const bans = asArray<BanView>(await request(ctx.socket, 'list', {}, { timeoutMs: TIMEOUT_MS }), 'list');
-  for (const ip of addresses) {
-    const jails = bans.filter((b) => b.ip === ip).map((b) => b.jail);
-    out(ctx, opts.json ? `${JSON.stringify({ ip, jails })}\n` : `${ip}: ${jails.length ? jails.join(', ') : 'not banned'}\n`);
+  for (const t of targets) {
+    const by = bans.filter((b) => {
+      const held = parseBanTarget(b.ip);
+      return held !== null && networkCovers(held, t);
+    });
+    const jails = by.map((b) => b.jail);
+    const text = by.map((b) => (b.ip === t.text ? b.jail : `${b.jail} (${b.ip})`)).join(', ');
+    out(ctx, opts.json ? `${JSON.stringify({ ip: t.text, jails, bans: by.map((b) => b.ip) })}\n` : `${t.text}: ${text || 'not banned'}\n`);
   }
   return EXIT.OK;
 }

@@ -322,6 +322,11 @@ export function mustParseBanTarget(input: string): BanTarget {
   return t;
 }
 
+/** Whether every address of `inner` lies in `outer`. */
+export function networkCovers(outer: Network, inner: Network): boolean {
+  return outer.family === inner.family && inner.first >= outer.first && inner.last <= outer.last;
+}
+
 /** Whether two blocks share at least one address. */
 export function networksOverlap(a: Network, b: Network): boolean {
   return a.family === b.family && a.first <= b.last && b.first <= a.last;

@@ -18,6 +18,7 @@ function jailOption(s: JailSettings, option: string): unknown {
       case 'enabled': return s.enabled;
       case 'ignoreself': return s.ignoreself;
       case 'ignoreip': return s.ignoreip;
+      case 'ipv6_prefix': return s.ipv6Prefix;
       case 'logpath': return s.logpath.map((l) => l.value);
       case 'filter': return s.filter ? invocationText(s.filter) : null;
       case 'action': case 'actions': return s.actions.map(invocationText);
@@ -25,7 +26,7 @@ function jailOption(s: JailSettings, option: string): unknown {
     }
   })();
   if (value === undefined) {
-    throw new AsteriskBanError('E_REQUEST', `no option ${option.slice(0, 32)} to get`, { hint: 'maxretry, findtime, bantime, backend, verify, enabled, ignoreself, ignoreip, logpath, filter, action' });
+    throw new AsteriskBanError('E_REQUEST', `no option ${option.slice(0, 32)} to get`, { hint: 'maxretry, findtime, bantime, backend, verify, enabled, ignoreself, ignoreip, ipv6_prefix, logpath, filter, action' });
   }
   return value;
 }

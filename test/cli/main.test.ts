@@ -93,7 +93,7 @@ describe('cli against a control server', () => {
     assert.equal(r.code, EXIT.OK, r.err);
     assert.equal(r.out, '203.0.113.5: asterisk\n192.0.2.77: not banned\n');
     r = await run('banned', '203.0.113.5', '--json');
-    assert.deepEqual(JSON.parse(r.out), { ip: '203.0.113.5', jails: ['asterisk'] });
+    assert.deepEqual(JSON.parse(r.out), { ip: '203.0.113.5', jails: ['asterisk'], bans: ['203.0.113.5'] });
     r = await run('ban', 'asterisk', '198.51.100.61', '198.51.100.62');
     assert.equal(r.code, EXIT.OK, r.err);
     assert.equal(r.out.split('\n').filter((l) => l.startsWith('Banned 198.51.100.6')).length, 2);

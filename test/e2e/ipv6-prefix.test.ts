@@ -53,6 +53,8 @@ test('a /64 rotating its source address is banned as the /64: every address in i
   assert.match(await kernel(), /2001:db8:52:1::\/64/);
   const status = await h.cli('status', 'asterisk');
   assert.match(status.stdout, /2001:db8:52:1::\/64/);
+  const which = await h.cli('banned', ADDR.in6a, ADDR.out6);
+  assert.equal(which.stdout, `${ADDR.in6a}: asterisk (${PREFIX6})\n${ADDR.out6}: not banned\n`);
 });
 
 test('a /64 holding an ignored address: only the crossing address is banned, and the log says why', { skip }, async () => {
