@@ -106,30 +106,29 @@ export class Jail {
     if (time === null) return;
     this.totalFailed++;
     this.failureCounter(f).inc();
-    // IPv6 counts by prefix: a source with a /64 would otherwise rotate addresses forever.
-    const key = targetOf(addr, this.settings.ipv6Prefix);
-    const hit = this.counter.add(key.text, time, this.reasonCode(f.reason));
+    const key = this.keyOf(addr);
+    const hit = this.counter.add(key, time, this.reasonCode(f.reason));
     if (this.deps.logger.isDebugEnabled()) {
-      const who = key.text === addr.text ? addr.text : `${addr.text} (${key.text})`;
+      const who = key === addr.text ? addr.text : `${addr.text} (${key})`;
       this.deps.logger.debug(`Found ${who} [${this.name}] ${f.reason} (${f.source}) ${hit.count}/${this.settings.maxretry}`, { jail: this.name, ip: addr.text });
     }
     if (hit.count < this.settings.maxretry) return;
-    this.counter.clear(key.text);
+    this.counter.clear(key);
     // Earlier failures are known by their count key only: for a prefix, the prefix.
     const failures: Failure[] = hit.times.slice(0, -1).map((time, i) => ({
-      ip: key.text,
+      ip: key,
       family: addr.family,
       time,
       source: f.source,
       reason: this.reasonNames[hit.reasons[i]!] ?? f.reason,
     }));
     failures.push({ ...f, ip: addr.text, family: addr.family, time });
-    const target = this.banTarget(key, addr);
+    const target = key === addr.text ? key : this.prefixOrAddress(addr);
     this.deps.onBan({
       jail: this.name,
-      ip: target.text,
+      ip: target,
       family: addr.family,
-      ...(target.text === addr.text ? {} : { address: addr.text }),
+      ...(target === addr.text ? {} : { address: addr.text }),
       time,
       source: f.source,
       reason: f.reason,
@@ -138,12 +137,17 @@ export class Jail {
   }
 
   /** The prefix, unless an ignored address lies inside it: then the address alone, said once a minute. */
-  private banTarget(key: BanTarget, addr: Address): BanTarget {
-    if (key.text === addr.text) return key;
-    const why = this.deps.ignore?.overlapping?.(key);
-    if (why == null) return key;
-    this.ignoreWarnings.warn(`overlap:${key.text}`, `banning ${addr.text} alone, not ${key.text}: the prefix holds an ignored address (${why})`, { jail: this.name, ip: addr.text });
-    return targetOf(addr, 128);
+  private prefixOrAddress(addr: Address): string {
+    const prefix = targetOf(addr, this.settings.ipv6Prefix);
+    const why = this.deps.ignore?.overlapping?.(prefix);
+    if (why == null) return prefix.text;
+    this.ignoreWarnings.warn(`overlap:${prefix.text}`, `banning ${addr.text} alone, not ${prefix.text}: the prefix holds an ignored address (${why})`, { jail: this.name, ip: addr.text });
+    return addr.text;
+  }
+
+  /** What a failure counts under: IPv6 by its ipv6_prefix (a /64 source would otherwise rotate addresses forever). */
+  private keyOf(addr: Address): string {
+    return addr.family === 4 || this.settings.ipv6Prefix >= 128 ? addr.text : targetOf(addr, this.settings.ipv6Prefix).text;
   }
 
   /**
@@ -179,14 +183,14 @@ export class Jail {
       return;
     }
     const addr = parseAddress(ip);
-    if (addr) this.counter.clear(targetOf(addr, this.settings.ipv6Prefix).text);
+    if (addr) this.counter.clear(this.keyOf(addr));
   }
 
   /** A successful AMI login: remembered for ignore_recent_success, and its failures forgotten when `clears`. */
   succeeded(ip: string, clears: boolean): void {
     const addr = parseAddress(ip);
     if (!addr) return;
-    if (clears) this.counter.clear(targetOf(addr, this.settings.ipv6Prefix).text);
+    if (clears) this.counter.clear(this.keyOf(addr));
     if (this.settings.ignoreRecentSuccess <= 0) return;
     this.successes.delete(addr.text);
     if (this.successes.size >= MAX_SUCCESSES) this.successes.delete(this.successes.keys().next().value as string);

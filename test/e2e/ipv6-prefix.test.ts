@@ -5,10 +5,12 @@
 // says why. ban/unban/list speak prefixes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DaemonHarness, stamp, waitFor } from '../helpers/daemon.js';
 import { ADDR, PREFIX6, TestNet, haveTool, isRoot } from '../helpers/netns.js';
 
-const skip = !isRoot() ? 'needs root (network namespaces, nftables)' : !haveTool('nft') ? 'needs nftables installed' : false;
+const skip = !isRoot() ? 'needs root (network namespaces, nftables)' : !haveTool('nft') || !haveTool('conntrack') ? 'needs nftables and conntrack installed' : false;
 /** Inside the /64 of ADDR.out6: keeps that prefix from being banned whole. */
 const IGNORED = '2001:db8:52:2::99';
 
@@ -19,10 +21,14 @@ function wrongPassword(ip: string): string {
   return `${stamp()} NOTICE[2211] chan_sip.c: Registration from '<sip:100@192.0.2.1:5060>' failed for '[${ip}]:5060' - Wrong password`;
 }
 
-async function banned(): Promise<string[]> {
+function verifiedLog(x: DaemonHarness): string {
+  return join(x.dir, 'messages-verified');
+}
+
+async function banned(jail = 'asterisk'): Promise<string[]> {
   const r = await h.cli('list', '--json');
   assert.equal(r.code, 0, r.stderr);
-  return r.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { ip: string }).ip).sort();
+  return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { ip: string; jail: string }).filter((b) => b.jail === jail).map((b) => b.ip).sort();
 }
 
 async function kernel(): Promise<string> {
@@ -32,7 +38,10 @@ async function kernel(): Promise<string> {
 before(async () => {
   if (skip) return;
   net = await TestNet.create();
-  h = new DaemonHarness((x) => `[asterisk]\nenabled = true\nbackend = log\nfilter = asterisk\nlogpath = ${x.log}\nmaxretry = 3\nignoreip = ${IGNORED}\naction = nftables-allports[name=asterisk]\nverify = off\n`);
+  h = new DaemonHarness((x) =>
+    `[asterisk]\nenabled = true\nbackend = log\nfilter = asterisk\nlogpath = ${x.log}\nmaxretry = 3\nignoreip = ${IGNORED}\naction = nftables-allports[name=asterisk]\nverify = off\n\n` +
+    `[verified]\nenabled = true\nbackend = log\nfilter = asterisk\nlogpath = ${verifiedLog(x)}\nmaxretry = 3\naction = nftables-allports[name=verified]\nverify = conntrack\n`);
+  writeFileSync(verifiedLog(h), '');
   await h.start({}, ['ip', 'netns', 'exec', net.pbx]);
 });
 
@@ -82,4 +91,16 @@ test('ban and unban take a prefix; an address inside a banned prefix names it', 
   const overIgnored = await h.cli('ban', 'asterisk', '2001:db8:52:2::/64');
   assert.notEqual(overIgnored.code, 0);
   assert.match(overIgnored.stderr, /overlaps the ignore list.*2001:db8:52:2::99/);
+});
+
+test('with verification, a prefix is banned when the address that crossed maxretry sent packets; rotating forged addresses ban nothing', { skip }, async () => {
+  const all = await h.cli('unban', '--all');
+  assert.equal(all.code, 0, all.stderr);
+  assert.deepEqual(await net.reachable(ADDR.in6b), { udp: true, tcp: true }, 'real packets first: conntrack sees ADDR.in6b');
+  const lines = ['2001:db8:52:1::1', '2001:db8:52:1::2', ADDR.in6b, '2001:db8:52:3::1', '2001:db8:52:3::2', '2001:db8:52:3::3'].map(wrongPassword);
+  writeFileSync(verifiedLog(h), lines.map((l) => `${l}\n`).join(''), { flag: 'a' });
+  await waitFor(async () => (await banned('verified')).includes(PREFIX6) && /REFUSED ban of 2001:db8:52:3::\/64/.test(h.output), 10_000, () => h.output);
+  assert.deepEqual(await banned('verified'), [PREFIX6]);
+  assert.match(h.output, /REFUSED ban of 2001:db8:52:3::\/64: 2001:db8:52:3::3 never sent packets to this host/);
+  assert.deepEqual(await net.reachable(ADDR.in6a), { udp: false, tcp: false });
 });

@@ -40,6 +40,8 @@ test('attacker text with CR/LF and control characters stays on its own escaped l
 test('an address that does not parse never reaches the subject', () => {
   assert.equal(headerAddress('1.2.3.4\r\nBcc: x@y'), 'an unparsable address');
   assert.equal(headerAddress('2001:db8::1'), '2001:db8::1');
+  assert.equal(headerAddress('2001:db8:1:2::/64'), '2001:db8:1:2::/64', 'an IPv6 prefix ban');
+  assert.equal(headerAddress('2001:db8::/64\r\nBcc: x@y'), 'an unparsable address');
   assert.equal(headerAddress('1.2.3.4 Bcc'), 'an unparsable address');
   const m = composeSingle({ event: 'ban', ban: ban('evil\nBcc: a@b') }, ctx());
   assert.equal(m.subject, '[asterisk-ban] ASTERISK: banned an unparsable address');

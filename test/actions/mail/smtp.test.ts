@@ -56,6 +56,20 @@ test('a ban sends one mail with the address, the jail and the whois text', () =>
     assert.equal(s.received.length, 1, 'stop() with nothing pending sends nothing');
   }));
 
+test('an IPv6 prefix ban is mailed as the prefix, whois asked about its first address', () =>
+  withServer(async (s) => {
+    const { a } = action('sendmail-whois', { ...seed, ...whoisParams() }, { SMTP_URL: `smtp://127.0.0.1:${s.port}` });
+    await a.start();
+    await a.ban([{ ...ban('2001:db8:1:2::/64'), family: 6 }], { restored: false });
+    await a.settled();
+    await s.waitFor(1);
+    const m = s.received[0]!;
+    assert.match(splitMessage(m.raw).headers, /^Subject: \[asterisk-ban\] ASTERISK: banned 2001:db8:1:2::\/64$/m);
+    assert.match(decodeBody(m.raw), /address: +2001:db8:1:2::\/64/);
+    assert.ok(whois.queries.includes('2001:db8:1:2::'), whois.queries.join(' '));
+    await a.stop();
+  }));
+
 test('restored bans and unbans send nothing', () =>
   withServer(async (s) => {
     const { a } = action('sendmail', seed, { SMTP_URL: `smtp://127.0.0.1:${s.port}` });
