@@ -96,3 +96,30 @@ test('bans reach the kernel in one batch, expire on the clock, and survive a res
   await action.stop();
   store.close();
 });
+
+test('a table made before prefix bans existed is upgraded in place: its bans stay, prefixes then work', { skip }, async () => {
+  const clock = new ManualClock(Date.now());
+  const t = TABLE.join(' ');
+  // What earlier versions wrote: two address sets, three rules, no interval set.
+  const old = [
+    `add table ${t}`,
+    `add set ${t} addr-v4 { type ipv4_addr; flags timeout; }`,
+    `add set ${t} addr-v6 { type ipv6_addr; flags timeout; }`,
+    `add chain ${t} input { type filter hook input priority filter - 10; policy accept; }`,
+    `add rule ${t} input ip saddr @addr-v4 drop`,
+    `add rule ${t} input ip6 saddr @addr-v6 drop`,
+    `add rule ${t} input ct state new comment "asterisk-ban: keeps connection tracking on"`,
+    `add element ${t} addr-v4 { 198.51.100.5 timeout 600s }`,
+  ].join('\n');
+  execFileSync('ip', ['netns', 'exec', NS, 'nft', '-f', '-'], { input: `${old}\n` });
+  const action = nftAction(clock);
+  await action.start();
+  const mine = (ip: string) => ({ jail: 'asterisk', ip, family: (ip.includes(':') ? 6 : 4) as 4 | 6, start: clock.now(), end: clock.now() + 600_000, count: 1, source: 'manual' as const, reason: 'test', failures: [] });
+  await action.ban([mine('2001:db8:52:1::/64')], { restored: false });
+  assert.deepEqual(kernel(), ['198.51.100.5']);
+  assert.deepEqual((await action.list!()).sort(), ['198.51.100.5', '2001:db8:52:1::/64']);
+  const rules = execFileSync('ip', ['netns', 'exec', NS, 'nft', 'list', 'chain', ...TABLE, 'input'], { encoding: 'utf8' });
+  assert.match(rules, /ip6 saddr @net-v6 (drop|reject)/);
+  assert.equal(await action.check([mine('198.51.100.5'), mine('2001:db8:52:1::/64')]), false, 'nothing left to repair');
+  await action.stop();
+});
