@@ -56,6 +56,23 @@ export function killChildren(): number {
   return n;
 }
 
+/**
+ * Starts a long-lived child with piped stdio in a process group of its own,
+ * known to killChildren() until it exits (the persistent nft session).
+ */
+export function spawnPersistent(file: string, args: readonly string[]): ChildProcess {
+  const child = spawn(file, [...args], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  live.add(child);
+  child.on('close', () => live.delete(child));
+  child.on('error', () => live.delete(child));
+  return child;
+}
+
+/** Kills a child started by spawnPersistent, with whatever it started. */
+export function killPersistent(child: ChildProcess): void {
+  killGroup(child);
+}
+
 export const spawnRunner: CommandRunner = (file, args, opts = {}) =>
   new Promise((resolve, reject) => {
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;

@@ -8,6 +8,7 @@ import { splitBans, canonical, chunk, type FamilyBatch } from './batch.js';
 import { isPrefixText } from '../core/address.js';
 import { ConntrackFlusher } from './conntrack.js';
 import { Serial } from './serial.js';
+import { NftSession, SessionLost } from './nft-session.js';
 import { CHAIN_PREFIX } from './iptables-base.js';
 
 /** Kernel sets: one per family for addresses, and an interval set for IPv6 prefixes (ipv6_prefix). */
@@ -15,6 +16,13 @@ type SetKey = 4 | 6 | 'net6';
 const SET: Record<SetKey, string> = { 4: 'addr-v4', 6: 'addr-v6', net6: 'net-v6' };
 const SETS: readonly SetKey[] = [4, 6, 'net6'];
 const ELEMENTS_PER_LINE = 1_000;
+/**
+ * Batches up to this size go through the running nft session; bigger ones
+ * (a restore, a flood's backlog) start nft: there the start-up cost is spread
+ * over many elements, and nft -i would echo a failing line whole.
+ */
+const SESSION_MAX_LINES = 16;
+const SESSION_MAX_CHARS = 4_096;
 
 /**
  * One `inet` table of ours per action name with a v4 and a v6 set
@@ -33,6 +41,8 @@ export class Nftables implements Action {
   private readonly banned: Record<SetKey, Set<string>> = { 4: new Set(), 6: new Set(), net6: new Set() };
   private readonly flusher: ConntrackFlusher;
   private readonly serial = new Serial();
+  /** Null when `persistent = no`, or when a test runs commands through its own runner. */
+  private readonly session: NftSession | null;
 
   constructor(actionName: string, private readonly params: FirewallParams, private readonly deps: ActionDeps) {
     this.id = `${actionName}[${params.name}]`;
@@ -40,6 +50,8 @@ export class Nftables implements Action {
     const base = deps.run ?? spawnRunner;
     this.run = params.netns ? netnsRunner(params.netns, 'ip', base) : base;
     this.flusher = new ConntrackFlusher(this.run, params.conntrack, deps.logger);
+    const argv = params.netns ? ['ip', 'netns', 'exec', params.netns, params.nft] : [params.nft];
+    this.session = params.persistent && !deps.run ? new NftSession(argv, deps.logger) : null;
   }
 
   private hook(): string {
@@ -77,6 +89,15 @@ export class Nftables implements Action {
 
   private async nft(lines: string[]): Promise<void> {
     if (lines.length === 0) return;
+    if (this.session?.usable && lines.length <= SESSION_MAX_LINES && lines.reduce((n, l) => n + l.length, 0) <= SESSION_MAX_CHARS) {
+      try {
+        await this.session.run(lines);
+        return;
+      } catch (err) {
+        // nft refused the batch: as `nft -f` would have. A lost session: run it once more, one-shot.
+        if (!(err instanceof SessionLost)) throw err;
+      }
+    }
     await this.run(this.params.nft, ['-f', '-'], { input: `${lines.join('\n')}\n` });
   }
 
@@ -201,10 +222,12 @@ export class Nftables implements Action {
     return this.serial.run(async () => {
       if (this.params.keep) {
         this.deps.logger.info(`${this.id}: keep = yes, bans stay in the kernel until their timeouts`);
+        this.session?.close();
         return;
       }
       // `add` first makes the delete succeed even when the table is already gone.
       await this.nft([`add table ${this.table}`, `delete table ${this.table}`]);
+      this.session?.close();
       this.forgetAll();
     });
   }

@@ -26,6 +26,8 @@ export interface FirewallParams {
   keep: boolean;
   /** Delete the conntrack entries of banned addresses (ends flows already running). */
   flushConntrack: boolean;
+  /** Keep one nft process running for small batches instead of starting one per batch. */
+  persistent: boolean;
   /** Run every command inside this network namespace (`ip netns exec`). */
   netns: string | null;
   /** fail2ban's allowipv6: auto falls back to IPv4 only when ip6tables cannot work here. */
@@ -39,7 +41,7 @@ export const GENERIC_PARAMS = [
 ] as const;
 
 export const FIREWALL_PARAMS = [
-  ...GENERIC_PARAMS, 'blocktype', 'iptables', 'ip6tables', 'ipset', 'nft', 'conntrack', 'keep', 'flushconntrack', 'netns', 'allowipv6',
+  ...GENERIC_PARAMS, 'blocktype', 'iptables', 'ip6tables', 'ipset', 'nft', 'conntrack', 'keep', 'flushconntrack', 'persistent', 'netns', 'allowipv6',
 ] as const;
 
 const REJECT_TYPES_V4 = ['icmp-net-unreachable', 'icmp-host-unreachable', 'icmp-port-unreachable', 'icmp-proto-unreachable',
@@ -170,6 +172,7 @@ export function parseFirewallParams(spec: Invocation, opts: ParseOptions): Firew
     conntrack: binary(spec, 'conntrack', 'conntrack'),
     keep: parseBool(spec, 'keep', p.keep, false),
     flushConntrack: parseBool(spec, 'flushconntrack', p.flushconntrack, true),
+    persistent: parseBool(spec, 'persistent', p.persistent, true),
     netns,
   };
 }
