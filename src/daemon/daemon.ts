@@ -10,6 +10,7 @@ import { checkConfig } from '../cli/check-config.js';
 import { JailRuntime } from './jail-runtime.js';
 import type { PacketWitness } from './ban-gate.js';
 import { witnessFor } from './witness.js';
+import { ConntrackEvents } from '../jail/conntrack-events.js';
 import { readTrustedPeers, warningText, type PeerReading } from '../asterisk/peers.js';
 
 export interface DaemonOptions {
@@ -39,6 +40,8 @@ export class Daemon {
   private compiled: Map<FilterDefinition, CompiledFilter>;
   private checkTimer: NodeJS.Timeout | null = null;
   private witnessCache = new Map<string, Promise<PacketWitness | null>>();
+  /** One stream of new flows for every jail that verifies; started on first use. */
+  private conntrackEvents: ConntrackEvents | null = null;
   private peers: PeerReading | null = null;
 
   constructor(private readonly opts: DaemonOptions) {
@@ -179,6 +182,7 @@ export class Daemon {
     for (const rt of this.runtimes.values()) rt.jail.stop();
     await this.manager.close();
     await Promise.allSettled([...this.runtimes.values()].map((rt) => rt.stopActions()));
+    this.conntrackEvents?.close();
     this.store.close();
   }
 
@@ -197,7 +201,7 @@ export class Daemon {
       peers: this.peers?.peers ?? [],
       witness: (mode: 'auto' | 'conntrack' | 'off') => {
         let w = this.witnessCache.get(mode);
-        if (!w) this.witnessCache.set(mode, (w = witnessFor(mode, this.opts.logger)));
+        if (!w) this.witnessCache.set(mode, (w = witnessFor(mode, this.opts.logger, () => (this.conntrackEvents ??= new ConntrackEvents({ logger: this.opts.logger })))));
         return w;
       },
     };

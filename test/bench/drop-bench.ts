@@ -21,18 +21,19 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { ADDR, TestNet, haveTool, isRoot } from '../helpers/netns.js';
 
-const SAMPLES = Number(process.argv[2] ?? 40);
+const SAMPLES = Number(process.argv[2] ?? 30);
 const PORT = 5080;
 const MAXRETRY = 5;
 const GUESS_EVERY_MS = 5;
 const source = (i: number): string => `198.51.100.${100 + i}`;
 
-interface Config { label: string; verify: boolean; params: Record<string, string> }
+interface Config { label: string; verify: 'off' | 'query' | 'stream'; params: Record<string, string> }
 const CONFIGS: Config[] = [
-  { label: 'nftables, one nft per batch, verify = off', verify: false, params: { persistent: 'no' } },
-  { label: 'nftables, nft session, verify = off', verify: false, params: {} },
-  { label: 'nftables, one nft per batch, verify = conntrack', verify: true, params: { persistent: 'no' } },
-  { label: 'nftables, nft session, verify = conntrack', verify: true, params: {} },
+  { label: 'one nft per batch, verify = off', verify: 'off', params: { persistent: 'no' } },
+  { label: 'nft session, verify = off', verify: 'off', params: {} },
+  { label: 'one nft per batch, verify: conntrack -L per batch', verify: 'query', params: { persistent: 'no' } },
+  { label: 'nft session, verify: conntrack -L per batch', verify: 'query', params: {} },
+  { label: 'nft session, verify: conntrack -E stream (the daemon)', verify: 'stream', params: {} },
 ];
 
 interface Result { label: string; latencies: number[]; past: number[] }
@@ -47,7 +48,7 @@ async function outside(): Promise<void> {
   try {
     // One fresh attacker address per sample: a banned one cannot be used again.
     const total = SAMPLES * CONFIGS.length;
-    if (total > 150) throw new Error('at most 75 samples per configuration');
+    if (total > 150) throw new Error(`at most ${Math.floor(150 / CONFIGS.length)} samples per configuration`);
     for (let i = 0; i < total; i++) await net.pbxRun('ip', ['netns', 'exec', net.attacker, 'ip', 'addr', 'add', `${source(i)}/32`, 'dev', 'eth0']);
     const child = spawn('ip', ['netns', 'exec', net.pbx, process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), String(SAMPLES), '--inside'], { stdio: ['pipe', 'pipe', 'inherit'] });
     const results = await new Promise<Result[]>((resolve, reject) => {
@@ -77,7 +78,7 @@ function pct(sorted: number[], p: number): number {
 
 function print(results: Result[]): void {
   console.log(`drop-bench: ${SAMPLES} samples per configuration, a guess every ${GUESS_EVERY_MS} ms, maxretry ${MAXRETRY}; ${cpus().length} cores, Node ${process.version}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
-  console.log('| configuration | event → dropped p50 | p99 | max | guesses past maxretry: max (mean) |');
+  console.log('| nftables-allports, configuration | event → dropped p50 | p99 | max | guesses past maxretry: max (mean) |');
   console.log('| --- | --- | --- | --- | --- |');
   for (const r of results) {
     const l = [...r.latencies].sort((a, b) => a - b);
@@ -94,6 +95,7 @@ async function inside(): Promise<void> {
   const { Store } = await import('../../src/store/store.js');
   const { createAction } = await import('../../src/actions/registry.js');
   const { ConntrackVerifier } = await import('../../src/jail/verify.js');
+  const { ConntrackEvents, StreamedWitness } = await import('../../src/jail/conntrack-events.js');
   const { systemClock } = await import('../../src/core/clock.js');
   const { silentLogger } = await import('../../src/core/logger.js');
   const { defaultJailSettings, DEFAULT_INCREMENT } = await import('../../src/settings/defaults.js');
@@ -125,7 +127,12 @@ async function inside(): Promise<void> {
     await manager.start();
     let applied: (() => void) | null = null;
     const gate = new BanGate('bench', { logger, pass: (req) => void manager.request(req).then(() => applied?.()) });
-    if (config.verify) gate.setWitness(await ConntrackVerifier.detect({ logger }));
+    const query = config.verify === 'off' ? null : await ConntrackVerifier.detect({ logger });
+    const events = config.verify === 'stream' ? new ConntrackEvents({ logger }) : null;
+    events?.start();
+    gate.setWitness(query && events ? new StreamedWitness(events, query) : query);
+    // The stream subscribes asynchronously: let it settle before the first sample.
+    if (events) await new Promise((r) => setTimeout(r, 300));
     const jail = new Jail(settings, { clock: systemClock, logger, onBan: (req) => gate.submit(req) });
     const latencies: number[] = [];
     const past: number[] = [];
@@ -151,6 +158,7 @@ async function inside(): Promise<void> {
       onGuess = () => {};
     }
     jail.stop();
+    events?.close();
     await manager.close();
     await action.stop();
     store.close();
