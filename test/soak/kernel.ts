@@ -19,7 +19,7 @@ export interface KernelView {
 interface NftItem {
   table?: { name: string };
   rule?: { table: string };
-  set?: { table: string; name: string; elem?: Array<string | { elem: { val: string; expires?: number } }> };
+  set?: { table: string; name: string; elem?: Array<string | { elem: { val: string | { prefix: { addr: string; len: number } }; expires?: number } }> };
 }
 
 export function listKernel(ns: string): Promise<KernelView> {
@@ -35,7 +35,9 @@ export function listKernel(ns: string): Promise<KernelView> {
         if (it.rule?.table.startsWith('asban-')) view.tables.set(it.rule.table, (view.tables.get(it.rule.table) ?? 0) + 1);
         if (it.set?.table.startsWith('asban-')) {
           for (const e of it.set.elem ?? []) {
-            const val = typeof e === 'string' ? e : e.elem.val;
+            const raw = typeof e === 'string' ? e : e.elem.val;
+            // An interval set (IPv6 prefixes) lists {prefix: {addr, len}}.
+            const val = typeof raw === 'string' ? raw : `${raw.prefix.addr}/${raw.prefix.len}`;
             const expires = typeof e === 'string' ? Infinity : (e.elem.expires ?? Infinity);
             if (view.elements.has(val)) view.duplicates.push(val);
             view.elements.set(val, { table: it.set.table, expires });

@@ -145,7 +145,8 @@ const tell = (cmd: object) => traffic.stdin!.write(`${JSON.stringify(cmd)}\n`);
 function writeJails(findtime: number): void {
   writeFileSync(
     join(configDir, 'jail.conf'),
-    `[DEFAULT]\nmaxretry = ${MAXRETRY}\nfindtime = ${FINDTIME}\nbantime = ${BANTIME}\nignoreip = 10.99.0.0/24 2001:db8:99::/64\nverify = off\n\n` +
+    // Per address: the traffic's IPv6 attackers share a few /64s, and the ledger follows addresses.
+    `[DEFAULT]\nmaxretry = ${MAXRETRY}\nfindtime = ${FINDTIME}\nbantime = ${BANTIME}\nignoreip = 10.99.0.0/24 2001:db8:99::/64\nipv6_prefix = 128\nverify = off\n\n` +
       `[ami]\nenabled = true\nbackend = ami\nami_host = 127.0.0.1\nami_port = ${amiPort}\nfindtime = ${findtime}\nfilter = asterisk\naction = nftables-allports[name=ami]\n\n` +
       `[log]\nenabled = true\nbackend = log\nfilter = asterisk\nlogpath = ${logPath}\naction = nftables-allports[name=log]\n`,
   );
