@@ -3,6 +3,7 @@ import { printable } from '../core/address.js';
 import { AsteriskBanError } from '../core/errors.js';
 import { ThrottledLog, type Logger } from '../core/logger.js';
 import { killPersistent, spawnPersistent } from './exec.js';
+import { metrics } from '../control/metrics.js';
 
 /** The session could not answer (not started, died, silent): the caller runs the batch one-shot instead. */
 export class SessionLost extends Error {}
@@ -41,6 +42,8 @@ export class NftSession {
     private readonly argv: readonly string[],
     logger: Logger,
     private readonly timeoutMs = DEFAULT_TIMEOUT_MS,
+    /** The action it serves, for the metric. */
+    private readonly action = 'nft',
   ) {
     this.throttled = new ThrottledLog(logger, 60_000);
   }
@@ -133,7 +136,10 @@ export class NftSession {
     const child = this.child;
     this.child = null;
     if (child) killPersistent(child);
-    if (this.pending) this.losses++;
+    if (this.pending) {
+      this.losses++;
+      metrics.nftSessionLost.inc({ action: this.action });
+    }
     this.throttled.warn('lost', `nft session: ${why}; ${this.usable ? 'starting a new one for the next batch' : 'one nft process per batch from now on'}`);
     this.fail(new SessionLost(why));
   }

@@ -51,7 +51,7 @@ export class Nftables implements Action {
     this.run = params.netns ? netnsRunner(params.netns, 'ip', base) : base;
     this.flusher = new ConntrackFlusher(this.run, params.conntrack, deps.logger);
     const argv = params.netns ? ['ip', 'netns', 'exec', params.netns, params.nft] : [params.nft];
-    this.session = params.persistent && !deps.run ? new NftSession(argv, deps.logger) : null;
+    this.session = params.persistent && !deps.run ? new NftSession(argv, deps.logger, undefined, this.id) : null;
   }
 
   private hook(): string {

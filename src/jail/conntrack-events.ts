@@ -6,6 +6,7 @@ import { ThrottledLog, type Logger } from '../core/logger.js';
 import { parseAddress } from '../core/address.js';
 import type { PacketWitness } from '../daemon/ban-gate.js';
 import { originSource } from './verify.js';
+import { metrics } from '../control/metrics.js';
 
 export const RECENT_MAX = 1_000_000;
 /** A source seen longer ago than this is asked about again (its flow may be long gone, or long-lived). */
@@ -90,6 +91,7 @@ export class ConntrackEvents {
     createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (line) => {
       if (/ENOBUFS|losing events/i.test(line)) {
         this.overflows++;
+        metrics.conntrackEventsLost.inc();
         this.throttled.warn('enobufs', 'conntrack event stream overflowed: events were lost; verification asks conntrack about addresses it missed');
       }
     });
@@ -97,6 +99,7 @@ export class ConntrackEvents {
     child.on('close', (code, signal) => this.ended(child, `conntrack -E exited (${signal ?? `exit ${String(code)}`})`, started));
     // Never what keeps the daemon alive.
     child.unref();
+    metrics.conntrackStreamUp.set(1);
   }
 
   close(): void {
@@ -106,11 +109,13 @@ export class ConntrackEvents {
     const child = this.child;
     this.child = null;
     child?.kill('SIGTERM');
+    metrics.conntrackStreamUp.set(0);
   }
 
   private ended(child: ChildProcess, why: string, started: number): void {
     if (this.child !== child) return;
     this.child = null;
+    metrics.conntrackStreamUp.set(0);
     if (this.closed) return;
     // A stream that ran a while was fine: start again soon. One that dies at once backs off.
     this.restartMs = this.clock.now() - started > RESTART_MAX_MS ? RESTART_MIN_MS : Math.min(RESTART_MAX_MS, this.restartMs * 2);
@@ -150,6 +155,8 @@ export class StreamedWitness implements PacketWitness {
     }
     this.hits += found.size;
     this.misses += ask.length;
+    metrics.verifyLookups.inc({ via: 'stream' }, found.size);
+    metrics.verifyLookups.inc({ via: 'conntrack' }, ask.length);
     if (ask.length > 0) for (const ip of await this.fallback.seen(ask)) found.add(ip);
     return found;
   }

@@ -6,6 +6,7 @@ import { NftSession, SessionLost } from '../../src/actions/nft-session.js';
 import { createAction } from '../../src/actions/registry.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { isAsteriskBanError } from '../../src/core/errors.js';
+import { metrics } from '../../src/control/metrics.js';
 import { defaultJailSettings } from '../../src/settings/defaults.js';
 import { ADDR, TestNet, haveTool, isRoot } from '../helpers/netns.js';
 import { memoryLogger } from '../helpers/memory-logger.js';
@@ -20,6 +21,7 @@ describe('an nft session that never answers', () => {
     assert.equal(session.usable, false);
     await assert.rejects(session.run(['add table inet x']), SessionLost);
     assert.match(lines.join(''), /nft session: no answer within 200 ms/);
+    assert.ok(((await metrics.nftSessionLost.get()).values.find((v) => v.labels.action === 'nft')?.value ?? 0) >= 3);
     session.close();
   });
 });

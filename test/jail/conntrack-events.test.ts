@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { ConntrackEvents, RecentSources, StreamedWitness } from '../../src/jail/conntrack-events.js';
 import type { PacketWitness } from '../../src/daemon/ban-gate.js';
 import { ManualClock } from '../../src/core/clock.js';
+import { metrics } from '../../src/control/metrics.js';
 import { ADDR, TestNet, haveTool, isRoot } from '../helpers/netns.js';
 import { memoryLogger } from '../helpers/memory-logger.js';
 import { waitFor } from '../helpers/daemon.js';
@@ -41,6 +42,9 @@ describe('StreamedWitness', () => {
     assert.deepEqual([...(await w.seen(['203.0.113.5', '198.51.100.7', '10.99.99.99', 'junk']))].sort(), ['198.51.100.7', '203.0.113.5']);
     assert.deepEqual(asked, [['198.51.100.7', '10.99.99.99']]);
     assert.deepEqual([w.hits, w.misses], [3, 2]);
+    const lookups = (await metrics.verifyLookups.get()).values;
+    assert.ok((lookups.find((v) => v.labels.via === 'stream')?.value ?? 0) >= 3);
+    assert.ok((lookups.find((v) => v.labels.via === 'conntrack')?.value ?? 0) >= 2);
   });
 });
 
@@ -73,6 +77,7 @@ describe('the conntrack event stream on a real kernel', { skip }, () => {
     assert.equal(events.recent.has('198.51.100.77', Date.now()), false);
     const noQuery: PacketWitness = { seen: async () => { throw new Error('the fallback was asked'); } };
     assert.deepEqual([...(await new StreamedWitness(events, noQuery).seen([ADDR.att4, ADDR.att6]))].sort(), [ADDR.att4, ADDR.att6].sort());
+    assert.equal((await metrics.conntrackStreamUp.get()).values[0]?.value, 1);
   });
 
   it('starts again when conntrack -E dies, and says so', async () => {
