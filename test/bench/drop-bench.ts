@@ -22,6 +22,16 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ADDR, TestNet, haveTool, isRoot } from '../helpers/netns.js';
+import { Jail } from '../../src/jail/jail.js';
+import { BanGate } from '../../src/daemon/ban-gate.js';
+import { BanManager } from '../../src/bans/manager.js';
+import { Store } from '../../src/store/store.js';
+import { createAction } from '../../src/actions/registry.js';
+import { ConntrackVerifier } from '../../src/jail/verify.js';
+import { ConntrackEvents, StreamedWitness } from '../../src/jail/conntrack-events.js';
+import { systemClock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { defaultJailSettings, DEFAULT_INCREMENT } from '../../src/settings/defaults.js';
 
 const SAMPLES = Number(process.argv[2] ?? 30);
 const PORT = 5080;
@@ -108,17 +118,6 @@ function print(results: Result[], floods: Flood[]): void {
 }
 
 async function inside(): Promise<void> {
-  const { Jail } = await import('../../src/jail/jail.js');
-  const { BanGate } = await import('../../src/daemon/ban-gate.js');
-  const { BanManager } = await import('../../src/bans/manager.js');
-  const { Store } = await import('../../src/store/store.js');
-  const { createAction } = await import('../../src/actions/registry.js');
-  const { ConntrackVerifier } = await import('../../src/jail/verify.js');
-  const { ConntrackEvents, StreamedWitness } = await import('../../src/jail/conntrack-events.js');
-  const { systemClock } = await import('../../src/core/clock.js');
-  const { silentLogger } = await import('../../src/core/logger.js');
-  const { defaultJailSettings, DEFAULT_INCREMENT } = await import('../../src/settings/defaults.js');
-
   const logger = silentLogger();
   const lines = createInterface({ input: process.stdin });
   const replies: Array<(v: Record<string, unknown>) => void> = [];
@@ -212,16 +211,6 @@ function childrenCpuSeconds(): number {
 
 /** 20,000 failures a second, every address due (five failures within 25 ms), into the real nftables action; with `verify`, each address sends a real packet first. */
 async function floodRun(label: string, verify: boolean, ask: (msg: Record<string, unknown>) => Promise<Record<string, unknown>>): Promise<Flood> {
-  const { Jail } = await import('../../src/jail/jail.js');
-  const { BanManager } = await import('../../src/bans/manager.js');
-  const { Store } = await import('../../src/store/store.js');
-  const { createAction } = await import('../../src/actions/registry.js');
-  const { systemClock } = await import('../../src/core/clock.js');
-  const { silentLogger } = await import('../../src/core/logger.js');
-  const { defaultJailSettings, DEFAULT_INCREMENT } = await import('../../src/settings/defaults.js');
-  const { BanGate } = await import('../../src/daemon/ban-gate.js');
-  const { ConntrackVerifier } = await import('../../src/jail/verify.js');
-  const { ConntrackEvents, StreamedWitness } = await import('../../src/jail/conntrack-events.js');
   const logger = silentLogger();
   const dir = mkdtempSync(join(tmpdir(), 'asb-drop-'));
   const settings = defaultJailSettings('flood', { maxretry: MAXRETRY, findtime: 600 });
