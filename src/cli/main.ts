@@ -97,7 +97,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void, located: (wher
   program.command('ban')
     .description('ban addresses in a jail now (one already banned says so)')
     .argument('<jail>', 'the jail whose actions apply the ban')
-    .argument('<address...>', 'IPv4 or IPv6 addresses')
+    .argument('<address...>', 'IPv4 or IPv6 addresses, or IPv6 prefixes (2001:db8:1:2::/64, /48 to /128)')
     .option('--time <duration>', "ban length: 600, 10m, 1h, 3d, 1w; -1 permanent (default: the jail's bantime)")
     .option('--force', 'ban even an ignored address and skip verification')
     .option('--json', 'one JSON object per ban per line')
@@ -105,7 +105,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void, located: (wher
 
   program.command('unban')
     .description('lift bans (in every jail unless --jail), or all bans with --all')
-    .argument('[address...]', 'IPv4 or IPv6 addresses')
+    .argument('[address...]', 'IPv4 or IPv6 addresses, or banned IPv6 prefixes')
     .option('--jail <jail>', 'only in this jail')
     .option('--all', 'lift every ban')
     .option('--json', 'one JSON object per lifted ban per line')
@@ -113,7 +113,7 @@ function buildProgram(io: CliIo, setCode: (code: number) => void, located: (wher
 
   program.command('banned')
     .description('which jails ban each address (fail2ban-client banned)')
-    .argument('<address...>', 'IPv4 or IPv6 addresses')
+    .argument('<address...>', 'IPv4 or IPv6 addresses (a ban of a prefix holding one counts)')
     .option('--json', 'one JSON object per address per line')
     .action(act(async (cmd, ips: string[], opts: { json?: boolean }) => bannedCommand(client(cmd), ips, opts)));
 
