@@ -126,7 +126,8 @@ export class NftSession {
     this.pending = null;
     clearTimeout(p.timer);
     this.losses = 0;
-    if (own === '') p.resolve();
+    // Only an error fails the batch: nft may print a warning for a change it made.
+    if (!own.includes('Error:')) p.resolve();
     else p.reject(new AsteriskBanError('E_ACTION', `nft refused the batch: ${printable(own, 2_000)}`));
   }
 

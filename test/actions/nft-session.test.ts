@@ -26,6 +26,16 @@ describe('an nft session that never answers', () => {
   });
 });
 
+describe('an nft session against a scripted nft -i', () => {
+  it('fails a batch on an error only, not on a warning, and carries on', async () => {
+    const session = new NftSession([process.execPath, fixture('actions', 'fake-nft-i.mjs')], memoryLogger().logger);
+    await session.run(['warn about something']);
+    await assert.rejects(session.run(['add this', 'fail that']), (e) => isAsteriskBanError(e, 'E_ACTION') && /Could not process rule: fail that/.test(e.message));
+    await session.run(['add more']);
+    session.close();
+  });
+});
+
 const skip = !isRoot() ? 'needs root: creates network namespaces' : !haveTool('nft') ? 'needs nft' : false;
 
 describe('an nft session on a real kernel', { skip }, () => {
