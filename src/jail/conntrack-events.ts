@@ -14,6 +14,9 @@ export const RECENT_WINDOW_MS = 3_600_000;
 const MAX_LINE = 4_096;
 const RESTART_MIN_MS = 1_000;
 const RESTART_MAX_MS = 60_000;
+/** A stream that dies this soon after starting, this many times in a row, is not coming back (no events here). */
+const SHORT_LIFE_MS = 5_000;
+const MAX_SHORT_LIVES = 5;
 
 /**
  * Addresses that opened a flow here lately, oldest first out beyond `max`.
@@ -47,6 +50,8 @@ export interface ConntrackEventsOptions {
   prefix?: readonly string[];
   clock?: Clock;
   recent?: RecentSources;
+  /** First restart delay (doubling up to a minute); tests shorten it. */
+  restartMs?: number;
 }
 
 /**
@@ -60,7 +65,8 @@ export class ConntrackEvents {
   readonly recent: RecentSources;
   private child: ChildProcess | null = null;
   private closed = false;
-  private restartMs = RESTART_MIN_MS;
+  private restartMs: number;
+  private shortLives = 0;
   private restartTimer: NodeJS.Timeout | null = null;
   private readonly clock: Clock;
   private readonly throttled: ThrottledLog;
@@ -69,6 +75,7 @@ export class ConntrackEvents {
 
   constructor(private readonly opts: ConntrackEventsOptions) {
     this.recent = opts.recent ?? new RecentSources();
+    this.restartMs = opts.restartMs ?? RESTART_MIN_MS;
     this.clock = opts.clock ?? systemClock;
     this.throttled = new ThrottledLog(opts.logger, 60_000);
   }
@@ -117,9 +124,17 @@ export class ConntrackEvents {
     this.child = null;
     metrics.conntrackStreamUp.set(0);
     if (this.closed) return;
+    const lived = this.clock.now() - started;
+    this.shortLives = lived < SHORT_LIFE_MS ? this.shortLives + 1 : 0;
+    if (this.shortLives >= MAX_SHORT_LIVES) {
+      this.closed = true;
+      this.opts.logger.warn(`${why}, ${MAX_SHORT_LIVES} times in a row at once: no conntrack events here; verification asks conntrack per batch from now on`);
+      return;
+    }
     // A stream that ran a while was fine: start again soon. One that dies at once backs off.
-    this.restartMs = this.clock.now() - started > RESTART_MAX_MS ? RESTART_MIN_MS : Math.min(RESTART_MAX_MS, this.restartMs * 2);
-    this.throttled.warn('ended', `${why}; verification asks conntrack per batch until it runs again (in ${Math.round(this.restartMs / 1000)} s)`);
+    const first = this.opts.restartMs ?? RESTART_MIN_MS;
+    this.restartMs = lived > RESTART_MAX_MS ? first : Math.min(RESTART_MAX_MS, this.restartMs * 2);
+    this.throttled.warn('ended', `${why}; verification asks conntrack per batch until it runs again (in ${(this.restartMs / 1000).toFixed(1)} s)`);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
       this.start();

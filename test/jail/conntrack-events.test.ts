@@ -8,6 +8,7 @@ import { metrics } from '../../src/control/metrics.js';
 import { ADDR, TestNet, haveTool, isRoot } from '../helpers/netns.js';
 import { memoryLogger } from '../helpers/memory-logger.js';
 import { waitFor } from '../helpers/daemon.js';
+import { fixture } from '../helpers/paths.js';
 
 describe('RecentSources', () => {
   it('is bounded: the oldest source goes first, a source seen again moves to the end', () => {
@@ -45,6 +46,21 @@ describe('StreamedWitness', () => {
     const lookups = (await metrics.verifyLookups.get()).values;
     assert.ok((lookups.find((v) => v.labels.via === 'stream')?.value ?? 0) >= 3);
     assert.ok((lookups.find((v) => v.labels.via === 'conntrack')?.value ?? 0) >= 2);
+  });
+});
+
+describe('a conntrack event stream that cannot run here', () => {
+  it('is restarted with backoff, then given up after five quick deaths, said once', async () => {
+    const { logger, lines } = memoryLogger();
+    const events = new ConntrackEvents({ logger, prefix: [process.execPath], conntrack: fixture('actions', 'exit-at-once.mjs'), restartMs: 5 });
+    events.start();
+    await waitFor(() => lines.join('').includes('no conntrack events here'), 5_000, () => lines.join(''));
+    const said = lines.length;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(events.running, false);
+    assert.equal(lines.length, said, 'nothing more once given up');
+    assert.match(lines.join(''), /conntrack -E exited \(exit 1\); verification asks conntrack per batch until it runs again/);
+    events.close();
   });
 });
 
