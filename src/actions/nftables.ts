@@ -31,7 +31,8 @@ const SESSION_MAX_CHARS = 4_096;
  * inside a prefix it holds, and a prefix ban may cover address bans) and a base
  * chain hooked before the usual filter chains. A drop in a base chain is
  * final whatever other tables accept, so an ESTABLISHED accept elsewhere
- * cannot keep a banned flow alive. Every change is one `nft -f -` transaction.
+ * cannot keep a banned flow alive. Every change is one transaction: a line
+ * to the running `nft -i` (NftSession) for small batches, `nft -f -` otherwise.
  */
 export class Nftables implements Action {
   readonly kind = 'firewall' as const;

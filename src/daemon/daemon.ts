@@ -10,6 +10,7 @@ import { checkConfig } from '../cli/check-config.js';
 import { JailRuntime } from './jail-runtime.js';
 import type { PacketWitness } from './ban-gate.js';
 import { witnessFor } from './witness.js';
+import { locatedValues } from '../settings/values.js';
 import { ConntrackEvents } from '../jail/conntrack-events.js';
 import { readTrustedPeers, warningText, type PeerReading } from '../asterisk/peers.js';
 
@@ -209,6 +210,6 @@ export class Daemon {
 }
 
 function sameSettings(a: Settings['jails'][number], b: Settings['jails'][number]): boolean {
-  const strip = (j: Settings['jails'][number]) => JSON.stringify({ ...j, file: '', line: 0 }, (_k, v) => (v && typeof v === 'object' && 'line' in v && 'file' in v && 'value' in v ? v.value : v));
+  const strip = (j: Settings['jails'][number]) => JSON.stringify({ ...j, file: '', line: 0 }, locatedValues);
   return strip(a) === strip(b);
 }

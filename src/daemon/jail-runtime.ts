@@ -208,7 +208,7 @@ export class JailRuntime {
       futureDated: c.future,
       notPersistedSince: persisted.since === null ? null : new Date(persisted.since).toISOString(),
       unsavedChanges: persisted.pending,
-      trustedPeers: this.ignore.describe().filter((d) => d.includes('asterisk peer')),
+      trustedPeers: this.ignore.peers(),
       recentSuccess: c.recentSuccess,
       asteriskLogDiscarded: Math.max(0, ...sources.map((x) => x.asteriskDiscarded ?? 0)),
       asteriskLogDiscardingSince: discardingSince(sources),

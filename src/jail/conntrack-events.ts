@@ -70,8 +70,6 @@ export class ConntrackEvents {
   private restartTimer: NodeJS.Timeout | null = null;
   private readonly clock: Clock;
   private readonly throttled: ThrottledLog;
-  /** Events the kernel reported lost (ENOBUFS). */
-  overflows = 0;
 
   constructor(private readonly opts: ConntrackEventsOptions) {
     this.recent = opts.recent ?? new RecentSources();
@@ -97,7 +95,6 @@ export class ConntrackEvents {
     });
     createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (line) => {
       if (/ENOBUFS|losing events/i.test(line)) {
-        this.overflows++;
         metrics.conntrackEventsLost.inc();
         this.throttled.warn('enobufs', 'conntrack event stream overflowed: events were lost; verification asks conntrack about addresses it missed');
       }

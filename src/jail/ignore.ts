@@ -27,6 +27,13 @@ export interface ResolveOptions extends IgnoreOptions {
 const ALWAYS = ['127.0.0.0/8', '::1'];
 const HOSTNAME = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?$/i;
 const DEFAULT_TIMEOUT_MS = 5_000;
+/** How an entry learned from Asterisk's configuration is labelled: `… (asterisk peer FILE:LINE [SECTION] …)`. */
+const PEER_ORIGIN = 'asterisk peer';
+
+/** Whether an entry (as why() or describe() gives it) came from Asterisk's configuration. */
+export function isPeerEntry(label: string): boolean {
+  return label.includes(PEER_ORIGIN);
+}
 
 /**
  * Addresses a jail never bans (fail2ban's `ignoreip`). `has()` runs for every
@@ -72,7 +79,7 @@ export class IgnoreList {
     const lookup = opts.lookup ?? ((h: string) => defaultLookup(h, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS));
     const names = list.hostnames.map((host) => ({ host, label: host, what: 'ignoreip' }));
     for (const p of opts.peers ?? []) {
-      const label = `asterisk peer ${p.origin}`;
+      const label = `${PEER_ORIGIN} ${p.origin}`;
       if (!list.addNetwork(p.entry, label)) names.push({ host: p.entry, label: `${p.entry}, ${label}`, what: `Asterisk peer ${p.origin}` });
     }
     const results = await Promise.allSettled(names.map((n) => lookup(n.host)));
@@ -115,6 +122,11 @@ export class IgnoreList {
   hasText(text: string): boolean {
     const a = parseAddress(text);
     return a !== null && this.has(a);
+  }
+
+  /** The entries learned from Asterisk's configuration, as describe() shows them. */
+  peers(): string[] {
+    return this.labels.filter(isPeerEntry);
   }
 
   /** Human-readable entries, e.g. `127.0.0.0/8 (always)`, `192.0.2.7 (pbx.example.org)`. */

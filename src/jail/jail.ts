@@ -5,6 +5,7 @@ import type { BanRequest, Failure } from '../core/types.js';
 import type { JailSettings } from '../settings/types.js';
 import { metrics } from '../control/metrics.js';
 import { FailureCounter } from './counter.js';
+import { isPeerEntry } from './ignore.js';
 
 /** What the jail needs of an ignore list (src/jail/ignore.ts provides it). */
 export interface AddressFilter {
@@ -92,7 +93,7 @@ export class Jail {
       this.ignored++;
       metrics.ignored.inc({ jail: this.name });
       const why = this.deps.ignore.why?.(addr);
-      if (why?.includes('asterisk peer')) {
+      if (why && isPeerEntry(why)) {
         this.ignoreWarnings.warn(`peer:${addr.text}`, `not counting a failure from ${addr.text}: Asterisk trusts it (${why}); a forged log line or a misconfigured peer`, { jail: this.name, ip: addr.text, source: f.source });
       }
       return;

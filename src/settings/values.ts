@@ -10,6 +10,14 @@ import type { Located } from './types.js';
 const TRUE = new Set(['true', 'yes', 'on', '1']);
 const FALSE = new Set(['false', 'no', 'off', '0']);
 
+/**
+ * A JSON.stringify replacer that keeps a Located value's text and drops where
+ * it was written: two settings that differ only by file and line compare equal.
+ */
+export function locatedValues(_key: string, v: unknown): unknown {
+  return v && typeof v === 'object' && 'line' in v && 'file' in v && 'value' in v ? (v as Located).value : v;
+}
+
 export function parseBool(text: string): boolean | null {
   const t = text.trim().toLowerCase();
   if (TRUE.has(t)) return true;

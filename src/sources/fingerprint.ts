@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { JailSettings } from '../settings/types.js';
+import { locatedValues } from '../settings/values.js';
 
 /**
  * Everything a jail's source is built from, as one string. A reload keeps a
@@ -20,7 +21,5 @@ export function sourceFingerprint(s: JailSettings): string {
           gapFilter: s.gapFilterDef,
           readback: s.readback ? s.findtime : false,
         };
-  return JSON.stringify({ jail: s.name, backend: s.backend, ami: s.backend === 'log' ? null : { ...ami, secretDigest }, log }, (_k, v: unknown) =>
-    v && typeof v === 'object' && 'line' in v && 'file' in v && 'value' in v ? (v as { value: unknown }).value : v,
-  );
+  return JSON.stringify({ jail: s.name, backend: s.backend, ami: s.backend === 'log' ? null : { ...ami, secretDigest }, log }, locatedValues);
 }
