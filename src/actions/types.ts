@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Ban } from '../core/types.js';
+import type { Alert } from '../alerts/types.js';
 import type { Invocation, JailSettings } from '../settings/types.js';
 import type { CommandRunner } from './exec.js';
 
@@ -29,6 +30,8 @@ export interface Action {
   stop(): Promise<void>;
   /** Addresses the kernel currently holds for us (for reconciling with the database). */
   list?(): Promise<string[]>;
+  /** Notify actions: tell about alerts (compromise, new network, wave, health). Must not throw for delivery failures. */
+  alert?(alerts: Alert[]): Promise<void>;
 }
 
 export interface ActionDeps {

@@ -5,7 +5,7 @@ import type { Ban } from '../../core/types.js';
 import type { Invocation } from '../../settings/types.js';
 import { composeDigest, composeLifecycle, whoisTargets, type ComposeContext, type MailEntry } from './compose.js';
 import { parseMailOptions, type MailOptions, type MailVariant } from './options.js';
-import { Outbox, type OutboxStats } from './outbox.js';
+import { Outbox, type OutboxStats } from '../notify/digest-queue.js';
 import { createSender, type MailSender, type OutgoingMail } from './transport.js';
 import { WhoisCache, type WhoisResult } from './whois.js';
 
@@ -75,8 +75,8 @@ export function createMailAction(spec: Invocation, deps: ActionDeps, variant: Ma
   };
 
   // The sender is created lazily so that a mail-less run never spawns or connects.
-  const newOutbox = (): Outbox =>
-    new Outbox({
+  const newOutbox = (): Outbox<MailEntry, OutgoingMail> =>
+    new Outbox<MailEntry, OutgoingMail>({
       clock: deps.clock,
       logger,
       sender: { send: (m) => getSender().send(m), close: () => sender?.close(), get describe() { return getSender().describe; } },
@@ -109,7 +109,7 @@ export function createMailAction(spec: Invocation, deps: ActionDeps, variant: Ma
           logger.warn(`mail: ${path} is missing or not executable; install an MTA or set transport=smtp://host:587 (or SMTP_URL)`),
         );
       }
-      if (options.notifyStart) outbox.addMail(composeLifecycle('started', ctx(new Map()), deps.clock.now()));
+      if (options.notifyStart) outbox.addMessage(composeLifecycle('started', ctx(new Map()), deps.clock.now()));
     },
     async check() {
       return false;
@@ -129,7 +129,7 @@ export function createMailAction(spec: Invocation, deps: ActionDeps, variant: Ma
     async stop() {
       if (stopped) return;
       stopped = true;
-      if (options.notifyStart && started) outbox.addMail(composeLifecycle('stopped', ctx(new Map()), deps.clock.now()));
+      if (options.notifyStart && started) outbox.addMessage(composeLifecycle('stopped', ctx(new Map()), deps.clock.now()));
       const left = await outbox.close(over.stopDeadlineMs ?? STOP_DEADLINE_MS);
       sender?.close();
       sender = over.sender ?? null;

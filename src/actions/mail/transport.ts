@@ -3,20 +3,15 @@ import { AsteriskBanError } from '../../core/errors.js';
 import { scrubSecret } from '../../core/scrub.js';
 import { spawnRunner } from '../exec.js';
 import type { TransportSpec } from './options.js';
+import type { MessageSender } from '../notify/digest-queue.js';
 
 export interface OutgoingMail {
   subject: string;
   text: string;
 }
 
-/** What the outbox needs from a transport; tests may hand in their own. */
-export interface MailSender {
-  /** Rejects with an AsteriskBanError (E_ACTION) whose message carries no secret. */
-  send(mail: OutgoingMail): Promise<void>;
-  close(): void;
-  /** For logs: the transport without credentials. */
-  readonly describe: string;
-}
+/** What the outbox needs from a transport; tests may hand in their own. Its errors are AsteriskBanErrors (E_ACTION). */
+export type MailSender = MessageSender<OutgoingMail>;
 
 export interface SenderOptions {
   transport: TransportSpec;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Outbox } from '../../../src/actions/mail/outbox.js';
+import { Outbox } from '../../../src/actions/notify/digest-queue.js';
 import { composeDigest, type MailEntry } from '../../../src/actions/mail/compose.js';
 import type { MailSender, OutgoingMail } from '../../../src/actions/mail/transport.js';
 import { ManualClock } from '../../../src/core/clock.js';
@@ -26,12 +26,12 @@ function fakeSender(): MailSender & { sent: OutgoingMail[]; down: boolean; attem
   return s;
 }
 
-function setup(over: { digestMs?: number; maxPending?: number; maxQueued?: number; maxPerMail?: number } = {}) {
+function setup(over: { digestMs?: number; maxPending?: number; maxQueued?: number; maxPerMail?: number; maxAttempts?: number } = {}) {
   const clock = new ManualClock();
   const sender = fakeSender();
   const { logger, lines } = captureLogger();
   const composed: MailEntry[][] = [];
-  const outbox = new Outbox({
+  const outbox = new Outbox<MailEntry, OutgoingMail>({
     clock,
     logger,
     sender,
@@ -39,6 +39,7 @@ function setup(over: { digestMs?: number; maxPending?: number; maxQueued?: numbe
     maxPending: over.maxPending,
     maxQueued: over.maxQueued,
     maxPerMail: over.maxPerMail,
+    maxAttempts: over.maxAttempts,
     random: () => 0,
     compose: async (entries) => {
       composed.push(entries);
@@ -108,6 +109,25 @@ test('a failed mail is re-queued and retried with backoff; bans arriving meanwhi
   assert.equal(addressesIn(sender.sent).size, 40);
 });
 
+test('with maxAttempts a message is dropped, counted and logged after that many failures; the next one is tried afresh', async () => {
+  const { clock, sender, outbox, lines } = setup({ maxAttempts: 3, digestMs: 0 });
+  sender.down = true;
+  outbox.add([entry(1)]);
+  await outbox.settled();
+  clock.advance(5_000);
+  await outbox.settled();
+  assert.equal(outbox.stats().queued, 1);
+  clock.advance(10_000);
+  await outbox.settled();
+  assert.equal(sender.attempts, 3);
+  assert.deepEqual(outbox.stats(), { pending: 0, queued: 0, sent: 0, failedAttempts: 3, dropped: 1 });
+  assert.ok(lines.some((l) => /mail: message dropped after 3 failed attempts/.test(l)));
+  sender.down = false;
+  outbox.add([entry(2)]);
+  await outbox.settled();
+  assert.equal(sender.sent.length, 1, 'no retry delay left over from the dropped message');
+});
+
 test('bounds: the oldest pending bans and the oldest queued mails are dropped, with a log line', async () => {
   const { sender, outbox, lines, clock } = setup({ maxPending: 10, maxQueued: 2, digestMs: 0 });
   sender.down = true;
@@ -117,8 +137,8 @@ test('bounds: the oldest pending bans and the oldest queued mails are dropped, w
   assert.equal(outbox.stats().pending, 10);
   assert.equal(outbox.stats().dropped, 15);
   assert.ok(lines.some((l) => /mail backlog full: dropped 15 oldest/.test(l)));
-  for (let i = 0; i < 3; i++) outbox.addMail({ subject: `notice ${i}`, text: 'x' });
-  assert.ok(lines.some((l) => /mail queue full: dropped the oldest undelivered mail/.test(l)));
+  for (let i = 0; i < 3; i++) outbox.addMessage({ subject: `notice ${i}`, text: 'x' });
+  assert.ok(lines.some((l) => /mail queue full: dropped the oldest undelivered message/.test(l)));
   await outbox.settled();
   assert.equal(outbox.stats().queued, 2);
   sender.down = false;
