@@ -1,3 +1,4 @@
+import { DEFAULT_ALERTS } from './alert-settings.js';
 import type { AmiSettings, DaemonSettings, IncrementSettings, JailSettings } from './types.js';
 
 /** fail2ban's defaults where fail2ban has one. */
@@ -65,6 +66,7 @@ export function defaultJailSettings(name: string, overrides: Partial<JailSetting
     ignoreAsteriskPeers: true,
     ignoreRecentSuccess: 0,
     ipv6Prefix: DEFAULT_IPV6_PREFIX,
+    alerts: { ...DEFAULT_ALERTS, rules: [...DEFAULT_ALERTS.rules], newNetworkPrefix: [...DEFAULT_ALERTS.newNetworkPrefix] },
     actions: [],
     destemail: 'root@localhost',
     sender: 'asterisk-ban@localhost',

@@ -1,3 +1,4 @@
+import { readAlertSettings } from './alert-settings.js';
 import { withActionOverrides } from './action-overrides.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -263,6 +264,7 @@ function readJail(dir: string, stack: ConfigStack, name: string, env: Record<str
     ignoreAsteriskPeers: r.bool('ignore_asterisk_peers', true),
     ignoreRecentSuccess: r.duration('ignore_recent_success', 0, { zero: true }),
     ipv6Prefix: r.int('ipv6_prefix', DEFAULT_IPV6_PREFIX, MIN_V6_PREFIX, MAX_V6_PREFIX),
+    alerts: readAlertSettings(r, p),
     actions,
     destemail: r.str('destemail', defaults.destemail),
     sender: r.str('sender', defaults.sender),

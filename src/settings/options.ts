@@ -1,12 +1,14 @@
 import { parseNetwork } from '../core/address.js';
 import type { Backend } from './types.js';
+import { ALERT_OPTIONS } from './alert-settings.js';
 
 /** Options a jail section may set. Anything else in an enabled jail is an error. */
 export const JAIL_OPTIONS: readonly string[] = [
   'enabled', 'filter', 'gapfilter', 'logpath', 'backend', 'maxretry', 'findtime', 'bantime',
   'bantime.increment', 'bantime.factor', 'bantime.formula', 'bantime.multipliers', 'bantime.maxtime',
   'bantime.rndtime', 'bantime.overalljails',
-  'ignoreip', 'ignoreself', 'ignore_asterisk_peers', 'ignore_recent_success', 'ipv6_prefix', 'action', 'banaction', 'banaction_allports', 'destemail', 'sender', 'sendername',
+  'ignoreip', 'ignoreself', 'ignore_asterisk_peers', 'ignore_recent_success', 'ipv6_prefix',
+  ...ALERT_OPTIONS, 'action', 'banaction', 'banaction_allports', 'destemail', 'sender', 'sendername',
   'mta', 'port', 'protocol', 'chain', 'verify',
   'ami_host', 'ami_port', 'ami_username', 'ami_secret', 'ami_events', 'ami_services', 'ami_success_clears',
   'ami_challenge_window', 'ami_ping_interval', 'ami_ping_timeout',

@@ -1,3 +1,4 @@
+import type { AlertSettings } from './alert-settings.js';
 import type { LogLevel } from '../core/logger.js';
 
 /** A value with the place it was written, so errors can name file:line. */
@@ -117,6 +118,8 @@ export interface JailSettings {
   ignoreRecentSuccess: number;
   /** IPv6 sources are counted and banned by this prefix length (128 = per address). */
   ipv6Prefix: number;
+  /** Alert rules and their thresholds (src/alerts/). */
+  alerts: AlertSettings;
   actions: Invocation[];
   destemail: string;
   sender: string;

@@ -37,6 +37,27 @@ export const MIGRATIONS: readonly string[] = [
     first_line_hash TEXT    NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 1 → 2: alerts, and the networks each account has logged in from (new_network rule).
+  `
+  CREATE TABLE alerts (
+    id       INTEGER PRIMARY KEY,
+    time     INTEGER NOT NULL,
+    jail     TEXT    NOT NULL,
+    rule     TEXT    NOT NULL,
+    severity TEXT    NOT NULL,
+    summary  TEXT    NOT NULL,
+    address  TEXT,
+    account  TEXT,
+    facts    TEXT    NOT NULL DEFAULT '[]'
+  );
+  CREATE INDEX alerts_time ON alerts(time);
+  CREATE TABLE account_networks (
+    account   TEXT    NOT NULL,
+    network   TEXT    NOT NULL,
+    last_seen INTEGER NOT NULL,
+    PRIMARY KEY (account, network)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -3,6 +3,7 @@ import type { Ban, Failure, SourceKind } from '../core/types.js';
 import { openDatabase, storeError, type OpenOptions } from './open.js';
 import { migrate } from './schema.js';
 import { SqlitePositionStore } from './positions.js';
+import { AlertStore } from './alerts.js';
 
 export interface BanKey {
   jail: string;
@@ -23,12 +24,13 @@ const COLUMNS = 'jail, ip, family, start, "end", count, source, reason, applied'
 type RawRow = [string, string, number, number, number | null, number, string, string, string, string];
 
 /**
- * The state database: bans, ban history (for bantime.increment) and log
- * positions. Every method is synchronous (better-sqlite3); a batch is one
+ * The state database: bans, ban history (for bantime.increment), log
+ * positions and alerts. Every method is synchronous (better-sqlite3); a batch is one
  * transaction, so 10,000 bans cost one commit.
  */
 export class Store {
   readonly positions: SqlitePositionStore;
+  readonly alerts: AlertStore;
   private readonly stmt;
   private readonly saveTx: (bans: Ban[], history: boolean) => void;
   private readonly deleteTx: (keys: BanKey[]) => void;
@@ -76,6 +78,7 @@ export class Store {
       for (const k of keys) this.stmt.applied.run({ jail: k.jail, ip: k.ip, action });
     });
     this.positions = new SqlitePositionStore(db, path);
+    this.alerts = new AlertStore(db, path);
   }
 
   /** Opens or creates the file (`:memory:` for tests), migrates it, locks it. Throws E_STORE / E_STORE_LOCKED. */
