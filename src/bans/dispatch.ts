@@ -29,12 +29,19 @@ export interface DispatchDeps {
 export class Dispatcher {
   private readonly timers = new Set<TimerHandle>();
   private closed = false;
+  /** Failed attempts in a row per jail and action id, since its last success (health alerts read it). */
+  private readonly streaks = new Map<string, Map<string, { failures: number; error: string }>>();
 
   constructor(private readonly deps: DispatchDeps) {}
 
   /** Resolves true once the first attempt succeeded, false if it failed (a retry is then scheduled). */
   run(jail: string, action: Action, op: Operation, bans: Ban[], opts: BanOptions = { restored: false }): Promise<boolean> {
     return this.attempt(jail, action, op, bans, opts, 1);
+  }
+
+  /** Actions of `jail` whose last attempts failed: id → failures in a row and the last error. */
+  failing(jail: string): ReadonlyMap<string, { failures: number; error: string }> {
+    return this.streaks.get(jail) ?? new Map();
   }
 
   /** Stops all pending retries (shutdown); what was not applied is re-applied by the next start's restore. */
@@ -51,6 +58,9 @@ export class Dispatcher {
       else await action.unban(bans);
     } catch (err) {
       metrics.actionErrors.inc({ jail, action: action.id });
+      const streaks = this.streaks.get(jail) ?? new Map<string, { failures: number; error: string }>();
+      this.streaks.set(jail, streaks);
+      streaks.set(action.id, { failures: (streaks.get(action.id)?.failures ?? 0) + 1, error: errorText(err) });
       if (this.closed) return false;
       const delay = retryDelay(attempt, this.deps.backoff ?? defaultBackoff, this.deps.random);
       this.deps.logger.warn(`action ${action.id} failed to ${op} ${bans.length} address(es); retrying in ${Math.round(delay / 100) / 10} s`, {
@@ -69,6 +79,7 @@ export class Dispatcher {
       this.timers.add(timer);
       return false;
     }
+    this.streaks.get(jail)?.delete(action.id);
     if (attempt > 1) this.deps.logger.info(`action ${action.id} recovered: ${op} of ${bans.length} address(es) applied`, { jail, action: action.id, attempt });
     if (op === 'ban') {
       // The ban is in force; only its bookkeeping may be missing, and restore re-applies anyway.

@@ -1,6 +1,6 @@
 import { formatDuration, MAX_DURATION_SECONDS } from '../core/duration.js';
 import type { Action } from '../actions/types.js';
-import { isPrefixText, mustParseBanTarget, networkCovers, parseBanTarget, notASource, targetOf, type BanTarget } from '../core/address.js';
+import { isPrefixText, parseAddress, mustParseBanTarget, networkCovers, parseBanTarget, notASource, targetOf, type BanTarget } from '../core/address.js';
 import type { Clock } from '../core/clock.js';
 import { AsteriskBanError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -167,6 +167,18 @@ export class BanManager {
     }
     await this.lift(matched, 'unbanned');
     return matched;
+  }
+
+  /** Actions of `jail` whose last attempts failed, with how many in a row. */
+  failingActions(jail: string): ReadonlyMap<string, { failures: number; error: string }> {
+    return this.dispatcher.failing(jail);
+  }
+
+  /** The ban in force in `jail` that covers address `ip`, if any. */
+  banCovering(jail: string, ip: string): Ban | undefined {
+    const state = this.jails.get(jail);
+    const addr = parseAddress(ip);
+    return state && addr ? this.covering(state, targetOf(addr, 128)) : undefined;
   }
 
   /** The ban in force that already covers a target: the same address or prefix, or a wider prefix. */

@@ -2,10 +2,10 @@ import { MAX_V6_PREFIX, MIN_V6_PREFIX, networkCovers, parseBanTarget } from '../
 import { isAsteriskBanError } from '../core/errors.js';
 import { parseDuration } from '../core/duration.js';
 import { request } from '../control/client.js';
-import type { BanView, JailStatus } from '../control/api.js';
+import type { AlertView, BanView, JailStatus } from '../control/api.js';
 import { packageVersion } from '../control/version.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
-import { formatBanned, formatBans, formatReload, formatStatus, formatUnbanned, formatVersion, banJson, jailJson } from './format.js';
+import { formatAlerts, formatBanned, formatBans, formatReload, formatStatus, formatUnbanned, formatVersion, alertJson, banJson, jailJson } from './format.js';
 
 /** The commands that talk to a running daemon over its control socket. */
 export interface ClientContext {
@@ -43,6 +43,25 @@ export async function statusCommand(ctx: ClientContext, jail: string | undefined
   const args = jail === undefined ? {} : { jail: jailName(jail) };
   const jails = asArray<JailStatus>(await request(ctx.socket, 'status', args, { timeoutMs: TIMEOUT_MS }), 'status');
   out(ctx, opts.json ? jails.map(jailJson).join('') : formatStatus(jails));
+  return EXIT.OK;
+}
+
+/** Recent alerts, oldest first; `--since 1h` (default 24h) or `--since all`. */
+export async function alertsCommand(ctx: ClientContext, opts: { json?: boolean; since?: string }, now = Date.now()): Promise<number> {
+  let since = now - 86_400_000;
+  if (opts.since === 'all') since = 0;
+  else if (opts.since !== undefined) {
+    let seconds: number;
+    try {
+      seconds = parseDuration(opts.since);
+    } catch {
+      throw new UsageError(`--since "${opts.since.slice(0, 32)}" is not a duration`, 'use e.g. 10m, 1h, 3d, 1w, or all');
+    }
+    if (seconds <= 0) throw new UsageError('--since must be longer than 0 (or all)');
+    since = Math.max(0, now - seconds * 1000);
+  }
+  const alerts = asArray<AlertView>(await request(ctx.socket, 'alerts', { since }, { timeoutMs: TIMEOUT_MS }), 'alerts');
+  out(ctx, opts.json ? alerts.map(alertJson).join('') : formatAlerts(alerts));
   return EXIT.OK;
 }
 

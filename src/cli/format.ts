@@ -1,6 +1,6 @@
 import { printable } from '../core/address.js';
 import { formatDuration } from '../core/duration.js';
-import type { BanView, JailStatus } from '../control/api.js';
+import type { AlertView, BanView, JailStatus } from '../control/api.js';
 
 /**
  * Human and JSON renderings of what the daemon answers. Reasons, account names
@@ -50,7 +50,28 @@ export function jailJson(j: JailStatus): string {
     tooOld: j.tooOld ?? 0, futureDated: j.futureDated ?? 0, notPersistedSince: j.notPersistedSince ?? null, unsavedChanges: j.unsavedChanges ?? 0,
     trustedPeers: j.trustedPeers ?? [], recentSuccess: j.recentSuccess ?? 0,
     asteriskLogDiscarded: j.asteriskLogDiscarded ?? 0, asteriskLogDiscardingSince: j.asteriskLogDiscardingSince ?? null,
+    alertRules: j.alertRules ?? [], alerts: j.alerts ?? [],
   });
+}
+
+/** AlertView's fields in contract order. */
+export function alertJson(a: AlertView): string {
+  const o: Record<string, unknown> = { id: a.id, time: a.time, jail: a.jail, rule: a.rule, severity: a.severity, summary: a.summary };
+  if (a.address !== undefined) o.address = a.address;
+  if (a.account !== undefined) o.account = a.account;
+  o.facts = a.facts ?? {};
+  return jsonLine(o);
+}
+
+/** One block per alert: time, severity, rule, jail, the summary, then its facts. */
+export function formatAlerts(alerts: AlertView[]): string {
+  if (alerts.length === 0) return 'No alerts.\n';
+  const out: string[] = [];
+  for (const a of alerts) {
+    out.push(`${isoTime(a.time, '?')}  ${safe(a.severity, 10).toUpperCase().padEnd(7)} ${safe(a.rule, 20).padEnd(11)} [${safe(a.jail, 64)}] ${safe(a.summary, 400)}`);
+    for (const [k, v] of Object.entries(a.facts ?? {})) out.push(`    ${safe(k, 40)}: ${safe(v, 300)}`);
+  }
+  return `${out.join('\n')}\n`;
 }
 
 /** Columns padded to their widest cell; the last column is not padded. */
@@ -87,6 +108,8 @@ function formatJail(j: JailStatus): string {
   row('banned:', j.banned.length ? j.banned.map((ip) => safe(ip, 64)).join(' ') : '-');
   const failing = j.failing ?? [];
   row('failing now:', failing.length ? failing.map((f) => `${safe(f.ip, 64)} (${f.count})`).join(' ') : '-');
+  const alerts = j.alerts ?? [];
+  if (j.alertRules) row('alerts:', `${j.alertRules.length ? j.alertRules.map((r) => safe(r, 20)).join(' ') : 'off'}${alerts.length ? `; raised: ${alerts.map((x) => `${x.count} ${safe(x.rule, 20)} (${safe(x.severity, 10)})`).join(', ')}` : ''}`);
   if (j.recentSuccess) row('recent success:', `${j.recentSuccess} log failure(s) not counted (the address had logged in over AMI)`);
   const peers = j.trustedPeers ?? [];
   if (peers.length) {

@@ -2,7 +2,7 @@ import { AsteriskBanError, isAsteriskBanError } from '../core/errors.js';
 import { Command, CommanderError } from 'commander';
 import { packageVersion } from '../control/version.js';
 import {
-  banCommand, bannedCommand, getCommand, listCommand, reloadCommand, setCommand, statusCommand, unbanCommand, versionCommand, type ClientContext,
+  alertsCommand, banCommand, bannedCommand, getCommand, listCommand, reloadCommand, setCommand, statusCommand, unbanCommand, versionCommand, type ClientContext,
 } from './client-commands.js';
 import { EXIT, EXIT_CODES_HELP, UsageError, describeError, exitCodeFor, processIo, type CliIo } from './io.js';
 import { locateDaemon, resolveConfigDir, type DaemonLocation } from './locate.js';
@@ -93,6 +93,12 @@ function buildProgram(io: CliIo, setCode: (code: number) => void, located: (wher
     .description('active bans: address, jail, since, until, count, reason')
     .option('--json', 'one JSON object per ban per line')
     .action(act(async (cmd, opts: { json?: boolean }) => listCommand(client(cmd), opts)));
+
+  program.command('alerts')
+    .description('recent alerts (compromise, new_network, wave, health), oldest first')
+    .option('--since <duration>', 'how far back: 10m, 1h, 3d, 1w, or all (default 24h)')
+    .option('--json', 'one JSON object per alert per line')
+    .action(act(async (cmd, opts: { json?: boolean; since?: string }) => alertsCommand(client(cmd), opts)));
 
   program.command('ban')
     .description('ban addresses in a jail now (one already banned says so)')

@@ -47,6 +47,23 @@ export interface JailStatus {
   asteriskLogDiscarded: number;
   /** ISO 8601: since when Asterisk says it is discarding log messages; null when it is not. */
   asteriskLogDiscardingSince: string | null;
+  /** Alert rules on for this jail. */
+  alertRules: string[];
+  /** Alerts raised by this jail since start, by rule and severity. */
+  alerts: { rule: string; severity: string; count: number }[];
+}
+
+/** An alert as the control socket returns it. */
+export interface AlertView {
+  id: number;
+  time: string;
+  jail: string;
+  rule: string;
+  severity: string;
+  summary: string;
+  address?: string;
+  account?: string;
+  facts: Record<string, string>;
 }
 
 export interface DaemonApi {
@@ -58,6 +75,8 @@ export interface DaemonApi {
   version(): Promise<{ version: string; pid: number; uptime: number }>;
   /** A jail option as the jail runs with it (fail2ban-client get JAIL OPTION). */
   get(jail: string, option: string): Promise<unknown>;
+  /** Alerts since `since` (ms epoch), oldest first, at most `limit`. */
+  alerts(since: number, limit: number): Promise<AlertView[]>;
   /** A daemon setting changed while running: `loglevel`. */
   set(option: string, value: string): Promise<{ option: string; value: string }>;
 }

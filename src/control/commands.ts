@@ -8,11 +8,12 @@ import type { DaemonApi } from './api.js';
  * arguments (types, unknown keys, address syntax) before the daemon sees them,
  * so the DaemonApi implementation receives only well-formed, normalised input.
  */
-export type CommandName = 'status' | 'list' | 'ban' | 'unban' | 'reload' | 'version' | 'ping' | 'get' | 'set';
+export type CommandName = 'status' | 'list' | 'ban' | 'unban' | 'reload' | 'version' | 'ping' | 'get' | 'set' | 'alerts';
 
 export type Handler = (api: DaemonApi, args: Record<string, unknown>) => Promise<unknown>;
 
 const MAX_JAIL_TEXT = 128;
+const MAX_ALERTS = 10_000;
 
 function bad(message: string): AsteriskBanError {
   return new AsteriskBanError('E_REQUEST', message);
@@ -114,6 +115,14 @@ export const COMMANDS: Readonly<Record<CommandName, Handler>> = {
   reload: async (api, args) => {
     onlyKeys(args, ['jail']);
     return api.reload(jailArg(args, false));
+  },
+  alerts: async (api, args) => {
+    onlyKeys(args, ['since', 'limit']);
+    const since = args.since ?? 0;
+    const limit = args.limit ?? MAX_ALERTS;
+    if (typeof since !== 'number' || !Number.isFinite(since) || since < 0) throw bad('"since" must be a time in ms since the epoch');
+    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > MAX_ALERTS) throw bad(`"limit" must be a whole number from 1 to ${MAX_ALERTS}`);
+    return api.alerts(since, limit);
   },
 };
 

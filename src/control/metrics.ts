@@ -54,6 +54,7 @@ export const metrics = {
   }),
   stateUnsaved: new Gauge({ name: 'asterisk_ban_state_unsaved_changes', help: 'Ban changes enforced but not yet written to the state database (a full disk); a restart would not know them', registers: [registry] }),
   stateUnsavedSince: new Gauge({ name: 'asterisk_ban_state_unsaved_since_seconds', help: 'Unix time since when the state database refuses writes; 0 while every change is written', registers: [registry] }),
+  alerts: new Counter({ name: 'asterisk_ban_alerts_total', help: 'Alerts raised (compromise, new_network, wave, health), by severity', labelNames: ['jail', 'rule', 'severity'], registers: [registry] }),
   actionErrors: new Counter({ name: 'asterisk_ban_action_errors_total', help: 'Action calls that failed', labelNames: ['jail', 'action'], registers: [registry] }),
   controlRequests: new Counter({ name: 'asterisk_ban_control_requests_total', help: 'Control socket requests, by command (or "invalid") and outcome', labelNames: ['cmd', 'outcome'], registers: [registry] }),
   currentlyFailed: new Gauge({

@@ -1,6 +1,6 @@
 import { AsteriskBanError } from '../core/errors.js';
 import type { Ban } from '../core/types.js';
-import type { BanView, DaemonApi, JailStatus } from '../control/api.js';
+import type { AlertView, BanView, DaemonApi, JailStatus } from '../control/api.js';
 import { packageVersion } from '../control/version.js';
 import type { Daemon } from './daemon.js';
 import { parseLogLevel } from '../core/logger.js';
@@ -90,6 +90,14 @@ export function daemonApi(daemon: Daemon, now: () => number): DaemonApi {
       if (level === null) throw new AsteriskBanError('E_REQUEST', `"${value.slice(0, 32)}" is not a log level`, { hint: 'CRITICAL, ERROR, WARNING, NOTICE, INFO or DEBUG' });
       daemon.setLogLevel(level);
       return { option, value: level };
+    },
+    async alerts(since, limit) {
+      return daemon.alerts.list(since, limit).map((a) => {
+        const view: AlertView = { id: a.id, time: new Date(a.time).toISOString(), jail: a.jail, rule: a.rule, severity: a.severity, summary: a.summary, facts: Object.fromEntries(a.facts) };
+        if (a.address !== undefined) view.address = a.address;
+        if (a.account !== undefined) view.account = a.account;
+        return view;
+      });
     },
     async version() {
       return { version: packageVersion(), pid: process.pid, uptime: Math.round((now() - daemon.startedAt) / 1000) };

@@ -12,6 +12,7 @@ import type { PacketWitness } from './ban-gate.js';
 import { witnessFor } from './witness.js';
 import { locatedValues } from '../settings/values.js';
 import { ConntrackEvents } from '../jail/conntrack-events.js';
+import { AlertHub } from '../alerts/hub.js';
 import { readTrustedPeers, warningText, type PeerReading } from '../asterisk/peers.js';
 
 export interface DaemonOptions {
@@ -33,6 +34,7 @@ const CHECK_EVERY_MS = 60_000;
 export class Daemon {
   readonly store: Store;
   readonly manager: BanManager;
+  readonly alerts: AlertHub;
   readonly runtimes = new Map<string, JailRuntime>();
   /** The reload in progress (reloads run one after the other). */
   private reloads: Promise<unknown> = Promise.resolve();
@@ -55,6 +57,13 @@ export class Daemon {
       clock: opts.clock,
       logger: opts.logger.child({ source: 'bans' }),
       purgeAge: opts.settings.daemon.dbpurgeage,
+    });
+    this.alerts = new AlertHub({
+      store: this.store.alerts,
+      clock: opts.clock,
+      logger: opts.logger,
+      purgeAge: opts.settings.daemon.dbpurgeage,
+      networkDays: () => Math.max(1, ...this.settings.jails.map((j) => j.alerts.newNetworkDays)),
     });
   }
 
@@ -93,6 +102,7 @@ export class Daemon {
     for (const rt of this.runtimes.values()) await rt.startActions();
     // Restore after every jail is registered: one batch per action, overdue bans lifted.
     await this.manager.start();
+    this.alerts.purge();
     for (const rt of this.runtimes.values()) await rt.startVerification();
     // Independently: one jail's source that cannot start must not keep the others from theirs.
     const started = await Promise.allSettled([...this.runtimes.values()].map((rt) => rt.startSource()));
@@ -133,6 +143,7 @@ export class Daemon {
       if (wanted.has(name)) continue;
       await rt.stopSource();
       rt.jail.stop();
+      rt.alerter.stop();
       await rt.stopActions();
       this.manager.removeJail(name);
       this.runtimes.delete(name);
@@ -180,7 +191,11 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.checkTimer) clearInterval(this.checkTimer);
     await Promise.allSettled([...this.runtimes.values()].map((rt) => rt.stopSource()));
-    for (const rt of this.runtimes.values()) rt.jail.stop();
+    for (const rt of this.runtimes.values()) {
+      rt.jail.stop();
+      rt.alerter.stop();
+    }
+    this.alerts.stop();
     await this.manager.close();
     await Promise.allSettled([...this.runtimes.values()].map((rt) => rt.stopActions()));
     this.conntrackEvents?.close();
@@ -198,6 +213,8 @@ export class Daemon {
       manager: this.manager,
       env: this.settings.env,
       positions: this.store.positions,
+      alerts: this.alerts,
+      alertStore: this.store.alerts,
       compiled: this.compiled,
       peers: this.peers?.peers ?? [],
       witness: (mode: 'auto' | 'conntrack' | 'off') => {

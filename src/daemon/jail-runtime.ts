@@ -18,6 +18,9 @@ import { sourceFingerprint } from '../sources/fingerprint.js';
 import type { TrustedPeer } from '../asterisk/peers.js';
 import type { JailStatus } from '../control/api.js';
 import { BanGate, type PacketWitness } from './ban-gate.js';
+import { Alerter, type AlerterDeps } from '../alerts/alerter.js';
+import type { AlertHub } from '../alerts/hub.js';
+import type { AlertStore } from '../store/alerts.js';
 import { SuspectGate } from './suspect-gate.js';
 
 export interface RuntimeDeps {
@@ -26,6 +29,8 @@ export interface RuntimeDeps {
   manager: BanManager;
   env: Record<string, string>;
   positions?: PositionStore;
+  alerts: AlertHub;
+  alertStore: AlertStore;
   /** Filters check-config already compiled for these settings. */
   compiled?: Map<FilterDefinition, CompiledFilter>;
   /** Peers Asterisk's configuration trusts (for jails with ignore_asterisk_peers). */
@@ -46,6 +51,7 @@ function discardingSince(sources: SourceStatus[]): string | null {
 export class JailRuntime {
   readonly name: string;
   readonly jail: Jail;
+  readonly alerter: Alerter;
   readonly gate: BanGate;
   private readonly suspects: SuspectGate;
   readonly actions: Action[];
@@ -77,13 +83,19 @@ export class JailRuntime {
       clock: deps.clock,
       logger: this.logger,
       witness: () => this.gate.currentWitness,
-      count: (f) => this.jail.addFailure(f),
+      count: (f) => {
+        this.alerter.failure(f);
+        this.jail.addFailure(f);
+      },
     });
     if (previous) {
       previous.jail.reconfigure(settings, ignore);
       this.jail = previous.jail;
+      previous.alerter.reconfigure(settings, ignore, this.alerterDeps());
+      this.alerter = previous.alerter;
     } else {
       this.jail = new Jail(settings, { clock: deps.clock, logger: this.logger, ignore, onBan: (req) => this.gate.submit(req) });
+      this.alerter = new Alerter(settings, ignore, this.alerterDeps());
     }
     const reusable = previous ? [...previous.fingerprints] : [];
     this.actions = settings.actions.map((spec) => {
@@ -103,6 +115,21 @@ export class JailRuntime {
     } else {
       this.source = this.buildSource(settings);
     }
+  }
+
+  private alerterDeps(): AlerterDeps {
+    return {
+      clock: this.deps.clock,
+      logger: this.logger,
+      store: this.deps.alertStore,
+      bannedNow: (ip) => this.deps.manager.banCovering(this.name, ip),
+      health: () => ({
+        sources: this.source ? this.source.status() : [],
+        refused: this.gate.refused,
+        failingActions: this.deps.manager.failingActions(this.name),
+      }),
+      emit: (alert) => this.deps.alerts.publish(alert, this.actions),
+    };
   }
 
   /** Gives this runtime's running source to its successor; stopSource() then has nothing to stop. */
@@ -146,6 +173,7 @@ export class JailRuntime {
   }
 
   async startSource(): Promise<void> {
+    this.alerter.start();
     // A carried-over source has been feeding the previous runtime (the same Jail) all along: from now on, this one.
     this.route.to = this;
     if (!this.source || this.sourceRunning) return;
@@ -212,14 +240,26 @@ export class JailRuntime {
       recentSuccess: c.recentSuccess,
       asteriskLogDiscarded: Math.max(0, ...sources.map((x) => x.asteriskDiscarded ?? 0)),
       asteriskLogDiscardingSince: discardingSince(sources),
+      alertRules: [...this.settings.alerts.rules],
+      alerts: this.deps.alerts.tally(this.name),
     };
   }
 
   private buildSource(s: JailSettings): Source | null {
     const route = this.route;
     const events: SourceEvents = {
-      failure: (f) => (f.suspect ? route.to.suspects.submit(f) : route.to.jail.addFailure(f)),
-      success: (ip, clears) => route.to.jail.succeeded(ip, clears),
+      failure: (f) => {
+        if (f.suspect) {
+          route.to.suspects.submit(f);
+          return;
+        }
+        route.to.alerter.failure(f);
+        route.to.jail.addFailure(f);
+      },
+      success: (ip, clears, login) => {
+        route.to.jail.succeeded(ip, clears);
+        if (login) route.to.alerter.success(ip, login);
+      },
     };
     const common = { jail: s.name, clock: this.deps.clock, logger: this.logger, events };
     // The settings loader guarantees what each backend needs: an AMI account

@@ -1,5 +1,16 @@
 import type { Failure } from '../core/types.js';
 
+/** What a SuccessfulAuth said beside the address. */
+export interface Login {
+  /** AccountID: bounded and escaped like a failure's. */
+  account?: string;
+  service?: string;
+  /** ms epoch: the event's own time. */
+  time: number;
+  /** The daemon's own AMI login: never an alert. */
+  own: boolean;
+}
+
 export type SourceState = 'starting' | 'connecting' | 'ready' | 'reconnecting' | 'following' | 'waiting' | 'error' | 'closing' | 'closed' | 'standby';
 
 export interface SourceStatus {
@@ -18,7 +29,7 @@ export interface SourceStatus {
 export interface SourceEvents {
   failure(f: Failure): void;
   /** An address logged in (AMI SuccessfulAuth); `clears`: forget its failures (ami_success_clears). */
-  success?(ip: string, clears: boolean): void;
+  success?(ip: string, clears: boolean, login?: Login): void;
 }
 
 export interface Source {

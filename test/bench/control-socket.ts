@@ -29,6 +29,7 @@ const api: DaemonApi = {
   version: async () => ({ version: 'bench', pid: process.pid, uptime: 0 }),
   get: async () => null,
   set: async (option, value) => ({ option, value }),
+  alerts: async () => [],
 };
 
 const sink = (): Writable => new Writable({ write: (_c, _e, cb) => cb() });

@@ -59,7 +59,32 @@ describe('cli against a control server', () => {
     assert.match(r.out, /^ {2}banned: +203\.0\.113\.5 2001:db8::1$/m);
     assert.match(r.out, /^ {2}failing now: +198\.51\.100\.7 \(3\)$/m);
     assert.match(r.out, /^ {4}ami: ready since 2026-11-27 12:00:00$/m);
+    assert.match(r.out, /^ {2}alerts: +compromise health; raised: 1 compromise \(high\)$/m);
     assert.equal(r.err, '');
+  });
+
+  it('alerts lists recent alerts with their facts; --json one object per alert; --since reaches the daemon', async () => {
+    let r = await run('alerts', '--since', 'all');
+    assert.equal(r.code, EXIT.OK, r.err);
+    assert.match(r.out, /HIGH +compromise +\[asterisk\] account "6001" logged in from 203\.0\.113\.5 after 37 failure\(s\)/);
+    assert.match(r.out, /^ {4}failures: 37$/m);
+    assert.match(r.out, /INFO +health +\[asterisk\] AMI connection ami is back/);
+    assert.deepEqual(api.calls.at(-1), { method: 'alerts', args: [0, 10_000] });
+    r = await run('alerts', '--json', '--since', 'all');
+    const lines = r.out.trimEnd().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines[0], {
+      id: 1, time: '2026-11-27T12:10:00.000Z', jail: 'asterisk', rule: 'compromise', severity: 'high',
+      summary: 'account "6001" logged in from 203.0.113.5 after 37 failure(s) from that address in the last 10m',
+      address: '203.0.113.5', account: '6001', facts: { failures: '37', window: '10m' },
+    });
+    const before = Date.now();
+    r = await run('alerts', '--since', '1h');
+    const since = api.calls.at(-1)!.args[0] as number;
+    assert.ok(since >= before - 3_600_000 - 1000 && since <= Date.now() - 3_600_000 + 1000, `since ${since}`);
+    assert.equal(r.out, 'No alerts.\n');
+    r = await run('alerts', '--since', 'yesterday');
+    assert.equal(r.code, EXIT.USAGE);
+    assert.match(r.err, /--since "yesterday" is not a duration/);
   });
 
   it('status --json prints one JailStatus object per line', async () => {
@@ -68,8 +93,9 @@ describe('cli against a control server', () => {
     const lines = r.out.trimEnd().split('\n').map((l) => JSON.parse(l));
     assert.equal(lines.length, 1);
     assert.deepEqual(Object.keys(lines[0]), [
-      'jail', 'enabled', 'backend', 'currentlyFailed', 'totalFailed', 'currentlyBanned', 'totalBanned', 'refusedByVerify', 'banned', 'failing', 'sources', 'actions', 'tooOld', 'futureDated', 'notPersistedSince', 'unsavedChanges', 'trustedPeers', 'recentSuccess', 'asteriskLogDiscarded', 'asteriskLogDiscardingSince',
+      'jail', 'enabled', 'backend', 'currentlyFailed', 'totalFailed', 'currentlyBanned', 'totalBanned', 'refusedByVerify', 'banned', 'failing', 'sources', 'actions', 'tooOld', 'futureDated', 'notPersistedSince', 'unsavedChanges', 'trustedPeers', 'recentSuccess', 'asteriskLogDiscarded', 'asteriskLogDiscardingSince', 'alertRules', 'alerts',
     ]);
+    assert.deepEqual(lines[0].alerts, [{ rule: 'compromise', severity: 'high', count: 1 }]);
     assert.deepEqual(lines[0].failing, [{ ip: '198.51.100.7', count: 3 }]);
     assert.deepEqual(lines[0].sources, [{ name: 'ami', kind: 'ami', state: 'ready', since: Date.UTC(2026, 10, 27, 12, 0, 0) }]);
     assert.deepEqual(api.calls.at(-1), { method: 'status', args: ['asterisk'] });

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AsteriskBanError } from '../../src/core/errors.js';
-import type { BanView, DaemonApi, JailStatus } from '../../src/control/api.js';
+import type { AlertView, BanView, DaemonApi, JailStatus } from '../../src/control/api.js';
 
 /** A DaemonApi over an in-memory ban table, recording every call it gets. */
 export class FakeApi implements DaemonApi {
@@ -34,6 +34,7 @@ export class FakeApi implements DaemonApi {
       totalBanned: 15, refusedByVerify: 1, banned: this.bans.map((b) => b.ip), failing: [{ ip: '198.51.100.7', count: 3 }],
       sources: [{ name: 'ami', kind: 'ami', state: 'ready', since: Date.UTC(2026, 10, 27, 12, 0, 0) }],
       actions: ['iptables-allports', 'sendmail-whois'], tooOld: 2, futureDated: 0, notPersistedSince: null, unsavedChanges: 0, trustedPeers: [], recentSuccess: 0, asteriskLogDiscarded: 0, asteriskLogDiscardingSince: null,
+      alertRules: ['compromise', 'health'], alerts: [{ rule: 'compromise', severity: 'high', count: 1 }],
     }];
     if (jail !== undefined && jail !== 'asterisk') throw new AsteriskBanError('E_UNKNOWN_JAIL', `no jail named "${jail}"`);
     return all;
@@ -70,6 +71,20 @@ export class FakeApi implements DaemonApi {
   async set(option: string, value: string): Promise<{ option: string; value: string }> {
     this.record('set', option, value);
     return { option, value };
+  }
+
+  alertList: AlertView[] = [
+    {
+      id: 1, time: '2026-11-27T12:10:00.000Z', jail: 'asterisk', rule: 'compromise', severity: 'high',
+      summary: 'account "6001" logged in from 203.0.113.5 after 37 failure(s) from that address in the last 10m',
+      address: '203.0.113.5', account: '6001', facts: { failures: '37', window: '10m' },
+    },
+    { id: 2, time: '2026-11-27T12:20:00.000Z', jail: 'asterisk', rule: 'health', severity: 'info', summary: 'AMI connection ami is back (ready)', facts: { state: 'ready' } },
+  ];
+
+  async alerts(since: number, limit: number): Promise<AlertView[]> {
+    this.record('alerts', since, limit);
+    return this.alertList.filter((a) => Date.parse(a.time) >= since).slice(0, limit);
   }
 
   async reload(jail?: string): Promise<{ reloaded: string[]; stopped: string[]; started: string[] }> {

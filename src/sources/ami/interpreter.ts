@@ -6,7 +6,7 @@ import type { Failure } from '../../core/types.js';
 import { metrics } from '../../control/metrics.js';
 import { scanFrame, mapOptions, parseRemoteAddress, toFailure, type FrameCheck, type MapOptions } from '../../filter/ami-event.js';
 import type { AmiSettings } from '../../settings/types.js';
-import type { SourceEvents } from '../types.js';
+import type { Login, SourceEvents } from '../types.js';
 import { ChallengeTracker } from './challenges.js';
 
 /** A security event cut short by a blank line the attacker wrote into a field. */
@@ -17,6 +17,9 @@ interface Pending {
   /** Header-only pieces with a RemoteAddress, in this read: one is Asterisk's tail; several, no telling which. */
   tails: string[];
 }
+
+/** Reads a SuccessfulAuth's fields the way a failure's are read (bounded, escaped). */
+const LOGIN_MAP: MapOptions = mapOptions(['SuccessfulAuth'], []);
 
 // Asterisk writes LocalAddress/RemoteAddress after the attacker's fields, so the
 // tail arrives within a few frames; beyond that the head is given up.
@@ -139,7 +142,7 @@ export class EventInterpreter {
       this.challenges?.answered(addr.text);
       if (this.events.success) {
         if (this.settings.successClears) this.counts.successes++;
-        this.events.success(addr.text, this.settings.successClears);
+        this.events.success(addr.text, this.settings.successClears, this.login(check));
       }
       return;
     }
@@ -150,6 +153,16 @@ export class EventInterpreter {
       return;
     }
     this.countFailure(check, check.remote, event);
+  }
+
+  private login(check: FrameCheck): Login {
+    const r = toFailure(check, check.remote, LOGIN_MAP, this.clock.now(), 'SuccessfulAuth');
+    const f = r.kind === 'failure' ? r.failure : null;
+    const login: Login = { time: f?.time ?? this.clock.now(), own: false };
+    if (f?.account !== undefined) login.account = f.account;
+    if (f?.service !== undefined) login.service = f.service;
+    login.own = f?.service === 'AMI' && f.account === this.settings.username;
+    return login;
   }
 
   /**
