@@ -2,6 +2,7 @@ import { access, constants } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Action, ActionDeps, BanOptions } from '../types.js';
 import type { Ban } from '../../core/types.js';
+import type { Alert } from '../../alerts/types.js';
 import type { Invocation } from '../../settings/types.js';
 import { composeDigest, composeLifecycle, whoisTargets, type ComposeContext, type MailEntry } from './compose.js';
 import { parseMailOptions, type MailOptions, type MailVariant } from './options.js';
@@ -116,12 +117,16 @@ export function createMailAction(spec: Invocation, deps: ActionDeps, variant: Ma
     },
     async ban(bans: Ban[], opts: BanOptions) {
       // Restored bans were mailed when they were made; a restart must not re-send thousands.
-      if (opts.restored || stopped) return;
+      if (opts.restored || stopped || !options.events.has('bans')) return;
       outbox.add(bans.map((ban) => ({ event: 'ban', ban })));
     },
     async unban(bans: Ban[]) {
-      if (!options.notifyUnban || stopped) return;
+      if (!options.notifyUnban || stopped || !options.events.has('bans')) return;
       outbox.add(bans.map((ban) => ({ event: 'unban', ban })));
+    },
+    async alert(alerts: Alert[]) {
+      if (stopped || !options.events.has('alerts')) return;
+      outbox.add(alerts.map((alert) => ({ event: 'alert', alert })));
     },
     async flush() {
       // Nothing of ours is held in the kernel; queued mails still go out at stop().

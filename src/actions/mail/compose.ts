@@ -2,16 +2,20 @@ import { printable } from '../../core/address.js';
 import { formatDuration } from '../../core/duration.js';
 import type { Ban } from '../../core/types.js';
 import type { WhoisResult } from './whois.js';
+import type { Alert } from '../../alerts/types.js';
 
 /**
  * Pure mail composition. Everything from a Ban except the address (parsed
  * again here) is attacker-influenced text: it goes only into the body, one
  * escaped line at a time, never into a header.
  */
-export interface MailEntry {
-  event: 'ban' | 'unban';
-  ban: Ban;
-}
+export type MailEntry = { event: 'ban' | 'unban'; ban: Ban } | { event: 'alert'; alert: Alert };
+type BanEntry = Extract<MailEntry, { ban: Ban }>;
+type AlertEntry = Extract<MailEntry, { event: 'alert' }>;
+
+const isBan = (e: MailEntry): e is BanEntry => e.event !== 'alert';
+const isAlert = (e: MailEntry): e is AlertEntry => e.event === 'alert';
+const ALERTS_DETAILED = 20;
 
 export interface ComposeContext {
   name: string;
@@ -49,7 +53,7 @@ function accounts(ban: Ban, max = 10): string {
   return seen.size === 0 ? '-' : [...seen].join(', ');
 }
 
-function summary(entry: MailEntry): string[] {
+function summary(entry: BanEntry): string[] {
   const b = entry.ban;
   const length = b.end === null ? 'permanent' : formatDuration(Math.max(0, Math.round((b.end - b.start) / 1000)));
   return [
@@ -89,7 +93,25 @@ function footer(ctx: ComposeContext): string[] {
   return ['', '-- ', `asterisk-ban on ${printable(ctx.host, 100)}`];
 }
 
+/** An alert's lines: the summary, then its facts, each escaped and capped. */
+function alertLines(a: Alert): string[] {
+  const lines = [`  ${a.severity.toUpperCase()} ${a.rule} at ${iso(a.time)}: ${printable(a.summary, 400)}`];
+  if (a.address !== undefined) lines.push(`    address: ${headerAddress(a.address)}`);
+  if (a.account !== undefined) lines.push(`    account: "${printable(a.account, 80)}"`);
+  for (const [k, v] of a.facts.slice(0, 20)) lines.push(`    ${printable(k, 40)}: ${printable(v, 300)}`);
+  return lines;
+}
+
+/** The subject names only what we wrote: rule, severity, the parsed address; never attacker text. */
+function alertSubject(a: Alert, ctx: ComposeContext): string {
+  return `[asterisk-ban] ${ctx.name}: ${a.severity === 'high' ? 'ALERT' : 'alert'} ${a.rule}${a.address !== undefined ? ` ${headerAddress(a.address)}` : ''}`;
+}
+
 export function composeSingle(entry: MailEntry, ctx: ComposeContext): Composed {
+  if (isAlert(entry)) {
+    const lines = [`asterisk-ban alert in jail ${printable(ctx.name, 80)}:`, '', ...alertLines(entry.alert), ...footer(ctx)];
+    return { subject: alertSubject(entry.alert, ctx), text: lines.join('\n') + '\n' };
+  }
   const ip = headerAddress(entry.ban.ip);
   const verb = entry.event === 'ban' ? 'banned' : 'unbanned';
   const lines = [
@@ -108,13 +130,23 @@ export function composeSingle(entry: MailEntry, ctx: ComposeContext): Composed {
 /** One mail for many bans: a line per address, details for the first few. */
 export function composeDigest(entries: MailEntry[], ctx: ComposeContext): Composed {
   if (entries.length === 1) return composeSingle(entries[0]!, ctx);
-  const bans = entries.filter((e) => e.event === 'ban');
-  const unbans = entries.filter((e) => e.event === 'unban');
+  const bans = entries.filter(isBan).filter((e) => e.event === 'ban');
+  const unbans = entries.filter(isBan).filter((e) => e.event === 'unban');
+  const alerts = entries.filter(isAlert).map((e) => e.alert);
   const parts: string[] = [];
+  if (alerts.length > 0) {
+    const high = alerts.filter((a) => a.severity === 'high').length;
+    parts.push(`${alerts.length} alert${alerts.length === 1 ? '' : 's'}${high > 0 ? ` (${high} high)` : ''}`);
+  }
   if (bans.length > 0) parts.push(`${bans.length} banned`);
   if (unbans.length > 0) parts.push(`${unbans.length} unbanned`);
   const lines = [`asterisk-ban, jail ${printable(ctx.name, 80)}: ${parts.join(', ')} since the last mail.`];
-  const table = (title: string, list: MailEntry[]): void => {
+  if (alerts.length > 0) {
+    lines.push('', 'Alerts:');
+    for (const a of alerts.slice(0, ALERTS_DETAILED)) lines.push(...alertLines(a));
+    if (alerts.length > ALERTS_DETAILED) lines.push(`  ... and ${alerts.length - ALERTS_DETAILED} more (asterisk-ban alerts lists them all)`);
+  }
+  const table = (title: string, list: BanEntry[]): void => {
     if (list.length === 0) return;
     lines.push('', `${title}:`);
     for (const { ban: b } of list) {
@@ -142,8 +174,9 @@ export function composeDigest(entries: MailEntry[], ctx: ComposeContext): Compos
 
 /** Addresses a digest of these entries shows whois for (bounds lookups under a flood). */
 export function whoisTargets(entries: MailEntry[]): string[] {
-  const bans = entries.filter((e) => e.event === 'ban');
-  const pick = bans.length === 1 || entries.length === 1 ? entries.slice(0, 1) : bans.slice(0, DIGEST_DETAIL_MAX);
+  const withBans = entries.filter(isBan);
+  const bans = withBans.filter((e) => e.event === 'ban');
+  const pick = bans.length === 1 || withBans.length === 1 ? withBans.slice(0, 1) : bans.slice(0, DIGEST_DETAIL_MAX);
   return [...new Set(pick.map((e) => e.ban.ip))];
 }
 

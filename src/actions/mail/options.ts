@@ -3,6 +3,8 @@ import { configError } from '../../core/errors.js';
 import type { ActionDeps } from '../types.js';
 import type { Invocation } from '../../settings/types.js';
 import { parseBool } from '../../settings/values.js';
+import type { NotifyEvent } from '../../alerts/types.js';
+import { parseNotifyEvents } from '../notify/events.js';
 
 /** What the -whois / -lines names turn on by default. */
 export interface MailVariant {
@@ -42,11 +44,13 @@ export interface MailOptions {
   digestMs: number;
   notifyStart: boolean;
   notifyUnban: boolean;
+  /** What is mailed: bans (and unbans), alerts, or both. */
+  events: ReadonlySet<NotifyEvent>;
 }
 
 export const MAIL_PARAMS: readonly string[] = [
   'name', 'dest', 'destemail', 'sender', 'sendername', 'transport', 'sendmail_path',
-  'whois', 'whois_server', 'whois_port', 'whois_timeout', 'lines', 'digest', 'notify_start', 'notify_unban',
+  'whois', 'whois_server', 'whois_port', 'whois_timeout', 'lines', 'digest', 'notify_start', 'notify_unban', 'events',
   // Passed by fail2ban's stock action_mw/action_mwl lines; accepted so those lines load, not used.
   'logpath', 'chain', 'port', 'protocol', 'grepmax', 'grepopts', 'mailcmd', 'mailargs',
 ];
@@ -120,6 +124,7 @@ export function parseMailOptions(spec: Invocation, deps: ActionDeps, variant: Ma
     digestMs: Math.round(dur('digest', 60, 0, 86_400) * 1000),
     notifyStart: bool('notify_start', false),
     notifyUnban: bool('notify_unban', false),
+    events: parseNotifyEvents(p.events, fail),
   };
 }
 
