@@ -10,6 +10,7 @@ import { ipsetFactory } from './iptables-ipset.js';
 import { nftablesFactory } from './nftables.js';
 import { dryRunFactory } from './dry-run.js';
 import { mailActions } from './mail/index.js';
+import { webhookFactory, WEBHOOK_PARAMS } from './webhook/index.js';
 import { closest } from '../core/similar.js';
 
 interface Entry {
@@ -41,7 +42,7 @@ const FIREWALLS: Record<string, Entry> = {
   dummy: { factory: dryRunFactory, params: GENERIC_PARAMS },
 };
 
-const REGISTRY: Record<string, Entry> = { ...FIREWALLS, ...mailActions };
+const REGISTRY: Record<string, Entry> = { ...FIREWALLS, ...mailActions, webhook: { factory: webhookFactory, params: WEBHOOK_PARAMS } };
 
 export function actionNames(): string[] {
   return Object.keys(REGISTRY).sort();

@@ -19,6 +19,7 @@ function jailOption(s: JailSettings, option: string): unknown {
       case 'ignoreself': return s.ignoreself;
       case 'ignoreip': return s.ignoreip;
       case 'ipv6_prefix': return s.ipv6Prefix;
+      case 'alerts': return s.alerts.rules;
       case 'logpath': return s.logpath.map((l) => l.value);
       case 'filter': return s.filter ? invocationText(s.filter) : null;
       case 'action': case 'actions': return s.actions.map(invocationText);
@@ -26,7 +27,7 @@ function jailOption(s: JailSettings, option: string): unknown {
     }
   })();
   if (value === undefined) {
-    throw new AsteriskBanError('E_REQUEST', `no option ${option.slice(0, 32)} to get`, { hint: 'maxretry, findtime, bantime, backend, verify, enabled, ignoreself, ignoreip, ipv6_prefix, logpath, filter, action' });
+    throw new AsteriskBanError('E_REQUEST', `no option ${option.slice(0, 32)} to get`, { hint: 'maxretry, findtime, bantime, backend, verify, enabled, ignoreself, ignoreip, ipv6_prefix, alerts, logpath, filter, action' });
   }
   return value;
 }

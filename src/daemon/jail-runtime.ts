@@ -169,6 +169,12 @@ export class JailRuntime {
    * the kernel track connections, so conntrack is probed only then.
    */
   async startVerification(): Promise<void> {
+    if (this.settings.verify === 'auto' && !this.actions.some((a) => a.kind === 'firewall')) {
+      // Alert-only (every action notifies): nothing reaches a firewall, so no conntrack and no root are needed.
+      this.logger.info(`jail ${this.name} has no firewall action: it notifies only, without ban verification (verify = auto)`);
+      this.gate.setWitness(null);
+      return;
+    }
     this.gate.setWitness(await this.deps.witness(this.settings.verify));
   }
 
