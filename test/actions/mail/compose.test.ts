@@ -85,3 +85,22 @@ test('a digest of one entry is the single-ban mail', () => {
   const e = { event: 'ban' as const, ban: ban('192.0.2.1') };
   assert.deepEqual(composeDigest([e], ctx()), composeSingle(e, ctx()));
 });
+
+test('an alert: the subject names rule, severity and address only; attacker text in the body is escaped', () => {
+  const alert = {
+    rule: 'compromise' as const, severity: 'high' as const, jail: 'asterisk', time: Date.UTC(2026, 10, 27, 12, 0, 0),
+    summary: 'account "6001\\r\\nBcc: x@evil" logged in from 203.0.113.5 after 37 failure(s) from that address in the last 10m',
+    address: '203.0.113.5', account: '6001\r\nBcc: x@evil', facts: [['failures', '37'], ['accounts tried', '"root\r\nX-Injected: 1"']] as [string, string][],
+  };
+  const m = composeSingle({ event: 'alert', alert }, ctx());
+  assert.equal(m.subject, '[asterisk-ban] ASTERISK: ALERT compromise 203.0.113.5');
+  assert.match(m.text, /HIGH compromise at 2026-11-27T12:00:00.000Z: account "6001\\\\r\\\\nBcc: x@evil" logged in/);
+  assert.match(m.text, /^ {4}account: "6001\\x0d\\x0aBcc: x@evil"$/m);
+  assert.match(m.text, /^ {4}failures: 37$/m);
+  assert.doesNotMatch(m.text, /^Bcc:|^X-Injected/m);
+  const d = composeDigest([{ event: 'alert', alert }, { event: 'ban', ban: ban('198.51.100.7') }, { event: 'alert', alert: { ...alert, severity: 'warning', rule: 'new_network' } }], ctx());
+  assert.equal(d.subject, '[asterisk-ban] ASTERISK: 2 alerts (1 high), 1 banned');
+  assert.match(d.text, /^Alerts:$/m);
+  assert.match(d.text, /WARNING new_network/);
+  assert.deepEqual(whoisTargets([{ event: 'alert', alert }, { event: 'ban', ban: ban('198.51.100.7') }]), ['198.51.100.7']);
+});
