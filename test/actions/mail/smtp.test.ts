@@ -275,3 +275,28 @@ test('starttls=required refuses a server that offers no STARTTLS', () =>
     assert.ok(d.lines.some((l) => /mail not delivered/.test(l) && /STARTTLS/i.test(l)), d.lines.join('\n'));
     await a.stop();
   }));
+
+test('alerts are mailed through a real SMTP server; events = alerts mails no bans, events = bans no alerts', () =>
+  withServer(async (s) => {
+    const alert = {
+      rule: 'compromise' as const, severity: 'high' as const, jail: 'asterisk', time: Date.UTC(2026, 10, 27, 12, 0, 0),
+      summary: 'account "6001" logged in from 203.0.113.5 after 37 failure(s) from that address in the last 10m',
+      address: '203.0.113.5', account: '6001', facts: [['failures', '37']] as [string, string][],
+    };
+    const { a } = action('sendmail', { ...seed, events: 'alerts' }, { SMTP_URL: `smtp://127.0.0.1:${s.port}` });
+    await a.start();
+    await a.ban([ban('198.51.100.9')], { restored: false });
+    await a.alert!([alert]);
+    await a.settled();
+    await s.waitFor(1);
+    assert.equal(s.received.length, 1);
+    assert.match(splitMessage(s.received[0]!.raw).headers, /^Subject: \[asterisk-ban\] ASTERISK: ALERT compromise 203\.0\.113\.5$/m);
+    assert.match(decodeBody(s.received[0]!.raw), /HIGH compromise .*account "6001" logged in from 203\.0\.113\.5 after 37/);
+    await a.stop();
+    const b = action('sendmail', { ...seed, events: 'bans' }, { SMTP_URL: `smtp://127.0.0.1:${s.port}` }).a;
+    await b.start();
+    await b.alert!([alert]);
+    await b.settled();
+    await b.stop();
+    assert.equal(s.received.length, 1);
+  }));
