@@ -1,12 +1,11 @@
 import { access, constants } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import type { Action, ActionDeps, BanOptions } from '../types.js';
-import type { Ban } from '../../core/types.js';
-import type { Alert } from '../../alerts/types.js';
+import type { ActionDeps } from '../types.js';
+import { notifyChannel, type NotifyChannel } from '../notify/channel.js';
 import type { Invocation } from '../../settings/types.js';
 import { composeDigest, composeLifecycle, whoisTargets, type ComposeContext, type MailEntry } from './compose.js';
 import { parseMailOptions, type MailOptions, type MailVariant } from './options.js';
-import { Outbox, type OutboxStats } from '../notify/digest-queue.js';
+import { Outbox } from '../notify/digest-queue.js';
 import { createSender, type MailSender, type OutgoingMail } from './transport.js';
 import { WhoisCache, type WhoisResult } from './whois.js';
 
@@ -15,12 +14,8 @@ export { MAIL_PARAMS, type MailVariant } from './options.js';
 /** Shutdown waits at most this long for the last mails. */
 const STOP_DEADLINE_MS = 5_000;
 
-export interface MailAction extends Action {
-  readonly kind: 'notify';
+export interface MailAction extends NotifyChannel {
   readonly options: MailOptions;
-  /** Resolves once no delivery is in progress; for tests and the daemon's shutdown report. */
-  settled(): Promise<void>;
-  stats(): OutboxStats;
 }
 
 /** Seams for tests; the daemon passes none. */
@@ -87,22 +82,15 @@ export function createMailAction(spec: Invocation, deps: ActionDeps, variant: Ma
       maxQueued: over.maxQueued,
       maxPerMail: over.maxPerMail,
     });
-  let outbox = newOutbox();
-  let started = false;
-  let stopped = false;
-
-  return {
+  const channel = notifyChannel({
     id: `${spec.name}[${options.name}]`,
-    kind: 'notify',
-    options,
-    async start() {
-      if (started && !stopped) return;
-      if (stopped) {
-        // Started again after stop() (a reload may reuse the action): the old outbox is closed for good.
-        outbox = newOutbox();
-        stopped = false;
-      }
-      started = true;
+    channel: 'mail',
+    logger,
+    events: options.events,
+    notifyUnban: options.notifyUnban,
+    newOutbox,
+    stopDeadlineMs: over.stopDeadlineMs ?? STOP_DEADLINE_MS,
+    async started(outbox) {
       if (options.transport.kind === 'sendmail') {
         const path = options.transport.path;
         // Not fatal (an MTA may be installed later) but said once, plainly, instead of a retry loop's warnings.
@@ -112,35 +100,13 @@ export function createMailAction(spec: Invocation, deps: ActionDeps, variant: Ma
       }
       if (options.notifyStart) outbox.addMessage(composeLifecycle('started', ctx(new Map()), deps.clock.now()));
     },
-    async check() {
-      return false;
+    stopping(outbox) {
+      if (options.notifyStart) outbox.addMessage(composeLifecycle('stopped', ctx(new Map()), deps.clock.now()));
     },
-    async ban(bans: Ban[], opts: BanOptions) {
-      // Restored bans were mailed when they were made; a restart must not re-send thousands.
-      if (opts.restored || stopped || !options.events.has('bans')) return;
-      outbox.add(bans.map((ban) => ({ event: 'ban', ban })));
-    },
-    async unban(bans: Ban[]) {
-      if (!options.notifyUnban || stopped || !options.events.has('bans')) return;
-      outbox.add(bans.map((ban) => ({ event: 'unban', ban })));
-    },
-    async alert(alerts: Alert[]) {
-      if (stopped || !options.events.has('alerts')) return;
-      outbox.add(alerts.map((alert) => ({ event: 'alert', alert })));
-    },
-    async flush() {
-      // Nothing of ours is held in the kernel; queued mails still go out at stop().
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      if (options.notifyStart && started) outbox.addMessage(composeLifecycle('stopped', ctx(new Map()), deps.clock.now()));
-      const left = await outbox.close(over.stopDeadlineMs ?? STOP_DEADLINE_MS);
+    closed() {
       sender?.close();
       sender = over.sender ?? null;
-      logger.debug('mail: stopped', { ...left });
     },
-    settled: () => outbox.settled(),
-    stats: () => outbox.stats(),
-  };
+  });
+  return { ...channel, options };
 }

@@ -3,13 +3,14 @@ import { formatDuration } from '../../core/duration.js';
 import type { Ban } from '../../core/types.js';
 import type { WhoisResult } from './whois.js';
 import type { Alert } from '../../alerts/types.js';
+import type { NotifyEntry } from '../notify/entry.js';
 
 /**
  * Pure mail composition. Everything from a Ban except the address (parsed
  * again here) is attacker-influenced text: it goes only into the body, one
  * escaped line at a time, never into a header.
  */
-export type MailEntry = { event: 'ban' | 'unban'; ban: Ban } | { event: 'alert'; alert: Alert };
+export type MailEntry = NotifyEntry;
 type BanEntry = Extract<MailEntry, { ban: Ban }>;
 type AlertEntry = Extract<MailEntry, { event: 'alert' }>;
 

@@ -1,13 +1,14 @@
 import { printable } from '../../core/address.js';
 import type { Alert } from '../../alerts/types.js';
 import type { Ban } from '../../core/types.js';
+import type { NotifyEntry } from '../notify/entry.js';
 
 /**
  * What a webhook message tells about, and the wording every format shares.
  * Accounts, reasons, summaries and fact values are attacker-influenced:
  * they are capped here and escaped by each format's Markup.
  */
-export type WebhookEntry = { type: 'ban' | 'unban'; ban: Ban } | { type: 'alert'; alert: Alert };
+export type WebhookEntry = NotifyEntry;
 
 /** Longest attacker-influenced field (account, reason, summary, fact value) in any format. */
 export const FIELD_MAX = 200;
@@ -64,18 +65,18 @@ export function alertFacts(alert: Alert, max = FACTS_MAX): [string, string][] {
 export function headline(entries: WebhookEntry[], name: string): string {
   if (entries.length === 1) {
     const e = entries[0]!;
-    if (e.type === 'alert') return `asterisk-ban ${name}: ${e.alert.severity} alert, ${e.alert.rule}`;
-    return `asterisk-ban ${name}: ${e.type === 'ban' ? 'banned' : 'unbanned'} ${safeAddress(e.ban.ip)}`;
+    if (e.event === 'alert') return `asterisk-ban ${name}: ${e.alert.severity} alert, ${e.alert.rule}`;
+    return `asterisk-ban ${name}: ${e.event === 'ban' ? 'banned' : 'unbanned'} ${safeAddress(e.ban.ip)}`;
   }
   let bans = 0;
   let unbans = 0;
   let alerts = 0;
   let high = 0;
   for (const e of entries) {
-    if (e.type === 'alert') {
+    if (e.event === 'alert') {
       alerts++;
       if (e.alert.severity === 'high') high++;
-    } else if (e.type === 'ban') bans++;
+    } else if (e.event === 'ban') bans++;
     else unbans++;
   }
   const parts: string[] = [];
@@ -86,7 +87,7 @@ export function headline(entries: WebhookEntry[], name: string): string {
 }
 
 export function hasHighAlert(entries: WebhookEntry[]): boolean {
-  return entries.some((e) => e.type === 'alert' && e.alert.severity === 'high');
+  return entries.some((e) => e.event === 'alert' && e.alert.severity === 'high');
 }
 
 /** How a format escapes text; every piece of an entry line goes through one of these. */
@@ -101,7 +102,7 @@ export interface Markup {
 
 /** One line for an entry; `facts: false` when the format shows them apart (Teams' FactSet). */
 export function entryLine(e: WebhookEntry, m: Markup, opts: { facts: boolean } = { facts: true }): string {
-  if (e.type === 'alert') {
+  if (e.event === 'alert') {
     const a = e.alert;
     const facts = opts.facts ? alertFacts(a, LINE_FACTS).map(([k, v]) => `${m.text(k)} ${m.code(v)}`) : [];
     const about = a.address !== undefined ? ` [${m.code(safeAddress(a.address))}]` : '';
@@ -109,7 +110,7 @@ export function entryLine(e: WebhookEntry, m: Markup, opts: { facts: boolean } =
   }
   const b = e.ban;
   const where = `${m.code(safeAddress(b.ip))} in jail ${m.text(cap(b.jail, 80))}`;
-  if (e.type === 'unban') return `${m.strong('unbanned')} ${where}`;
+  if (e.event === 'unban') return `${m.strong('unbanned')} ${where}`;
   const until = b.end === null ? 'permanently' : `until ${iso(b.end) ?? 'an unknown time'}`;
   const accounts = banAccounts(b, LINE_ACCOUNTS).map((a) => m.code(a));
   return `${m.strong('banned')} ${where}, ban #${b.count} ${until}: ${m.text(cap(b.reason))}${accounts.length > 0 ? `; accounts ${accounts.join(', ')}` : ''}`;

@@ -9,7 +9,7 @@ import { jsonRequest, type PayloadContext, type WebhookRequest } from './request
 export const JSON_MAX_EVENTS = 200;
 
 function event(e: WebhookEntry): Record<string, unknown> {
-  if (e.type === 'alert') {
+  if (e.event === 'alert') {
     const a = e.alert;
     return {
       type: 'alert',
@@ -26,7 +26,7 @@ function event(e: WebhookEntry): Record<string, unknown> {
   }
   const b = e.ban;
   return {
-    type: e.type,
+    type: e.event,
     jail: cap(b.jail, 80),
     address: safeAddress(b.ip),
     count: b.count,

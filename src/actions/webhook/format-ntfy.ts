@@ -27,8 +27,8 @@ function cutBytes(s: string, max: number): string {
 function tags(entries: WebhookEntry[]): string {
   const out = new Set<string>();
   for (const e of entries) {
-    if (e.type === 'alert') out.add(e.alert.severity === 'high' ? 'rotating_light' : 'warning');
-    else out.add(e.type === 'ban' ? 'no_entry' : 'unlock');
+    if (e.event === 'alert') out.add(e.alert.severity === 'high' ? 'rotating_light' : 'warning');
+    else out.add(e.event === 'ban' ? 'no_entry' : 'unlock');
   }
   return [...out].join(',');
 }

@@ -21,7 +21,7 @@ function textBlock(text: string, extra: Record<string, unknown> = {}): object {
 function elements(e: WebhookEntry): object[] {
   const m = teamsMarkup;
   const out = [textBlock(entryLine(e, m, { facts: false }), { spacing: 'Medium' })];
-  const facts = e.type === 'alert' ? alertFacts(e.alert) : [];
+  const facts = e.event === 'alert' ? alertFacts(e.alert) : [];
   if (facts.length > 0) out.push({ type: 'FactSet', facts: facts.map(([k, v]) => ({ title: m.text(k), value: m.text(v) })) });
   return out;
 }

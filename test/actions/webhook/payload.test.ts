@@ -5,12 +5,12 @@ import type { WebhookEntry } from '../../../src/actions/webhook/entries.js';
 import { alert, ban, failure, HOSTILE, nthAddress } from './support.js';
 
 const ctx = { name: 'asterisk', host: 'pbx1.example.org' };
-const banOf = (ip: string, account = '1001'): WebhookEntry => ({ type: 'ban', ban: ban(ip, { failures: [failure(ip, { account })] }) });
+const banOf = (ip: string, account = '1001'): WebhookEntry => ({ event: 'ban', ban: ban(ip, { failures: [failure(ip, { account })] }) });
 const hostileBan: WebhookEntry = {
-  type: 'ban',
+  event: 'ban',
   ban: ban('203.0.113.9', { reason: HOSTILE, jail: 'asterisk', failures: [failure('203.0.113.9', { account: HOSTILE })] }),
 };
-const hostileAlert: WebhookEntry = { type: 'alert', alert: alert({ summary: HOSTILE, account: HOSTILE, facts: [['user agent', HOSTILE]] }) };
+const hostileAlert: WebhookEntry = { event: 'alert', alert: alert({ summary: HOSTILE, account: HOSTILE, facts: [['user agent', HOSTILE]] }) };
 
 type Json = Record<string, unknown>;
 const parse = (format: (typeof WEBHOOK_FORMATS)[number], entries: WebhookEntry[]): Json => JSON.parse(buildPayload(format, entries, ctx).body) as Json;
@@ -25,8 +25,8 @@ function strings(v: unknown): string[] {
 
 describe('json', () => {
   it('carries ban and alert fields in arrival order', () => {
-    const unban: WebhookEntry = { type: 'unban', ban: ban('2001:db8::/64', { family: 6, end: null, count: 3 }) };
-    const p = parse('json', [banOf('203.0.113.5', '6001'), { type: 'alert', alert: alert() }, unban]);
+    const unban: WebhookEntry = { event: 'unban', ban: ban('2001:db8::/64', { family: 6, end: null, count: 3 }) };
+    const p = parse('json', [banOf('203.0.113.5', '6001'), { event: 'alert', alert: alert() }, unban]);
     assert.deepEqual(p, {
       source: 'asterisk-ban',
       host: 'pbx1.example.org',
@@ -50,7 +50,7 @@ describe('json', () => {
 
   it('hostile text stays data: the body parses, fields are capped', () => {
     const long = 'A'.repeat(5_000);
-    const p = parse('json', [hostileBan, { type: 'alert', alert: alert({ summary: long, facts: [['__proto__', long]] }) }]);
+    const p = parse('json', [hostileBan, { event: 'alert', alert: alert({ summary: long, facts: [['__proto__', long]] }) }]);
     const [b, a] = p.events as Json[];
     assert.deepEqual(b!.accounts, [HOSTILE]);
     assert.equal(b!.reason, HOSTILE);
@@ -65,7 +65,7 @@ describe('json', () => {
   });
 
   it('an address that is not one never reaches the payload', () => {
-    const p = parse('json', [{ type: 'ban', ban: ban('1.2.3.4\r\nX-Evil: 1') }]);
+    const p = parse('json', [{ event: 'ban', ban: ban('1.2.3.4\r\nX-Evil: 1') }]);
     assert.equal((p.events as Json[])[0]!.address, 'an unparsable address');
   });
 });
@@ -112,7 +112,7 @@ describe('slack', () => {
 
   it('an alert line with over-long facts is cut inside its own section', () => {
     const facts: [string, string][] = Array.from({ length: 30 }, (_, i) => [`k${i}`, '&'.repeat(1_000)]);
-    const p = parse('slack', [{ type: 'alert', alert: alert({ summary: '<'.repeat(1_000), facts }) }, banOf('203.0.113.5')]);
+    const p = parse('slack', [{ event: 'alert', alert: alert({ summary: '<'.repeat(1_000), facts }) }, banOf('203.0.113.5')]);
     const sections = (p.blocks as Json[]).filter((b) => b.type === 'section').map((b) => (b.text as Json).text as string);
     for (const s of sections) assert.ok(s.length <= 3_000, String(s.length));
   });
@@ -132,7 +132,7 @@ describe('mattermost', () => {
 
 describe('teams', () => {
   it('is a Workflows message holding one Adaptive Card 1.4; alert facts become a FactSet', () => {
-    const p = parse('teams', [banOf('203.0.113.5'), { type: 'alert', alert: alert() }]);
+    const p = parse('teams', [banOf('203.0.113.5'), { event: 'alert', alert: alert() }]);
     assert.equal(p.type, 'message');
     const [att] = p.attachments as Json[];
     assert.equal(att!.contentType, 'application/vnd.microsoft.card.adaptive');
@@ -154,7 +154,7 @@ describe('teams', () => {
 
 describe('ntfy', () => {
   it('is plain text with Title, Priority and Tags headers', () => {
-    const r = buildPayload('ntfy', [banOf('203.0.113.5'), { type: 'alert', alert: alert() }], ctx);
+    const r = buildPayload('ntfy', [banOf('203.0.113.5'), { event: 'alert', alert: alert() }], ctx);
     assert.equal(r.contentType, 'text/plain; charset=utf-8');
     assert.deepEqual(r.headers, { Title: 'asterisk-ban asterisk: 1 banned, 1 alert (1 high)', Priority: '5', Tags: 'no_entry,rotating_light' });
     assert.equal(
@@ -168,7 +168,7 @@ describe('ntfy', () => {
   });
 
   it('priority 3 without a high alert; the title is ASCII whatever the name', () => {
-    const r = buildPayload('ntfy', [{ type: 'alert', alert: alert({ severity: 'warning', rule: 'wave' }) }], { name: 'Zürich\r\n☎', host: 'h' });
+    const r = buildPayload('ntfy', [{ event: 'alert', alert: alert({ severity: 'warning', rule: 'wave' }) }], { name: 'Zürich\r\n☎', host: 'h' });
     assert.equal(r.headers.Priority, '3');
     assert.equal(r.headers.Tags, 'warning');
     assert.match(r.headers.Title!, /^[\x20-\x7e]+$/);
