@@ -14,6 +14,10 @@ export interface HealthView {
 
 /** Failed attempts in a row that make an action's failure an alert. */
 export const ACTION_FAILURES = 3;
+/** A log that has not grown this long while AMI reports failures is probably not being written. */
+export const STALE_LOG_MS = 600_000;
+/** AMI failures in that time that make the silence of the log suspicious. */
+export const STALE_LOG_FAILURES = 5;
 /** At most one refusal alert this often: a forging attacker must not become a mail flood. */
 const REFUSAL_EVERY_MS = 600_000;
 
@@ -28,6 +32,9 @@ export class HealthRule {
   /** When each source was first seen not working: its own `since` moves with every reconnect attempt. */
   private readonly badSince = new Map<string, number>();
   private readonly failing = new Set<string>();
+  /** Per log file: when it last grew and how many failures AMI had reported then. */
+  private readonly growth = new Map<string, { grewAt: number; amiFailures: number }>();
+  private readonly stale = new Set<string>();
   private refusedSeen = 0;
   private refusalAlertAt = Number.NEGATIVE_INFINITY;
   private refusedSinceAlert = 0;
@@ -54,6 +61,7 @@ export class HealthRule {
         out.push({ rule: 'health', severity: 'info', jail, time: now, summary: `${what} is back (${s.state})`, facts: [['state', s.state]] });
       }
     }
+    out.push(...this.staleLogs(jail, view.sources, now));
     for (const [id, f] of view.failingActions) {
       if (f.failures < ACTION_FAILURES || this.failing.has(id)) continue;
       this.failing.add(id);
@@ -79,6 +87,36 @@ export class HealthRule {
       });
       this.refusalAlertAt = now;
       this.refusedSinceAlert = 0;
+    }
+    return out;
+  }
+
+  /**
+   * A log file that stopped growing while AMI goes on reporting failures:
+   * Asterisk's logger is no longer writing it (logger.conf changed, a
+   * rotation Asterisk was not told about), and log mode would be blind.
+   */
+  private staleLogs(jail: string, sources: SourceStatus[], now: number): Alert[] {
+    const ami = sources.find((s) => s.kind === 'ami' && s.state === 'ready');
+    if (!ami || ami.failures === undefined) return [];
+    const out: Alert[] = [];
+    for (const s of sources) {
+      if (s.kind !== 'log' || s.grewAt === undefined) continue;
+      const key = (s.detail ?? s.name).replace(/, mode \w+$/, '');
+      const seen = this.growth.get(key);
+      if (!seen || seen.grewAt !== s.grewAt) {
+        this.growth.set(key, { grewAt: s.grewAt, amiFailures: ami.failures });
+        if (this.stale.delete(key)) out.push({ rule: 'health', severity: 'info', jail, time: now, summary: `log ${printable(key, 200)} is growing again`, facts: [] });
+        continue;
+      }
+      const missed = ami.failures - seen.amiFailures;
+      if (this.stale.has(key) || now - s.grewAt < STALE_LOG_MS || missed < STALE_LOG_FAILURES) continue;
+      this.stale.add(key);
+      out.push({
+        rule: 'health', severity: 'warning', jail, time: now,
+        summary: `log ${printable(key, 200)} has not grown for ${formatDuration(Math.round((now - s.grewAt) / 1000))} while AMI reported ${missed} failure(s): is Asterisk still writing it (logger.conf, logrotate)?`,
+        facts: [['last grew', new Date(s.grewAt).toISOString()], ['AMI failures since', String(missed)]],
+      });
     }
     return out;
   }

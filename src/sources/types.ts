@@ -20,6 +20,10 @@ export interface SourceStatus {
   /** ms epoch of the last state change */
   since: number;
   detail?: string;
+  /** Log sources: ms epoch of the last read that found new lines. */
+  grewAt?: number;
+  /** AMI sources: failures reported since start. */
+  failures?: number;
   /** Log sources: messages Asterisk's logger said it discarded (its queue was full) since start. */
   asteriskDiscarded?: number;
   /** Log sources: ms epoch since when Asterisk says it is discarding messages, or null. */

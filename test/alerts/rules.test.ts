@@ -206,3 +206,27 @@ test('rules that are off cost nothing and raise nothing', async () => {
   assert.equal(r.alerts.length, 0);
   r.alerter.stop();
 });
+
+test('health: a log that stops growing while AMI reports failures alerts once, and once when it grows again', async () => {
+  const r = await rig();
+  r.alerter.start();
+  const ami: SourceStatus = { name: 'asterisk', kind: 'ami', state: 'ready', since: r.clock.now(), failures: 0 };
+  const log: SourceStatus = { name: 'asterisk', kind: 'log', state: 'following', since: r.clock.now(), detail: '/var/log/asterisk/messages, mode gaps', grewAt: r.clock.now() };
+  r.sources.push(ami, log);
+  r.clock.advance(5_000);
+  // Quiet on both sides for an hour: nothing to say.
+  r.clock.advance(3_600_000);
+  assert.equal(r.alerts.length, 0);
+  ami.failures = 40;
+  r.clock.advance(5_000);
+  assert.equal(r.alerts.length, 1);
+  assert.match(r.alerts[0]!.summary, /^log \/var\/log\/asterisk\/messages has not grown for 1h.* while AMI reported 40 failure\(s\)/);
+  ami.failures = 80;
+  r.clock.advance(60_000);
+  assert.equal(r.alerts.length, 1, 'once');
+  log.grewAt = r.clock.now();
+  r.clock.advance(5_000);
+  assert.equal(r.alerts.length, 2);
+  assert.match(r.alerts[1]!.summary, /growing again/);
+  r.alerter.stop();
+});

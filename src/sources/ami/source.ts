@@ -95,7 +95,7 @@ export class AmiSource implements Source {
   status(): SourceStatus[] {
     const s = this.session.status;
     const detail = s === 'ready' ? 'connected' : s === 'reconnecting' ? 'disconnected, retrying' : undefined;
-    const st: SourceStatus = { name: this.name, kind: 'ami', state: s as SourceState, since: this.session.since };
+    const st: SourceStatus = { name: this.name, kind: 'ami', state: s as SourceState, since: this.session.since, failures: this.interpreter.counts.failures };
     if (detail) st.detail = detail;
     return [st];
   }

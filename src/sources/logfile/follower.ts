@@ -78,6 +78,7 @@ export class LogFollower {
   private ino = -1;
   private dev = -1;
   private readPos = 0;
+  private grewAtValue: number;
   private firstHash = '';
   private backlogEnd = 0;
   private opened = false;
@@ -94,6 +95,7 @@ export class LogFollower {
     this.opts = opts;
     this.path = opts.path;
     this.sinceValue = opts.clock.now();
+    this.grewAtValue = this.sinceValue;
     this.throttled = new ThrottledLog(opts.logger, 60_000, opts.clock);
     this.splitter = this.newSplitter();
     this.retired = new RetiredSlot(opts.clock);
@@ -125,6 +127,11 @@ export class LogFollower {
 
   get since(): number {
     return this.sinceValue;
+  }
+
+  /** ms epoch of the last read that found new bytes (start, before any). */
+  get grewAt(): number {
+    return this.grewAtValue;
   }
 
   /** Why the file cannot be read (`permission denied`), or null. */
@@ -315,6 +322,7 @@ export class LogFollower {
       const want = backlog ? Math.min(this.buf.length, this.backlogEnd - this.readPos) : this.buf.length;
       const { bytesRead } = await fh.read(this.buf, 0, want, this.readPos);
       if (bytesRead === 0) break;
+      this.grewAtValue = this.opts.clock.now();
       this.readPos += bytesRead;
       this.splitter.split(this.buf, 0, bytesRead, out);
       if (out.length) this.deliver(out.splice(0), backlog);

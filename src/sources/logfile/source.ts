@@ -126,7 +126,7 @@ export class LogSource implements Source {
     for (const [path, { follower }] of this.files) {
       const problem = follower.problem;
       out.push({
-        name: this.name, kind: 'log', state: stateOf(follower.state), since: follower.since, detail: problem ? `${path}: ${problem}` : path,
+        name: this.name, kind: 'log', state: stateOf(follower.state), since: follower.since, detail: problem ? `${path}: ${problem}` : path, grewAt: follower.grewAt,
         asteriskDiscarded: this.drops.discarded, asteriskDiscardingSince: this.drops.discardingSince,
       });
     }
