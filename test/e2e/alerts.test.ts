@@ -12,6 +12,7 @@ import { DaemonHarness, waitFor } from '../helpers/daemon.js';
 import { FakeAmiServer, recordedEvents, securityEvent } from '../helpers/fake-ami-server.js';
 import { cannotRunAsNobody, NOBODY } from '../helpers/as-nobody.js';
 import { fixture } from '../helpers/paths.js';
+import { freePort, scrape } from '../helpers/metrics.js';
 
 const SECRET = 'alert-only-ami-secret';
 const HOOK_SECRET = 'whsec-0123456789abcdef0123456789abcdef';
@@ -23,6 +24,7 @@ interface AlertEvent { type: string; rule: string; severity: string; summary: st
 let ami: FakeAmiServer;
 let h: DaemonHarness;
 let hook: Server;
+let metricsPort = 0;
 const received: Received[] = [];
 
 const alertsReceived = (): AlertEvent[] =>
@@ -46,6 +48,7 @@ before(async () => {
   await new Promise<void>((r) => hook.listen(0, '127.0.0.1', () => r()));
   const hookPort = (hook.address() as { port: number }).port;
   ami = await FakeAmiServer.start({ username: 'alerts', secret: SECRET });
+  metricsPort = await freePort();
   h = new DaemonHarness(
     () => `[asterisk]
 enabled = true
@@ -61,6 +64,7 @@ alert_wave = 200
 alert_ami_down = 1
 action = webhook[url=env:HOOK_URL, secret=env:WEBHOOK_SECRET, digest=0, events=alerts]
 `,
+    `metrics = 127.0.0.1:${metricsPort}\n`,
   );
   writeFileSync(join(h.config, '.env'), `AMI_USERNAME=alerts\nAMI_SECRET=${SECRET}\nHOOK_URL=http://127.0.0.1:${hookPort}/hooks/T0KEN-in-path\nWEBHOOK_SECRET=${HOOK_SECRET}\n`);
   if (asNobody) chownTree(h.dir);
@@ -92,6 +96,7 @@ test('failures then a login from the same address: one compromise alert with the
   assert.equal(cli.code, 0, cli.stderr);
   const listed = cli.stdout.trim().split('\n').map((l) => JSON.parse(l) as AlertEvent);
   assert.ok(listed.some((x) => x.rule === 'compromise' && x.address === '198.51.100.40' && x.facts.failures === '4'));
+  assert.match(await scrape(metricsPort), /asterisk_ban_alerts_total\{jail="asterisk",rule="compromise",severity="high"\} [1-9]/);
   const status = await h.cli('status', 'asterisk');
   assert.match(status.stdout, /alerts: +compromise new_network wave health; raised: .*compromise \(high\)/);
   assert.ok(!h.output.includes('T0KEN-in-path') && !h.output.includes(HOOK_SECRET), 'the hook URL path and secret stay out of the log');

@@ -68,7 +68,8 @@ export function notifyChannel<M>(p: ChannelParts<M>): NotifyChannel {
     },
     async alert(list: Alert[]) {
       if (!alerts || stopped) return;
-      outbox.add(list.map((alert) => ({ event: 'alert', alert })));
+      // A probable compromise is not held back for a digest: the admin is told now.
+      outbox.add(list.map((alert) => ({ event: 'alert', alert })), list.some((a) => a.severity === 'high'));
     },
     async flush() {
       // Nothing of ours is held in the kernel; queued messages still go out at stop().

@@ -61,6 +61,8 @@ export class Outbox<E, M> {
   private timer: TimerHandle | null = null;
   private running: Promise<void> | null = null;
   private again = false;
+  /** A high-severity alert waits: the next digest goes now. */
+  private urgent = false;
   private flushing = false;
   private closed = false;
   private readonly counts = { sent: 0, failedAttempts: 0, dropped: 0 };
@@ -73,7 +75,8 @@ export class Outbox<E, M> {
     this.throttled = new ThrottledLog(o.logger, 60_000, o.clock);
   }
 
-  add(entries: E[]): void {
+  /** `urgent` (a high-severity alert): the entries go out now, with what is pending, not at the next digest. */
+  add(entries: E[], urgent = false): void {
     if (this.closed || this.flushing || entries.length === 0) return;
     this.pending.push(...entries);
     const over = this.pending.length - this.maxPending;
@@ -81,6 +84,11 @@ export class Outbox<E, M> {
       this.pending.splice(0, over);
       this.counts.dropped += over;
       this.throttled.warn('pending', `${this.channel} backlog full: dropped ${over} oldest notification(s)`, { limit: this.maxPending });
+    }
+    if (urgent) {
+      this.urgent = true;
+      // A digest wait is cut short; a retry wait is not (the server is down either way).
+      if (this.queue.length === 0) this.clearTimer();
     }
     // A scheduled wake-up (digest or retry) will pick these up; re-planning per ban would cost the ban path.
     if (this.timer !== null) return;
@@ -170,7 +178,8 @@ export class Outbox<E, M> {
       if (this.queue.length === 0) {
         if (this.pending.length === 0) return;
         const due = this.lastCutAt + this.o.digestMs;
-        if (!this.flushing && due > now) return this.wake(due - now);
+        if (!this.flushing && !this.urgent && due > now) return this.wake(due - now);
+        this.urgent = false;
         this.lastCutAt = now;
         const batch = this.pending.splice(0, this.maxPerMessage);
         this.push(await this.o.compose(batch, this.flushing));

@@ -183,3 +183,24 @@ test('close() tries a failing server once, not in a loop', async () => {
   assert.equal(sender.attempts, 2);
   assert.equal(left.queued, 1);
 });
+
+test('an urgent entry (a high alert) cuts a digest wait short, taking what was pending with it; a retry wait stays', async () => {
+  const { clock, sender, outbox } = setup();
+  outbox.add([entry(1)]);
+  await outbox.settled();
+  for (let i = 2; i <= 5; i++) outbox.add([entry(i)]);
+  await outbox.settled();
+  assert.equal(sender.sent.length, 1, 'the burst waits for its digest');
+  outbox.add([entry(6)], true);
+  await outbox.settled();
+  assert.equal(sender.sent.length, 2);
+  assert.match(sender.sent[1]!.subject, /5 banned/);
+  sender.down = true;
+  clock.advance(60_000);
+  outbox.add([entry(7)]);
+  await outbox.settled();
+  assert.equal(sender.attempts, 3);
+  outbox.add([entry(8)], true);
+  await outbox.settled();
+  assert.equal(sender.attempts, 3, 'no extra attempt while the retry backoff runs');
+});
