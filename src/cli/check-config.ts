@@ -1,3 +1,4 @@
+import { shownParams } from '../settings/shown.js';
 import { READ_FIX, unreadableBecause } from '../sources/logfile/access.js';
 import { existsSync } from 'node:fs';
 import { AsteriskBanError, ConfigErrors } from '../core/errors.js';
@@ -147,13 +148,12 @@ export async function checkConfigCommand(opts: { config: string; dump?: boolean 
  */
 function dumpJail(j: JailSettings): Record<string, unknown> {
   const located = (l: { value: string }) => l.value;
-  const hidden = (params: Record<string, string>) =>
-    Object.fromEntries(Object.entries(params).map(([k, v]) => [k, /pass|secret|token/i.test(k) ? '(hidden)' : v.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:(hidden)@')]));
+
   return {
     jail: j.name, enabled: j.enabled, backend: j.backend, maxretry: j.maxretry, findtime: j.findtime, bantime: j.bantime,
-    ignoreip: j.ignoreip, ignoreself: j.ignoreself, ignoreAsteriskPeers: j.ignoreAsteriskPeers, ignoreRecentSuccess: j.ignoreRecentSuccess, ipv6Prefix: j.ipv6Prefix, verify: j.verify, logpath: j.logpath.map(located),
+    ignoreip: j.ignoreip, ignoreself: j.ignoreself, ignoreAsteriskPeers: j.ignoreAsteriskPeers, ignoreRecentSuccess: j.ignoreRecentSuccess, ipv6Prefix: j.ipv6Prefix, alerts: j.alerts, verify: j.verify, logpath: j.logpath.map(located),
     filter: j.filter ? { name: j.filter.name, params: j.filter.params } : null,
-    actions: j.actions.map((a) => ({ name: a.name, params: hidden(a.params) })),
+    actions: j.actions.map((a) => ({ name: a.name, params: shownParams(a.params) })),
     ami: { host: j.ami.host, port: j.ami.port, username: j.ami.username, secret: j.ami.secret ? '(set)' : '(not set)' },
     file: `${j.file}:${j.line}`,
   };

@@ -5,6 +5,7 @@ import { packageVersion } from '../control/version.js';
 import type { Daemon } from './daemon.js';
 import { parseLogLevel } from '../core/logger.js';
 import type { JailSettings } from '../settings/types.js';
+import { shownParams } from '../settings/shown.js';
 
 /** fail2ban-client's get JAIL OPTION, over the settings a jail runs with. */
 function jailOption(s: JailSettings, option: string): unknown {
@@ -33,7 +34,7 @@ function jailOption(s: JailSettings, option: string): unknown {
 }
 
 function invocationText(i: { name: string; params: Record<string, string> }): string {
-  const params = Object.entries(i.params);
+  const params = Object.entries(shownParams(i.params));
   return params.length === 0 ? i.name : `${i.name}[${params.map(([k, v]) => `${k}=${v}`).join(', ')}]`;
 }
 

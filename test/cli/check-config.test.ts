@@ -42,7 +42,7 @@ test('check-config --dump prints each jail as it will run, secrets hidden', asyn
   const { PassThrough } = await import('node:stream');
   const { checkConfigCommand } = await import('../../src/cli/check-config.js');
   const dir = shippedWith('[Definition]\n');
-  writeFileSync(join(dir, 'jail.local'), '[asterisk]\nami_secret = s3cret-value\naction = sendmail-whois[dest=root, transport="smtp://u@mail.example.org:587"]\n');
+  writeFileSync(join(dir, 'jail.local'), '[asterisk]\nami_secret = s3cret-value\naction = sendmail-whois[dest=root, transport="smtp://u@mail.example.org:587"]\n  webhook[url="https://hooks.example.org/services/T0/B0/t0ken-in-path?k=1", secret=also-secret-0123456789]\n');
   const out = new PassThrough();
   let text = '';
   out.on('data', (d: Buffer) => (text += d.toString()));
@@ -54,6 +54,9 @@ test('check-config --dump prints each jail as it will run, secrets hidden', asyn
   assert.equal(jail.ami.secret, '(set)');
   assert.doesNotMatch(text, /s3cret-value/);
   assert.equal(jail.actions[0]!.params.transport, 'smtp://u@mail.example.org:587');
+  assert.equal(jail.actions[1]!.params.url, 'https://hooks.example.org/(hidden)');
+  assert.doesNotMatch(text, /t0ken-in-path|also-secret/);
+  assert.match(text, /"alerts":\{"rules":\["compromise","health"\]/);
 });
 
 test('two jails never share a firewall table: a name used twice is refused, awkward jail names get their own', () => {

@@ -97,6 +97,8 @@ test('failures then a login from the same address: one compromise alert with the
   const listed = cli.stdout.trim().split('\n').map((l) => JSON.parse(l) as AlertEvent);
   assert.ok(listed.some((x) => x.rule === 'compromise' && x.address === '198.51.100.40' && x.facts.failures === '4'));
   assert.match(await scrape(metricsPort), /asterisk_ban_alerts_total\{jail="asterisk",rule="compromise",severity="high"\} [1-9]/);
+  const action = await h.cli('get', 'asterisk', 'action');
+  assert.equal(action.stdout, 'webhook[url=env:HOOK_URL, secret=(hidden), digest=0, events=alerts]\n');
   const status = await h.cli('status', 'asterisk');
   assert.match(status.stdout, /alerts: +compromise new_network wave health; raised: .*compromise \(high\)/);
   assert.ok(!h.output.includes('T0KEN-in-path') && !h.output.includes(HOOK_SECRET), 'the hook URL path and secret stay out of the log');
