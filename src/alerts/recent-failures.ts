@@ -15,10 +15,14 @@ const MAX_ACCOUNTS = 5;
  * The compromise rule's own memory of recent failures per address: a
  * successful login may clear the jail's counter (ami_success_clears), but
  * the failures before it are exactly what makes the login suspicious.
- * Bounded: at most `maxAddresses` addresses, the least recently failing out.
+ * Bounded: two generations of at most maxAddresses/2 each; when the newer
+ * is full it becomes the older and the older is dropped. (Evicting a Map's
+ * oldest key one at a time costs a scan over its deleted slots: 40 µs a
+ * failure under a flood of new addresses.)
  */
 export class RecentFailures {
-  private readonly byAddress = new Map<string, Seen>();
+  private current = new Map<string, Seen>();
+  private older = new Map<string, Seen>();
 
   constructor(private windowMs: number, private readonly maxAddresses = 50_000) {}
 
@@ -27,15 +31,17 @@ export class RecentFailures {
   }
 
   add(f: Failure): void {
-    this.forgetOld(f.time);
-    let seen = this.byAddress.get(f.ip);
-    if (seen) this.byAddress.delete(f.ip);
-    else {
-      seen = { times: [], accounts: [] };
-      if (this.byAddress.size >= this.maxAddresses) this.byAddress.delete(this.byAddress.keys().next().value as string);
+    let seen = this.current.get(f.ip);
+    if (seen === undefined) {
+      seen = this.older.get(f.ip);
+      if (seen !== undefined) this.older.delete(f.ip);
+      else seen = { times: [], accounts: [] };
+      if (this.current.size >= this.maxAddresses / 2) {
+        this.older = this.current;
+        this.current = new Map();
+      }
+      this.current.set(f.ip, seen);
     }
-    // Re-inserted: the map's order is least recently failing first.
-    this.byAddress.set(f.ip, seen);
     seen.times.push(f.time);
     if (seen.times.length > MAX_TIMES) seen.times.splice(0, seen.times.length - MAX_TIMES);
     if (f.account !== undefined && !seen.accounts.includes(f.account)) {
@@ -46,23 +52,14 @@ export class RecentFailures {
 
   /** Failures of `ip` within the window before `now`, and the accounts they tried. */
   of(ip: string, now: number): { count: number; capped: boolean; accounts: string[] } {
-    const seen = this.byAddress.get(ip);
+    const seen = this.current.get(ip) ?? this.older.get(ip);
     if (!seen) return { count: 0, capped: false, accounts: [] };
     const from = now - this.windowMs;
     const count = seen.times.filter((t) => t >= from && t <= now + 60_000).length;
     return { count, capped: count >= MAX_TIMES, accounts: [...seen.accounts] };
   }
 
-  /** The least recently failing address, when its last failure left the window: a step of cleanup per failure. */
-  private forgetOld(now: number): void {
-    for (let i = 0; i < 2; i++) {
-      const first = this.byAddress.entries().next().value as [string, Seen] | undefined;
-      if (!first || first[1].times.at(-1)! >= now - this.windowMs) return;
-      this.byAddress.delete(first[0]);
-    }
-  }
-
   get size(): number {
-    return this.byAddress.size;
+    return this.current.size + this.older.size;
   }
 }
