@@ -230,3 +230,13 @@ test('health: a log that stops growing while AMI reports failures alerts once, a
   assert.match(r.alerts[1]!.summary, /growing again/);
   r.alerter.stop();
 });
+
+test('the compromise record is bounded: a flood of new addresses keeps at most maxAddresses, the recent ones', async () => {
+  const { RecentFailures } = await import('../../src/alerts/recent-failures.js');
+  const clock = new ManualClock();
+  const rec = new RecentFailures(600_000, 1_000);
+  for (let i = 0; i < 10_000; i++) rec.add(fail(`10.0.${i >> 8}.${i & 255}`, clock));
+  assert.ok(rec.size <= 1_000, `${rec.size}`);
+  assert.equal(rec.of(`10.0.${9_999 >> 8}.${9_999 & 255}`, clock.now()).count, 1);
+  assert.equal(rec.of('10.0.0.0', clock.now()).count, 0, 'the oldest went first');
+});

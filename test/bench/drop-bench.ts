@@ -14,6 +14,8 @@
 // would otherwise be counted in the figure although the drop came first.
 //
 //   npm run bench -- drop [samples]
+import { Alerter } from '../../src/alerts/alerter.js';
+import { IgnoreList } from '../../src/jail/ignore.js';
 import { execFileSync, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { createSocket } from 'node:dgram';
@@ -266,6 +268,14 @@ async function floodRun(label: string, verify: boolean, ask: (msg: Record<string
       gate.submit(req);
     },
   });
+  // The daemon feeds every failure to the jail's alert rules first (compromise and health are on by default).
+  const alerter = new Alerter(settings, await IgnoreList.resolve([], { logger }), {
+    clock: systemClock, logger, store: store.alerts,
+    bannedNow: (ip) => manager.banCovering('flood', ip),
+    health: () => ({ sources: [], refused: gate.refused, failingActions: manager.failingActions('flood') }),
+    emit: () => {},
+  });
+  alerter.start();
   const total = FLOOD_BANS * MAXRETRY;
   let sprayed: Promise<unknown> = Promise.resolve();
   if (verify) {
@@ -277,7 +287,10 @@ async function floodRun(label: string, verify: boolean, ask: (msg: Record<string
   const nft0 = childrenCpuSeconds('nft');
   const conntrack0 = childrenCpuSeconds('conntrack');
   const start = performance.now();
-  await generate((f) => jail.addFailure(f));
+  await generate((f) => {
+    alerter.failure(f);
+    jail.addFailure(f);
+  });
   const seconds = (performance.now() - start) / 1000;
   for (let i = 0; i < 500 && latencies.length + gate.refused < FLOOD_BANS; i++) await new Promise((r) => setTimeout(r, 10));
   const wall = (performance.now() - start) / 1000;
@@ -286,6 +299,7 @@ async function floodRun(label: string, verify: boolean, ask: (msg: Record<string
   const conntrackCpu = childrenCpuSeconds('conntrack') - conntrack0;
   const inKernel = ((await action.list!()) ?? []).length;
   jail.stop();
+  alerter.stop();
   events?.close();
   await sprayed;
   await manager.close();
