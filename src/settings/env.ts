@@ -4,7 +4,7 @@ import { readConfigText } from './ini.js';
 import type { Problems } from './problems.js';
 
 /** Environment variables we read; others in the process environment are not kept. */
-const PREFIXES = ['AMI_', 'SMTP_', 'MAIL_', 'ASTERISK_BAN_'];
+const PREFIXES = ['AMI_', 'SMTP_', 'MAIL_', 'ASTERISK_BAN_', 'WEBHOOK_', 'FLEET_'];
 
 /**
  * `.env` in the configuration directory, read with dotenv, under the real
