@@ -9,6 +9,7 @@ import type { Scope } from './interpolate.js';
 import { didYouMean, type Problems } from './problems.js';
 import { readStack } from './stack.js';
 import type { DaemonSettings } from './types.js';
+import { FLEET_OPTIONS, readFleetSettings } from './fleet-settings.js';
 import { parseBool, SectionReader } from './values.js';
 
 /** asterisk-ban.conf [Definition], then asterisk-ban.local, then ASTERISK_BAN_* variables. */
@@ -41,9 +42,9 @@ export function parseMetrics(text: string): { host: string; port: number } | nul
 export function loadDaemonSettings(dir: string, env: Record<string, string>, problems: Problems): DaemonSettings {
   const stack = readStack([resolve(dir, 'asterisk-ban.conf'), resolve(dir, 'asterisk-ban.local')], problems);
   for (const sec of stack.sections.values()) {
-    if (SECTIONS.includes(sec.name)) continue;
+    if (SECTIONS.includes(sec.name) || sec.name === 'Fleet') continue;
     problems.error(`unknown section [${sec.name}] in the daemon settings`, { file: sec.file, line: sec.line },
-      didYouMean(sec.name, SECTIONS) ?? 'daemon settings go in [Definition]; jails go in jail.conf');
+      didYouMean(sec.name, [...SECTIONS, 'Fleet']) ?? 'daemon settings go in [Definition], fleet settings in [Fleet]; jails go in jail.conf');
   }
   const def = stack.sections.get('Definition');
   for (const [key, hist] of def?.values ?? []) {
@@ -108,6 +109,16 @@ export function loadDaemonSettings(dir: string, env: Record<string, string>, pro
     } catch {
       bad('dbpurgeage', purge, 'a duration', 'seconds or 1d, 1w...');
     }
+  }
+  const fleet = stack.sections.get('Fleet');
+  if (fleet) {
+    for (const [key, hist] of fleet.values) {
+      if (FLEET_OPTIONS.includes(key)) continue;
+      const v = hist[hist.length - 1]!;
+      problems.error(`unknown option "${key}" in [Fleet]`, { file: v.file, line: v.line }, didYouMean(key, FLEET_OPTIONS) ?? `known options: ${FLEET_OPTIONS.join(', ')}`);
+    }
+    const fleetReader = new SectionReader({ stack, vars: { __name__: 'Fleet' }, chain: ['Fleet'], problems }, problems);
+    out.fleet = readFleetSettings(fleetReader, env, { file: fleet.file, line: fleet.line }, problems);
   }
   return out;
 }

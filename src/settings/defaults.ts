@@ -19,6 +19,7 @@ export const DEFAULT_DAEMON: DaemonSettings = {
   metrics: null,
   dbpurgeage: 86400,
   asteriskConfig: '/etc/asterisk',
+  fleet: null,
 };
 
 export const DEFAULT_INCREMENT: IncrementSettings = {
@@ -66,6 +67,8 @@ export function defaultJailSettings(name: string, overrides: Partial<JailSetting
     ignoreAsteriskPeers: true,
     ignoreRecentSuccess: 0,
     ipv6Prefix: DEFAULT_IPV6_PREFIX,
+    fleet: 'off',
+    fleetMaxretry: DEFAULT_MAXRETRY,
     alerts: { ...DEFAULT_ALERTS, rules: [...DEFAULT_ALERTS.rules], newNetworkPrefix: [...DEFAULT_ALERTS.newNetworkPrefix] },
     actions: [],
     destemail: 'root@localhost',

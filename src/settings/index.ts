@@ -35,6 +35,11 @@ export function loadSettings(dir: string, opts: LoadOptions = {}): Settings {
   const env = loadEnv(abs, opts.env ?? process.env, problems, opts.writeEnv ?? false);
   const daemon = loadDaemonSettings(abs, env, problems);
   const jails = readJails(abs, env, problems);
+  if (daemon.fleet === null) {
+    for (const j of jails) {
+      if (j.enabled && j.fleet !== 'off') problems.error(`jail [${j.name}] has fleet = ${j.fleet} but there is no [Fleet] section`, { file: j.file, line: j.line }, 'add [Fleet] with redis = redis://host:6379 to asterisk-ban.local, or set fleet = off');
+    }
+  }
   problems.throwIfAny();
   return { dir: abs, daemon, jails, env, warnings: problems.warnings };
 }

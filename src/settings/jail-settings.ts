@@ -1,4 +1,5 @@
 import { readAlertSettings } from './alert-settings.js';
+import type { FleetMode } from './types.js';
 import { withActionOverrides } from './action-overrides.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,8 @@ import { didYouMean, isSecretName, mutedProblems, type Problems } from './proble
 import { latest, readStack, type ConfigStack } from './stack.js';
 import type { AmiSettings, Backend, FilterDefinition, IncrementSettings, Invocation, JailSettings, Located, VerifyMode } from './types.js';
 import { SectionReader, splitList } from './values.js';
+
+const FLEET_MODES: readonly FleetMode[] = ['off', 'bans', 'counts'];
 
 /** jail.conf, jail.d/*.conf, jail.local, jail.d/*.local: fail2ban's order. */
 export function jailFiles(dir: string): string[] {
@@ -244,6 +247,7 @@ function readJail(dir: string, stack: ConfigStack, name: string, env: Record<str
   if (enabled && actions.length === 0) p.warn(`jail [${name}] has no action: it counts failures but bans nothing`, at);
 
   const defaults = defaultJailSettings(name);
+  const maxretry = r.int('maxretry', DEFAULT_MAXRETRY, 1);
   return {
     name,
     file: sec.file,
@@ -255,7 +259,7 @@ function readJail(dir: string, stack: ConfigStack, name: string, env: Record<str
     gapFilterDef,
     logpath,
     backend,
-    maxretry: r.int('maxretry', DEFAULT_MAXRETRY, 1),
+    maxretry,
     findtime: r.duration('findtime', DEFAULT_FINDTIME),
     bantime: r.duration('bantime', DEFAULT_BANTIME, { permanent: true }),
     increment: increment(r, p),
@@ -265,6 +269,8 @@ function readJail(dir: string, stack: ConfigStack, name: string, env: Record<str
     ignoreRecentSuccess: r.duration('ignore_recent_success', 0, { zero: true }),
     ipv6Prefix: r.int('ipv6_prefix', DEFAULT_IPV6_PREFIX, MIN_V6_PREFIX, MAX_V6_PREFIX),
     alerts: readAlertSettings(r, p),
+    fleet: r.choice('fleet', 'off', FLEET_MODES),
+    fleetMaxretry: r.int('fleet_maxretry', maxretry, 1),
     actions,
     destemail: r.str('destemail', defaults.destemail),
     sender: r.str('sender', defaults.sender),

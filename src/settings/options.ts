@@ -8,7 +8,7 @@ export const JAIL_OPTIONS: readonly string[] = [
   'bantime.increment', 'bantime.factor', 'bantime.formula', 'bantime.multipliers', 'bantime.maxtime',
   'bantime.rndtime', 'bantime.overalljails',
   'ignoreip', 'ignoreself', 'ignore_asterisk_peers', 'ignore_recent_success', 'ipv6_prefix',
-  ...ALERT_OPTIONS, 'action', 'banaction', 'banaction_allports', 'destemail', 'sender', 'sendername',
+  ...ALERT_OPTIONS, 'fleet', 'fleet_maxretry', 'action', 'banaction', 'banaction_allports', 'destemail', 'sender', 'sendername',
   'mta', 'port', 'protocol', 'chain', 'verify',
   'ami_host', 'ami_port', 'ami_username', 'ami_secret', 'ami_events', 'ami_services', 'ami_success_clears',
   'ami_challenge_window', 'ami_ping_interval', 'ami_ping_timeout',

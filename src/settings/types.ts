@@ -1,3 +1,4 @@
+import type { FleetSettings } from './fleet-settings.js';
 import type { AlertSettings } from './alert-settings.js';
 import type { LogLevel } from '../core/logger.js';
 
@@ -22,6 +23,8 @@ export interface DaemonSettings {
   dbpurgeage: number;
   /** Asterisk's configuration directory, read for the peers it trusts (ignore_asterisk_peers). */
   asteriskConfig: string;
+  /** `[Fleet]`: bans (and counts) shared through Redis; null without the section (Redis is never contacted). */
+  fleet: FleetSettings | null;
 }
 
 /** `name[key=value, ...]` as written in `action =` or `filter =`. */
@@ -33,6 +36,7 @@ export interface Invocation {
 }
 
 export type Backend = 'ami' | 'log' | 'auto';
+export type FleetMode = 'off' | 'bans' | 'counts';
 export type VerifyMode = 'auto' | 'conntrack' | 'off';
 
 export interface IncrementSettings {
@@ -120,6 +124,10 @@ export interface JailSettings {
   ipv6Prefix: number;
   /** Alert rules and their thresholds (src/alerts/). */
   alerts: AlertSettings;
+  /** Fleet mode: off, bans shared, or bans and failure counts shared (needs [Fleet]). */
+  fleet: FleetMode;
+  /** Failures across the fleet that ban (default maxretry). */
+  fleetMaxretry: number;
   actions: Invocation[];
   destemail: string;
   sender: string;

@@ -27,7 +27,7 @@ describe('daemon settings', () => {
     }).daemon;
     assert.deepEqual(d, {
       socket: resolve('./var/a.sock'), dbfile: '/tmp/x.sqlite3', loglevel: 'info', logtarget: 'syslog', logjson: true,
-      metrics: { host: '127.0.0.1', port: 9797 }, dbpurgeage: 604800, asteriskConfig: resolve('./etc/asterisk'),
+      metrics: { host: '127.0.0.1', port: 9797 }, dbpurgeage: 604800, asteriskConfig: resolve('./etc/asterisk'), fleet: null,
     });
   });
 
@@ -91,6 +91,52 @@ describe('daemon settings', () => {
   ];
   for (const [text, want] of metrics) {
     it(`parses metrics = ${text}`, () => assert.deepEqual(parseMetrics(text), want));
+  }
+});
+
+describe('[Fleet]', () => {
+  const FLEET_JAIL = `${JAIL}fleet = counts\nfleet_maxretry = 8\n`;
+
+  it('reads redis, node, prefix and the caps; the URL and password may come from .env', () => {
+    const s = load({ 'jail.conf': FLEET_JAIL, 'asterisk-ban.local': '[Fleet]\nredis = redis://10.0.0.5:6379/2\nnode = pbx-1\nprefix = acme:\nremote_bans_per_minute = 50\n' });
+    const f = s.daemon.fleet!;
+    assert.equal(f.redis, 'redis://10.0.0.5:6379/2');
+    assert.equal(f.node, 'pbx-1');
+    assert.equal(f.prefix, 'acme:');
+    assert.equal(f.remoteBansPerMinute, 50);
+    assert.equal(f.tls, null);
+    assert.deepEqual([s.jails[0]!.fleet, s.jails[0]!.fleetMaxretry], ['counts', 8]);
+    const e = load({ 'jail.conf': JAIL, 'asterisk-ban.local': '[Fleet]\n', '.env': 'FLEET_REDIS_URL=rediss://ab:pw@redis.example.org:6380\nFLEET_REDIS_PASSWORD=hunter2-long\n' }).daemon.fleet!;
+    assert.equal(e.redis, 'rediss://ab:pw@redis.example.org:6380');
+    assert.equal(e.password, 'hunter2-long');
+    assert.deepEqual(e.tls, { ca: null, cert: null, key: null, verify: true });
+    assert.equal(load({}).daemon.fleet, null, 'no [Fleet]: no fleet');
+  });
+
+  it('sentinels instead of a URL', () => {
+    const f = load({ 'asterisk-ban.local': '[Fleet]\nsentinels = 127.0.0.1:26379 [::1]:26380, sentinel.example.org:26381\nsentinel_name = pbx\n' }).daemon.fleet!;
+    assert.deepEqual(f.sentinels, [{ host: '127.0.0.1', port: 26379 }, { host: '::1', port: 26380 }, { host: 'sentinel.example.org', port: 26381 }]);
+    assert.equal(f.sentinelName, 'pbx');
+    assert.equal(f.redis, null);
+  });
+
+  const bad: [Record<string, string>, string, number, RegExp][] = [
+    [{ 'asterisk-ban.local': '[Fleet]\nnode = a\n' }, 'asterisk-ban.local', 1, /\[Fleet\] needs redis/],
+    [{ 'asterisk-ban.local': '[Fleet]\nredis = http://u:s3cret@x\n' }, 'asterisk-ban.local', 2, /redis = http:\/\/x is not a Redis URL/],
+    [{ 'asterisk-ban.local': '[Fleet]\nredis = redis://x:6379\nnode = bad name\n' }, 'asterisk-ban.local', 3, /node = "bad name" is not usable/],
+    [{ 'asterisk-ban.local': '[Fleet]\nredis = redis://x:6379\nsentinels = a:1\n' }, 'asterisk-ban.local', 3, /both redis and sentinels/],
+    [{ 'asterisk-ban.local': '[Fleet]\nredis = redis://x:6379\nsentinels = nope\n' }, 'asterisk-ban.local', 3, /sentinels entry "nope" is not host:port/],
+    [{ 'asterisk-ban.local': '[Fleet]\nredis = redis://x:6379\nredis_host = y\n' }, 'asterisk-ban.local', 3, /unknown option "redis_host" in \[Fleet\]/],
+    [{ 'jail.conf': FLEET_JAIL }, 'jail.conf', 1, /jail \[j\] has fleet = counts but there is no \[Fleet\] section/],
+    [{ 'jail.conf': `${JAIL}fleet = everywhere\n` }, 'jail.conf', 5, /fleet/],
+  ];
+  for (const [files, file, line, re] of bad) {
+    it(`rejects ${JSON.stringify(files).slice(0, 90)} at ${file}:${line}`, () => {
+      const errors = configErrors(() => load(files));
+      const e = errorAt(errors, file, line);
+      assert.match(e.message, re);
+      assert.doesNotMatch(errors.map((x) => x.describe()).join('\n'), /s3cret/);
+    });
   }
 });
 
