@@ -33,6 +33,22 @@ export interface BanManagerOptions {
   /** Seconds of ban history kept and looked back on for bantime.increment (dbpurgeage); default 1 day. */
   purgeAge?: number;
   spread?: SpreadOptions;
+  /**
+   * A ban was committed, or lifted by an unban (not by expiry): fleet mode
+   * publishes it. `from`: the node a remote ban or unban came from.
+   */
+  onChange?(op: 'ban' | 'unban', bans: Ban[], from: string | null): void;
+}
+
+/** A ban another node made (fleet mode), as it arrives from Redis. */
+export interface RemoteBan {
+  jail: string;
+  ip: string;
+  /** ms epoch, null for permanent. */
+  end: number | null;
+  reason: string;
+  count: number;
+  node: string;
 }
 
 interface JailState {
@@ -48,6 +64,7 @@ interface JailState {
 interface Pending {
   req: BanRequest;
   manual?: { seconds?: number };
+  remote?: RemoteBan;
   resolve(ban: Ban | null): void;
 }
 
@@ -273,9 +290,9 @@ export class BanManager {
     while (this.background.size > 0) await Promise.all([...this.background]);
   }
 
-  private enqueue(req: BanRequest, manual?: { seconds?: number }): Promise<Ban | null> {
+  private enqueue(req: BanRequest, manual?: { seconds?: number }, remote?: RemoteBan): Promise<Ban | null> {
     return new Promise((resolve) => {
-      this.queue.push({ req, manual, resolve });
+      this.queue.push({ req, manual, remote, resolve });
       // setImmediate runs after the current I/O phase: a flood's events land in one batch.
       if (this.queue.length === 1) setImmediate(() => void this.flush());
     });
@@ -315,6 +332,12 @@ export class BanManager {
         end: seconds < 0 ? null : now + Math.round(seconds * 1000) + jitter,
         count: previous + 1, source: p.req.source, reason: p.req.reason, failures: p.req.failures.slice(-MAX_FAILURES_KEPT),
       };
+      if (p.remote) {
+        // The origin decided how long: every node lifts it at the same moment.
+        ban.end = p.remote.end;
+        ban.count = p.remote.count;
+        ban.node = p.remote.node;
+      }
       jail.bans.set(ban.ip, ban);
       made.push({ p, ban });
       if (target.first !== target.last) {
@@ -329,6 +352,8 @@ export class BanManager {
     const all = made.map((m) => m.ban);
     this.persistence.save(all);
     this.expiry.add(all);
+    this.tell('ban', all.filter((b) => b.node === undefined), null);
+    for (const [node, list] of groupBy(all.filter((b) => b.node !== undefined), (b) => b.node!)) this.tell('ban', list, node);
     const firewall: Promise<boolean>[] = [];
     for (const [name, bans] of groupByJail(all)) {
       const jail = this.jails.get(name)!;
@@ -348,12 +373,14 @@ export class BanManager {
     for (const { p, ban } of made) p.resolve(ban);
   }
 
-  private async lift(bans: Ban[], why: 'expired' | 'unbanned' | 'inside a wider ban'): Promise<void> {
+  private async lift(bans: Ban[], why: 'expired' | 'unbanned' | 'inside a wider ban', from: string | null = null, publish = true): Promise<void> {
     // One pass, so a ban listed twice is lifted once.
     const lifted = bans.filter((b) => this.isLive(b) && this.jails.get(b.jail)!.bans.delete(b.ip));
     if (lifted.length === 0) return;
-    for (const b of lifted) this.opts.logger.info(`Unban ${b.ip} [${b.jail}] ${why}`, { jail: b.jail, ip: b.ip });
+    for (const b of lifted) this.opts.logger.info(`Unban ${b.ip} [${b.jail}] ${why}${from !== null ? ` by fleet node ${from}` : ''}`, { jail: b.jail, ip: b.ip });
     this.persistence.delete(lifted);
+    // Expiry happens on every node by itself; an unban is news.
+    if (why === 'unbanned' && publish) this.tell('unban', lifted, from);
     const runs: Promise<boolean>[] = [];
     for (const [name, list] of groupByJail(lifted)) {
       const jail = this.jails.get(name)!;
@@ -363,6 +390,54 @@ export class BanManager {
     }
     this.expiry.reschedule();
     await Promise.all(runs);
+  }
+
+  /**
+   * A ban another node made. Own ignore list first; a ban in force already
+   * (the same or a covering one) is kept as it is. Single addresses only.
+   */
+  async remoteBan(r: RemoteBan): Promise<{ applied: Ban | null; why?: string }> {
+    const jail = this.jails.get(r.jail);
+    if (!jail) return { applied: null, why: `no jail ${r.jail} here` };
+    const target = parseBanTarget(r.ip);
+    if (!target || target.first !== target.last) return { applied: null, why: 'not a single address' };
+    const ignored = jail.policy.ignore?.overlapping(target);
+    if (ignored) return { applied: null, why: `ignored here (${ignored})` };
+    if (this.covering(jail, target)) return { applied: null, why: 'already banned' };
+    const why = notASource({ text: target.text, family: target.family, value: target.first });
+    if (why !== null) return { applied: null, why: `${why}` };
+    if (r.end !== null && r.end <= this.opts.clock.now()) return { applied: null, why: 'already expired' };
+    const req: BanRequest = { jail: r.jail, ip: target.text, family: target.family, time: this.opts.clock.now(), source: 'fleet', reason: r.reason, failures: [] };
+    return { applied: await this.enqueue(req, undefined, { ...r, ip: target.text }) };
+  }
+
+  /** An unban another node made: lifts the address's ban in that jail, if any. */
+  async remoteUnban(jailName: string, ip: string, node: string): Promise<Ban[]> {
+    const jail = this.jails.get(jailName);
+    const target = parseBanTarget(ip);
+    if (!jail || !target) return [];
+    const ban = jail.bans.get(target.text);
+    if (!ban) return [];
+    await this.lift([ban], 'unbanned', node);
+    return [ban];
+  }
+
+  /** `unban --node NAME`: lifts every ban that came from one fleet node. */
+  async unbanNode(node: string): Promise<Ban[]> {
+    const matched = this.active().filter((b) => b.node === node);
+    if (matched.length === 0) throw new AsteriskBanError('E_NOT_BANNED', `no ban came from node ${node}`);
+    // Here only: the other nodes decide about that node for themselves.
+    await this.lift(matched, 'unbanned', null, false);
+    return matched;
+  }
+
+  private tell(op: 'ban' | 'unban', bans: Ban[], from: string | null): void {
+    if (bans.length === 0 || !this.opts.onChange) return;
+    try {
+      this.opts.onChange(op, bans, from);
+    } catch (err) {
+      this.opts.logger.error(`fleet: cannot hand over ${bans.length} ${op}(s): ${(err as Error).message}`);
+    }
   }
 
   private isLive(ban: Ban): boolean {
@@ -382,15 +457,19 @@ export class BanManager {
   }
 }
 
+function groupBy<T>(items: Iterable<T>, key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const t of items) out.get(key(t))?.push(t) ?? out.set(key(t), [t]);
+  return out;
+}
+
 function groupByJail<T extends { jail: string }>(bans: Iterable<T>): Map<string, T[]> {
-  const byJail = new Map<string, T[]>();
-  for (const b of bans) byJail.get(b.jail)?.push(b) ?? byJail.set(b.jail, [b]);
-  return byJail;
+  return groupBy(bans, (b) => b.jail);
 }
 
 /** One greppable line per ban, as fail2ban writes them: `Ban 203.0.113.5 [asterisk] 5 failures (InvalidPassword), 10m ...`. */
 function banLine(b: Ban): string {
-  const why = b.source === 'manual' ? 'manual' : `${b.failures.length} failure${b.failures.length === 1 ? '' : 's'} (${b.reason}, ${b.source})`;
+  const why = b.node !== undefined ? `from fleet node ${b.node} (${b.reason})` : b.source === 'manual' ? 'manual' : `${b.failures.length} failure${b.failures.length === 1 ? '' : 's'} (${b.reason}, ${b.source})`;
   const until = b.end === null ? 'permanent' : `${formatDuration(Math.round((b.end - b.start) / 1000))} until ${new Date(b.end).toISOString()}`;
   return `Ban ${b.ip} [${b.jail}] ${why}, ${until}${b.count > 1 ? `, ban #${b.count}` : ''}`;
 }

@@ -55,6 +55,15 @@ export const metrics = {
   stateUnsaved: new Gauge({ name: 'asterisk_ban_state_unsaved_changes', help: 'Ban changes enforced but not yet written to the state database (a full disk); a restart would not know them', registers: [registry] }),
   stateUnsavedSince: new Gauge({ name: 'asterisk_ban_state_unsaved_since_seconds', help: 'Unix time since when the state database refuses writes; 0 while every change is written', registers: [registry] }),
   alerts: new Counter({ name: 'asterisk_ban_alerts_total', help: 'Alerts raised (compromise, new_network, wave, health), by severity', labelNames: ['jail', 'rule', 'severity'], registers: [registry] }),
+  fleetConnected: new Gauge({ name: 'asterisk_ban_fleet_connected', help: '1 while this node is connected to the fleet\'s Redis and has joined', registers: [registry] }),
+  fleetRemote: new Counter({ name: 'asterisk_ban_fleet_remote_total', help: 'Bans and unbans from other fleet nodes, by outcome: applied, kept (already banned), ignored (own ignore list), capped (per-node limit), invalid', labelNames: ['op', 'outcome'], registers: [registry] }),
+  fleetPropagation: new Histogram({
+    name: 'asterisk_ban_fleet_propagation_seconds',
+    help: "From a ban's publication on its origin node (origin clock) to its application here",
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
+    registers: [registry],
+  }),
+  fleetOutbox: new Gauge({ name: 'asterisk_ban_fleet_outbox', help: 'Bans and unbans of this node waiting for Redis', registers: [registry] }),
   actionErrors: new Counter({ name: 'asterisk_ban_action_errors_total', help: 'Action calls that failed', labelNames: ['jail', 'action'], registers: [registry] }),
   controlRequests: new Counter({ name: 'asterisk_ban_control_requests_total', help: 'Control socket requests, by command (or "invalid") and outcome', labelNames: ['cmd', 'outcome'], registers: [registry] }),
   currentlyFailed: new Gauge({

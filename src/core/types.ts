@@ -1,5 +1,5 @@
 /** Where a failure was seen. */
-export type SourceKind = 'ami' | 'log' | 'manual';
+export type SourceKind = 'ami' | 'log' | 'manual' | 'fleet';
 
 /**
  * One failed attempt, as every source reports it. `ip` is already parsed and
@@ -42,6 +42,8 @@ export interface Ban {
   source: SourceKind;
   reason: string;
   failures: Failure[];
+  /** Fleet mode: the node this ban came from (absent: made here). */
+  node?: string;
 }
 
 /** A jail's decision that an address must be banned, before verification and the ban manager. */

@@ -13,6 +13,7 @@ import { witnessFor } from './witness.js';
 import { locatedValues } from '../settings/values.js';
 import { ConntrackEvents } from '../jail/conntrack-events.js';
 import { AlertHub } from '../alerts/hub.js';
+import { Fleet } from '../fleet/fleet.js';
 import { readTrustedPeers, warningText, type PeerReading } from '../asterisk/peers.js';
 
 export interface DaemonOptions {
@@ -35,6 +36,8 @@ export class Daemon {
   readonly store: Store;
   readonly manager: BanManager;
   readonly alerts: AlertHub;
+  /** Fleet mode (null without [Fleet] or without a jail that shares): Redis is never contacted then. */
+  fleet: Fleet | null = null;
   readonly runtimes = new Map<string, JailRuntime>();
   /** The reload in progress (reloads run one after the other). */
   private reloads: Promise<unknown> = Promise.resolve();
@@ -57,6 +60,7 @@ export class Daemon {
       clock: opts.clock,
       logger: opts.logger.child({ source: 'bans' }),
       purgeAge: opts.settings.daemon.dbpurgeage,
+      onChange: (op, bans, from) => this.fleet?.publish(op, bans, from),
     });
     this.alerts = new AlertHub({
       store: this.store.alerts,
@@ -103,6 +107,20 @@ export class Daemon {
     // Restore after every jail is registered: one batch per action, overdue bans lifted.
     await this.manager.start();
     this.alerts.purge();
+    const fleet = this.settings.daemon.fleet;
+    if (fleet && this.settings.jails.some((j) => j.enabled && j.fleet !== 'off')) {
+      this.fleet = new Fleet({
+        settings: fleet,
+        modes: () => new Map(this.settings.jails.filter((j) => j.enabled).map((j) => [j.name, j.fleet])),
+        manager: this.manager,
+        state: this.store.fleet,
+        clock: this.opts.clock,
+        logger: this.opts.logger,
+      });
+      await this.fleet.start();
+    } else if (fleet) {
+      this.opts.logger.info('[Fleet] is set but no jail has fleet = bans or counts: Redis is not contacted');
+    }
     for (const rt of this.runtimes.values()) await rt.startVerification();
     // Independently: one jail's source that cannot start must not keep the others from theirs.
     const started = await Promise.allSettled([...this.runtimes.values()].map((rt) => rt.startSource()));
@@ -165,6 +183,9 @@ export class Daemon {
       await rt.startSource();
       (old ? result.reloaded : result.started).push(name);
     }
+    if (JSON.stringify(next.daemon.fleet) !== JSON.stringify(this.settings.daemon.fleet)) {
+      this.opts.logger.warn('[Fleet] changed: the fleet connection keeps its old settings until a restart');
+    }
     this.settings = next;
     this.opts.logger.info(`reloaded: ${JSON.stringify(result)}`);
     return result;
@@ -196,6 +217,7 @@ export class Daemon {
       rt.alerter.stop();
     }
     this.alerts.stop();
+    await this.fleet?.stop();
     await this.manager.close();
     await Promise.allSettled([...this.runtimes.values()].map((rt) => rt.stopActions()));
     this.conntrackEvents?.close();

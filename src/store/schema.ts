@@ -58,6 +58,18 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (account, network)
   ) WITHOUT ROWID;
   `,
+  // 2 → 3: fleet mode: the node a remote ban came from, bans waiting for Redis, the stream cursor.
+  `
+  ALTER TABLE bans ADD COLUMN node TEXT;
+  CREATE TABLE fleet_outbox (
+    id    INTEGER PRIMARY KEY,
+    entry TEXT    NOT NULL
+  );
+  CREATE TABLE fleet_state (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

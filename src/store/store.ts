@@ -4,6 +4,7 @@ import { openDatabase, storeError, type OpenOptions } from './open.js';
 import { migrate } from './schema.js';
 import { SqlitePositionStore } from './positions.js';
 import { AlertStore } from './alerts.js';
+import { FleetStateStore } from './fleet-state.js';
 
 export interface BanKey {
   jail: string;
@@ -20,8 +21,8 @@ const MAX_FAILURES = 20;
 const MAX_FIELD = 512;
 const MAX_FAILURES_JSON = 16_384;
 
-const COLUMNS = 'jail, ip, family, start, "end", count, source, reason, applied';
-type RawRow = [string, string, number, number, number | null, number, string, string, string, string];
+const COLUMNS = 'jail, ip, family, start, "end", count, source, reason, applied, node';
+type RawRow = [string, string, number, number, number | null, number, string, string, string, string | null, string];
 
 /**
  * The state database: bans, ban history (for bantime.increment), log
@@ -31,6 +32,7 @@ type RawRow = [string, string, number, number, number | null, number, string, st
 export class Store {
   readonly positions: SqlitePositionStore;
   readonly alerts: AlertStore;
+  readonly fleet: FleetStateStore;
   private readonly stmt;
   private readonly saveTx: (bans: Ban[], history: boolean) => void;
   private readonly deleteTx: (keys: BanKey[]) => void;
@@ -40,10 +42,10 @@ export class Store {
   private constructor(private readonly db: Database.Database, readonly path: string) {
     this.stmt = {
       upsert: db.prepare(
-        `INSERT INTO bans (jail, ip, family, start, "end", count, source, reason, failures, applied)
-         VALUES (@jail, @ip, @family, @start, @end, @count, @source, @reason, @failures, '[]')
+        `INSERT INTO bans (jail, ip, family, start, "end", count, source, reason, failures, applied, node)
+         VALUES (@jail, @ip, @family, @start, @end, @count, @source, @reason, @failures, '[]', @node)
          ON CONFLICT (jail, ip) DO UPDATE SET family = excluded.family, start = excluded.start, "end" = excluded."end",
-           count = excluded.count, source = excluded.source, reason = excluded.reason, failures = excluded.failures, applied = '[]'`,
+           count = excluded.count, source = excluded.source, reason = excluded.reason, failures = excluded.failures, applied = '[]', node = excluded.node`,
       ),
       history: db.prepare('INSERT INTO ban_history (jail, ip, time, bantime) VALUES (?, ?, ?, ?)'),
       delete: db.prepare('DELETE FROM bans WHERE jail = ? AND ip = ?'),
@@ -67,7 +69,7 @@ export class Store {
     };
     this.saveTx = db.transaction((bans: Ban[], history: boolean) => {
       for (const b of bans) {
-        this.stmt.upsert.run({ ...b, failures: encodeFailures(b.failures) });
+        this.stmt.upsert.run({ ...b, failures: encodeFailures(b.failures), node: b.node ?? null });
         if (history) this.stmt.history.run(b.jail, b.ip, b.start, b.end === null ? -1 : Math.round((b.end - b.start) / 1000));
       }
     });
@@ -79,6 +81,7 @@ export class Store {
     });
     this.positions = new SqlitePositionStore(db, path);
     this.alerts = new AlertStore(db, path);
+    this.fleet = new FleetStateStore(db, path);
   }
 
   /** Opens or creates the file (`:memory:` for tests), migrates it, locks it. Throws E_STORE / E_STORE_LOCKED. */
@@ -160,7 +163,7 @@ export class Store {
 const NONE = Object.freeze([]) as unknown as never[];
 
 function toBan(r: RawRow): StoredBan {
-  return {
+  const ban: StoredBan = {
     jail: r[0],
     ip: r[1],
     family: r[2] === 6 ? 6 : 4,
@@ -169,9 +172,11 @@ function toBan(r: RawRow): StoredBan {
     count: r[5],
     source: r[6] as SourceKind,
     reason: r[7],
-    failures: r[9] === '[]' ? NONE : decodeFailures(r[9]),
+    failures: r[10] === '[]' ? NONE : decodeFailures(r[10]),
     applied: r[8] === '[]' ? NONE : safeJson<string[]>(r[8], []),
   };
+  if (r[9] !== null) ban.node = r[9];
+  return ban;
 }
 
 function clip(text: string | undefined): string | undefined {

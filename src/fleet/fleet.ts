@@ -1,0 +1,428 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { isPrefixText } from '../core/address.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { ThrottledLog, type Logger } from '../core/logger.js';
+import { scrubSecret } from '../core/scrub.js';
+import type { Ban } from '../core/types.js';
+import { metrics } from '../control/metrics.js';
+import type { BanManager } from '../bans/manager.js';
+import type { FleetSettings } from '../settings/fleet-settings.js';
+import { redisLabel } from '../settings/fleet-settings.js';
+import type { FleetMode } from '../settings/types.js';
+import type { FleetStateStore } from '../store/fleet-state.js';
+import { decodeEntry, encodeEntry, type FleetEntry } from './entry.js';
+import { createRedis } from './link.js';
+
+export interface FleetDeps {
+  settings: FleetSettings;
+  /** Each jail's fleet mode now (a reload may change them). */
+  modes(): ReadonlyMap<string, FleetMode>;
+  manager: BanManager;
+  state: FleetStateStore;
+  clock: Clock;
+  logger: Logger;
+  /** Test seam: clients to use instead of new ones. */
+  redis?: { cmd: Redis; reader: Redis };
+}
+
+export interface FleetStatus {
+  node: string;
+  engine: string;
+  state: 'connecting' | 'connected' | 'disconnected' | 'refused' | 'stopped';
+  connectedSince: string | null;
+  disconnectedSince: string | null;
+  nodes: { node: string; heartbeatAgeSeconds: number }[];
+  streamLag: number | null;
+  outbox: number;
+  remoteApplied: number;
+  remoteRefused: number;
+}
+
+const HEARTBEAT_MS = 5_000;
+const HEARTBEAT_TTL_S = 15;
+/** On reconnect, this node's bans of the last minute go out again: Redis may have lost them (appendfsync everysec, a failover). */
+const REPLAY_MS = 60_000;
+const READ_BLOCK_MS = 2_000;
+const READ_COUNT = 500;
+const OUTBOX_BATCH = 500;
+const RESYNC_SLICE = 5_000;
+
+// Claims the node name for this instance, or renews it; 0 when another live instance holds it.
+const CLAIM = `
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, string.len(ARGV[1])) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'EX', ARGV[3])
+return 1`;
+
+/**
+ * Fleet mode's shared bans: this node's bans and unbans go into a Redis
+ * stream (and a hash of the bans in force, for a full resync); every node
+ * reads the stream from its own cursor and applies what other nodes
+ * published through its ban manager, under its own ignore list. Redis is
+ * never in the path of a local ban: while it is away, this node's changes
+ * wait in an outbox in SQLite and go out on reconnect.
+ */
+export class Fleet {
+  private readonly cmd: Redis;
+  private readonly reader: Redis;
+  private readonly instance = randomUUID();
+  private readonly logger: Logger;
+  private readonly throttled: ThrottledLog;
+  private readonly keys: { stream: string; bans: string; node: (n: string) => string; nodes: string };
+  private state: FleetStatus['state'] = 'connecting';
+  private connectedSince: number | null = null;
+  private disconnectedSince: number | null = null;
+  private heartbeat: TimerHandle | null = null;
+  private reading = false;
+  private stopped = false;
+  private joining: Promise<void> | null = null;
+  private readonly caps = new Map<string, { minute: number; bans: number; unbans: number }>();
+  private readonly counts = { applied: 0, refused: 0 };
+  private lag: number | null = null;
+
+  constructor(private readonly deps: FleetDeps) {
+    const s = deps.settings;
+    this.logger = deps.logger.child({ source: 'fleet' });
+    this.throttled = new ThrottledLog(this.logger, 60_000, deps.clock);
+    this.keys = { stream: `${s.prefix}events`, bans: `${s.prefix}bans`, node: (n) => `${s.prefix}node:${n}`, nodes: `${s.prefix}node:*` };
+    this.cmd = deps.redis?.cmd ?? createRedis(s, false);
+    this.reader = deps.redis?.reader ?? createRedis(s, true);
+    for (const c of [this.cmd, this.reader]) c.on('error', (err: Error) => this.throttled.warn('redis-error', `fleet: Redis: ${this.scrub(err.message)}`));
+    this.cmd.on('ready', () => void this.join());
+    this.cmd.on('close', () => this.lost());
+  }
+
+  private get engine(): string {
+    const s = this.deps.settings;
+    return s.sentinels.length > 0 ? `sentinel ${s.sentinelName} via ${s.sentinels.map((x) => `${x.host}:${x.port}`).join(' ')}` : redisLabel(s.redis!);
+  }
+
+  async start(): Promise<void> {
+    metrics.fleetOutbox.set(this.deps.state.size());
+    this.logger.info(`fleet: node ${this.deps.settings.node} connecting to ${this.engine}`);
+    // Not awaited: a Redis that is down must not hold up the daemon's start.
+    this.cmd.connect().catch((err: Error) => this.throttled.warn('connect', `fleet: cannot reach Redis yet (${this.scrub(err.message)}); bans stay local and are kept for it`));
+    this.reader.connect().catch(() => {});
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.state = 'stopped';
+    if (this.heartbeat) this.deps.clock.clearTimeout(this.heartbeat);
+    metrics.fleetConnected.set(0);
+    try {
+      if (this.cmd.status === 'ready') await this.cmd.del(this.keys.node(this.deps.settings.node));
+    } catch {
+      // The heartbeat expires by itself.
+    }
+    this.cmd.disconnect();
+    this.reader.disconnect();
+  }
+
+  /** The ban manager's changes: this node's own are published (or kept for later); remote ones are not echoed. */
+  publish(op: 'ban' | 'unban', bans: Ban[], from: string | null): void {
+    if (from !== null || this.stopped || this.state === 'refused') return;
+    const modes = this.deps.modes();
+    const entries: FleetEntry[] = [];
+    for (const b of bans) {
+      const mode = modes.get(b.jail);
+      // Prefixes stay local: a node may only ever make others ban single addresses.
+      if (mode === undefined || mode === 'off' || isPrefixText(b.ip) || b.node !== undefined) continue;
+      entries.push({ op, jail: b.jail, ip: b.ip, end: b.end, reason: b.reason, count: b.count, node: this.deps.settings.node, at: this.deps.clock.now() });
+    }
+    if (entries.length === 0) return;
+    if (this.state !== 'connected') {
+      this.keep(entries);
+      return;
+    }
+    this.send(entries).catch((err: Error) => {
+      this.throttled.warn('send', `fleet: ${entries.length} change(s) not published (${this.scrub(err.message)}); kept for the next connection`);
+      this.keep(entries);
+    });
+  }
+
+  status(): Promise<FleetStatus> {
+    return this.describe();
+  }
+
+  private async describe(): Promise<FleetStatus> {
+    const nodes: FleetStatus['nodes'] = [];
+    if (this.state === 'connected') {
+      try {
+        const names = await this.cmd.keys(this.keys.nodes);
+        for (const key of names.slice(0, 1000)) {
+          const ttl = await this.cmd.ttl(key);
+          nodes.push({ node: key.slice(this.keys.node('').length), heartbeatAgeSeconds: Math.max(0, HEARTBEAT_TTL_S - ttl) });
+        }
+      } catch {
+        // Status without the node list.
+      }
+    }
+    const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+    return {
+      node: this.deps.settings.node, engine: this.engine, state: this.state,
+      connectedSince: iso(this.connectedSince), disconnectedSince: iso(this.disconnectedSince),
+      nodes: nodes.sort((a, b) => a.node.localeCompare(b.node)), streamLag: this.lag,
+      outbox: this.deps.state.size(), remoteApplied: this.counts.applied, remoteRefused: this.counts.refused,
+    };
+  }
+
+  private scrub(text: string): string {
+    return scrubSecret(scrubSecret(text, this.deps.settings.password), passwordOf(this.deps.settings.redis));
+  }
+
+  private keep(entries: FleetEntry[]): void {
+    try {
+      this.deps.state.push(entries.map((e) => JSON.stringify(e)));
+      metrics.fleetOutbox.set(this.deps.state.size());
+    } catch (err) {
+      this.logger.error(`fleet: cannot keep ${entries.length} change(s) for Redis: ${(err as Error).message}`);
+    }
+  }
+
+  private async send(entries: FleetEntry[]): Promise<void> {
+    const m = this.cmd.multi();
+    for (const e of entries) {
+      const fields = encodeEntry(e);
+      m.xadd(this.keys.stream, 'MAXLEN', '~', String(this.deps.settings.streamMaxlen), '*', ...fields);
+      if (e.op === 'ban') m.hset(this.keys.bans, `${e.jail} ${e.ip}`, JSON.stringify(fields));
+      else m.hdel(this.keys.bans, `${e.jail} ${e.ip}`);
+    }
+    const res = await m.exec();
+    const failed = res?.find(([err]) => err !== null);
+    if (!res || failed) throw failed?.[0] ?? new Error('transaction discarded');
+  }
+
+  private lost(): void {
+    if (this.stopped || this.state === 'refused') return;
+    if (this.state === 'connected') {
+      this.disconnectedSince = this.deps.clock.now();
+      this.logger.warn('fleet: disconnected from Redis; banning locally, keeping this node\'s changes for it');
+    }
+    this.state = 'disconnected';
+    this.connectedSince = null;
+    metrics.fleetConnected.set(0);
+  }
+
+  /** On every (re)connection: claim the node name, replay the outbox and the last minute, catch up or resync, then read. */
+  private join(): Promise<void> {
+    this.joining ??= this.joinNow().finally(() => (this.joining = null));
+    return this.joining;
+  }
+
+  private async joinNow(): Promise<void> {
+    if (this.stopped || this.state === 'refused') return;
+    const s = this.deps.settings;
+    try {
+      if (!(await this.claim())) return this.refuse();
+      await this.replay();
+      await this.catchUp();
+      this.state = 'connected';
+      this.connectedSince = this.deps.clock.now();
+      this.disconnectedSince = null;
+      metrics.fleetConnected.set(1);
+      this.logger.info(`fleet: node ${s.node} joined through ${this.engine}`);
+      this.beat();
+      void this.read();
+    } catch (err) {
+      this.throttled.warn('join', `fleet: joining failed (${this.scrub((err as Error).message)}); retrying on the next connection`);
+      this.cmd.disconnect(true);
+    }
+  }
+
+  private async claim(): Promise<boolean> {
+    const r = await this.cmd.eval(CLAIM, 1, this.keys.node(this.deps.settings.node), this.instance, String(this.deps.clock.now()), String(HEARTBEAT_TTL_S));
+    return r === 1;
+  }
+
+  private refuse(): void {
+    this.state = 'refused';
+    metrics.fleetConnected.set(0);
+    this.logger.error(`fleet: another live node already runs as "${this.deps.settings.node}" (a cloned host?): not joining; give each node its own name (node = in [Fleet]) and restart`);
+    this.cmd.disconnect();
+    this.reader.disconnect();
+  }
+
+  private beat(): void {
+    if (this.heartbeat) this.deps.clock.clearTimeout(this.heartbeat);
+    this.heartbeat = this.deps.clock.setTimeout(() => {
+      this.heartbeat = null;
+      if (this.stopped || this.state !== 'connected') return;
+      this.claim().then(
+        (ok) => (ok ? this.beat() : this.refuse()),
+        () => this.beat(),
+      );
+    }, HEARTBEAT_MS);
+    this.heartbeat.unref?.();
+  }
+
+  /** The outbox, then this node's bans of the last minute (idempotent on every receiver). */
+  private async replay(): Promise<void> {
+    for (;;) {
+      const rows = this.deps.state.peek(OUTBOX_BATCH);
+      if (rows.length === 0) break;
+      const entries = rows.map((r) => JSON.parse(r.entry) as FleetEntry);
+      await this.send(entries);
+      this.deps.state.done(rows.at(-1)!.id);
+      this.logger.info(`fleet: published ${entries.length} change(s) kept while Redis was away`);
+    }
+    metrics.fleetOutbox.set(0);
+    const since = this.deps.clock.now() - REPLAY_MS;
+    const recent = this.deps.manager.active().filter((b) => b.node === undefined && b.start >= since);
+    const modes = this.deps.modes();
+    const entries = recent
+      .filter((b) => (modes.get(b.jail) ?? 'off') !== 'off' && !isPrefixText(b.ip))
+      .map((b): FleetEntry => ({ op: 'ban', jail: b.jail, ip: b.ip, end: b.end, reason: b.reason, count: b.count, node: this.deps.settings.node, at: this.deps.clock.now() }));
+    if (entries.length > 0) await this.send(entries);
+  }
+
+  /** From the saved cursor; a cursor the stream no longer holds (trimmed, a new Redis) means a full resync. */
+  private async catchUp(): Promise<void> {
+    const cursor = this.deps.state.get('cursor');
+    const info = await this.cmd.xinfo('STREAM', this.keys.stream).catch(() => null) as unknown[] | null;
+    const field = (name: string): unknown => (info ? info[info.indexOf(name) + 1] : undefined);
+    const first = Array.isArray(field('first-entry')) ? String((field('first-entry') as unknown[])[0]) : null;
+    const last = typeof field('last-generated-id') === 'string' ? (field('last-generated-id') as string) : '0-0';
+    const behind = cursor !== null && info !== null && compareIds(cursor, last) <= 0;
+    const trimmed = cursor !== null && first !== null && compareIds(cursor, first) < 0;
+    // Still in the stream: what comes after the cursor is all there.
+    if (behind && !trimmed) return;
+    // First join, entries trimmed away, or a Redis that lost its stream: everything in force, from the hash.
+    await this.resync();
+    this.deps.state.set('cursor', last);
+  }
+
+  private async resync(): Promise<void> {
+    const all = await this.cmd.hgetall(this.keys.bans);
+    const now = this.deps.clock.now();
+    const due: FleetEntry[] = [];
+    for (const [key, json] of Object.entries(all)) {
+      let fields: unknown;
+      try {
+        fields = JSON.parse(json);
+      } catch {
+        fields = null;
+      }
+      const d = Array.isArray(fields) ? decodeEntry(fields as string[], now) : { ok: false as const, why: 'not a field list' };
+      if (!d.ok) {
+        this.invalid(`resync entry ${key.slice(0, 80)}: ${d.why}`);
+        continue;
+      }
+      if (d.entry.end !== null && d.entry.end <= now) {
+        await this.cmd.hdel(this.keys.bans, key).catch(() => {});
+        continue;
+      }
+      if (d.entry.node === this.deps.settings.node) continue;
+      due.push(d.entry);
+    }
+    // Together, in slices: the ban manager commits each slice as one batch per action.
+    let applied = 0;
+    for (let i = 0; i < due.length; i += RESYNC_SLICE) {
+      const done = await Promise.all(due.slice(i, i + RESYNC_SLICE).map((e) => this.apply(e, false)));
+      applied += done.filter(Boolean).length;
+    }
+    this.logger.info(`fleet: full resync: ${applied} ban(s) from other nodes applied`);
+  }
+
+  private async read(): Promise<void> {
+    if (this.reading) return;
+    this.reading = true;
+    try {
+      while (!this.stopped && this.state === 'connected') {
+        const cursor = this.deps.state.get('cursor') ?? '0-0';
+        let res: [string, [string, string[]][]][] | null;
+        try {
+          res = (await this.reader.xread('COUNT', READ_COUNT, 'BLOCK', READ_BLOCK_MS, 'STREAMS', this.keys.stream, cursor)) as [string, [string, string[]][]][] | null;
+        } catch (err) {
+          if (this.stopped) return;
+          this.throttled.warn('read', `fleet: reading the stream failed (${this.scrub((err as Error).message)})`);
+          await new Promise((r) => setTimeout(r, 500));
+          continue;
+        }
+        if (!res) continue;
+        const now = this.deps.clock.now();
+        let lastId = cursor;
+        for (const [, entries] of res) {
+          for (const [id, fields] of entries) {
+            lastId = id;
+            const d = decodeEntry(fields, now);
+            if (!d.ok) {
+              this.invalid(`stream entry ${id}: ${d.why}`);
+              continue;
+            }
+            if (d.entry.node === this.deps.settings.node) continue;
+            await this.apply(d.entry, true);
+          }
+        }
+        this.lag = Math.max(0, now - Number(lastId.split('-')[0]));
+        this.deps.state.set('cursor', lastId);
+      }
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  private invalid(why: string): void {
+    metrics.fleetRemote.inc({ op: 'any', outcome: 'invalid' });
+    this.counts.refused++;
+    this.throttled.warn(`invalid:${why.slice(0, 40)}`, `fleet: skipped ${why}`);
+  }
+
+  /** One remote change through the ban manager; caps per origin node per minute. */
+  private async apply(e: FleetEntry, live: boolean): Promise<boolean> {
+    const mode = this.deps.modes().get(e.jail);
+    if (mode === undefined || mode === 'off') return false;
+    // A resync restores what is in force already; the cap is on how fast a node makes new ones.
+    if (live && !this.withinCap(e)) {
+      metrics.fleetRemote.inc({ op: e.op, outcome: 'capped' });
+      this.counts.refused++;
+      this.throttled.warn(`cap:${e.node}`, `fleet: node ${e.node} sent more ${e.op}s than ${e.op === 'ban' ? this.deps.settings.remoteBansPerMinute : this.deps.settings.remoteUnbansPerMinute} a minute: the rest of this minute's are skipped`, { node: e.node });
+      return false;
+    }
+    if (e.op === 'unban') {
+      const lifted = await this.deps.manager.remoteUnban(e.jail, e.ip, e.node);
+      metrics.fleetRemote.inc({ op: 'unban', outcome: lifted.length > 0 ? 'applied' : 'kept' });
+      return lifted.length > 0;
+    }
+    const r = await this.deps.manager.remoteBan({ jail: e.jail, ip: e.ip, end: e.end, reason: e.reason, count: e.count, node: e.node });
+    if (r.applied) {
+      this.counts.applied++;
+      metrics.fleetRemote.inc({ op: 'ban', outcome: 'applied' });
+      if (live) metrics.fleetPropagation.observe(Math.max(0, this.deps.clock.now() - e.at) / 1000);
+      return true;
+    }
+    const outcome = r.why?.startsWith('ignored') ? 'ignored' : 'kept';
+    metrics.fleetRemote.inc({ op: 'ban', outcome });
+    if (outcome === 'ignored') {
+      this.counts.refused++;
+      this.logger.info(`fleet: not banning ${e.ip} [${e.jail}] from node ${e.node}: ${r.why}`, { jail: e.jail, ip: e.ip, node: e.node });
+    }
+    return false;
+  }
+
+  private withinCap(e: FleetEntry): boolean {
+    const minute = Math.floor(this.deps.clock.now() / 60_000);
+    let c = this.caps.get(e.node);
+    if (!c || c.minute !== minute) {
+      c = { minute, bans: 0, unbans: 0 };
+      this.caps.set(e.node, c);
+    }
+    if (e.op === 'ban') return ++c.bans <= this.deps.settings.remoteBansPerMinute;
+    return ++c.unbans <= this.deps.settings.remoteUnbansPerMinute;
+  }
+}
+
+/** Stream ids `ms-seq` compared as numbers. */
+export function compareIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map((x) => BigInt(x || '0'));
+  const [bm, bs] = b.split('-').map((x) => BigInt(x || '0'));
+  if (am !== bm) return am! < bm! ? -1 : 1;
+  if (as !== bs) return (as ?? 0n) < (bs ?? 0n) ? -1 : 1;
+  return 0;
+}
+
+function passwordOf(url: string | null): string | null {
+  const m = url ? /^\w+:\/\/[^:@/]*:([^@/]*)@/.exec(url) : null;
+  return m ? decodeURIComponent(m[1]!) : null;
+}
