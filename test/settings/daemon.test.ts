@@ -95,7 +95,7 @@ describe('daemon settings', () => {
 });
 
 describe('[Fleet]', () => {
-  const FLEET_JAIL = `${JAIL}fleet = counts\nfleet_maxretry = 8\n`;
+  const FLEET_JAIL = `${JAIL}fleet = bans\nfleet_maxretry = 8\n`;
 
   it('reads redis, node, prefix and the caps; the URL and password may come from .env', () => {
     const s = load({ 'jail.conf': FLEET_JAIL, 'asterisk-ban.local': '[Fleet]\nredis = redis://10.0.0.5:6379/2\nnode = pbx-1\nprefix = acme:\nremote_bans_per_minute = 50\n' });
@@ -105,7 +105,7 @@ describe('[Fleet]', () => {
     assert.equal(f.prefix, 'acme:');
     assert.equal(f.remoteBansPerMinute, 50);
     assert.equal(f.tls, null);
-    assert.deepEqual([s.jails[0]!.fleet, s.jails[0]!.fleetMaxretry], ['counts', 8]);
+    assert.deepEqual([s.jails[0]!.fleet, s.jails[0]!.fleetMaxretry], ['bans', 8]);
     const e = load({ 'jail.conf': JAIL, 'asterisk-ban.local': '[Fleet]\n', '.env': 'FLEET_REDIS_URL=rediss://ab:pw@redis.example.org:6380\nFLEET_REDIS_PASSWORD=hunter2-long\n' }).daemon.fleet!;
     assert.equal(e.redis, 'rediss://ab:pw@redis.example.org:6380');
     assert.equal(e.password, 'hunter2-long');
@@ -127,8 +127,9 @@ describe('[Fleet]', () => {
     [{ 'asterisk-ban.local': '[Fleet]\nredis = redis://x:6379\nsentinels = a:1\n' }, 'asterisk-ban.local', 3, /both redis and sentinels/],
     [{ 'asterisk-ban.local': '[Fleet]\nredis = redis://x:6379\nsentinels = nope\n' }, 'asterisk-ban.local', 3, /sentinels entry "nope" is not host:port/],
     [{ 'asterisk-ban.local': '[Fleet]\nredis = redis://x:6379\nredis_host = y\n' }, 'asterisk-ban.local', 3, /unknown option "redis_host" in \[Fleet\]/],
-    [{ 'jail.conf': FLEET_JAIL }, 'jail.conf', 1, /jail \[j\] has fleet = counts but there is no \[Fleet\] section/],
+    [{ 'jail.conf': FLEET_JAIL }, 'jail.conf', 1, /jail \[j\] has fleet = bans but there is no \[Fleet\] section/],
     [{ 'jail.conf': `${JAIL}fleet = everywhere\n` }, 'jail.conf', 5, /fleet/],
+    [{ 'jail.conf': `${JAIL}fleet = counts\n`, 'asterisk-ban.local': '[Fleet]\nredis = redis://x:6379\n' }, 'jail.conf', 5, /fleet = counts .* is not available yet/],
   ];
   for (const [files, file, line, re] of bad) {
     it(`rejects ${JSON.stringify(files).slice(0, 90)} at ${file}:${line}`, () => {
