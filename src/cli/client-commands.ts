@@ -5,7 +5,7 @@ import { request } from '../control/client.js';
 import type { AlertView, BanView, JailStatus } from '../control/api.js';
 import { packageVersion } from '../control/version.js';
 import { EXIT, UsageError, type CliIo } from './io.js';
-import { formatAlerts, formatBanned, formatBans, formatReload, formatStatus, formatUnbanned, formatVersion, alertJson, banJson, jailJson } from './format.js';
+import { formatAlerts, formatFleet, jsonLine, formatBanned, formatBans, formatReload, formatStatus, formatUnbanned, formatVersion, alertJson, banJson, jailJson } from './format.js';
 
 /** The commands that talk to a running daemon over its control socket. */
 export interface ClientContext {
@@ -121,15 +121,27 @@ export async function setCommand(ctx: ClientContext, option: string, value: stri
   return EXIT.OK;
 }
 
-export async function unbanCommand(ctx: ClientContext, ips: string[], opts: { jail?: string; all?: boolean; json?: boolean }): Promise<number> {
+export async function unbanCommand(ctx: ClientContext, ips: string[], opts: { jail?: string; all?: boolean; node?: string; json?: boolean }): Promise<number> {
+  if (opts.node !== undefined) {
+    if (opts.all || ips.length > 0 || opts.jail !== undefined) throw new UsageError('--node goes alone: it lifts every ban that came from that fleet node');
+    const gone = asArray<BanView>(await request(ctx.socket, 'unban', { node: opts.node }, { timeoutMs: TIMEOUT_MS }), 'unban');
+    out(ctx, opts.json ? gone.map(banJson).join('') : formatUnbanned(gone));
+    return EXIT.OK;
+  }
   if (opts.all && ips.length > 0) throw new UsageError('give either an ADDRESS or --all, not both');
-  if (!opts.all && ips.length === 0) throw new UsageError('unban needs an ADDRESS or --all');
+  if (!opts.all && ips.length === 0) throw new UsageError('unban needs an ADDRESS, --all or --node NAME');
   const targets: Record<string, unknown>[] = opts.all ? [{ all: true }] : ips.map(address).map((ip) => ({ ip }));
   for (const args of targets) {
     if (opts.jail !== undefined) args.jail = jailName(opts.jail);
     const gone = asArray<BanView>(await request(ctx.socket, 'unban', args, { timeoutMs: TIMEOUT_MS }), 'unban');
     out(ctx, opts.json ? gone.map(banJson).join('') : formatUnbanned(gone));
   }
+  return EXIT.OK;
+}
+
+export async function fleetStatusCommand(ctx: ClientContext, opts: { json?: boolean }): Promise<number> {
+  const f = (await request(ctx.socket, 'fleet', {}, { timeoutMs: TIMEOUT_MS })) as Record<string, unknown>;
+  out(ctx, opts.json ? jsonLine(f) : formatFleet(f));
   return EXIT.OK;
 }
 

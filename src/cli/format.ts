@@ -37,6 +37,7 @@ export function jsonLine(value: unknown): string {
 export function banJson(b: BanView): string {
   const o: Record<string, unknown> = { jail: b.jail, ip: b.ip, since: b.since, until: b.until, count: b.count, source: b.source, reason: b.reason };
   if (b.existing) o.existing = true;
+  if (b.node !== undefined) o.node = b.node;
   if (b.persisted === false) o.persisted = false;
   return jsonLine(o);
 }
@@ -132,8 +133,22 @@ export function formatBans(bans: BanView[]): string {
   if (bans.length === 0) return 'No active bans.\n';
   return table(
     ['ADDRESS', 'JAIL', 'SINCE', 'UNTIL', 'COUNT', 'REASON'],
-    bans.map((b) => [safe(b.ip, 64), safe(b.jail), isoTime(b.since, '?'), isoTime(b.until, 'permanent'), String(b.count), safe(b.reason, 80)]),
+    bans.map((b) => [safe(b.ip, 64), safe(b.jail), isoTime(b.since, '?'), isoTime(b.until, 'permanent'), String(b.count), `${safe(b.reason, 80)}${b.node !== undefined ? ` (from node ${safe(b.node, 64)})` : ''}`]),
   );
+}
+
+/** `fleet status`: the connection, the nodes seen, the outbox. */
+export function formatFleet(f: Record<string, unknown>): string {
+  const nodes = Array.isArray(f.nodes) ? (f.nodes as { node: string; heartbeatAgeSeconds: number }[]) : [];
+  const lines = [
+    `Fleet node ${safe(f.node, 64)}: ${safe(f.state, 20)}${f.connectedSince ? ` since ${isoTime(String(f.connectedSince), '?')}` : ''}${f.disconnectedSince ? `, disconnected since ${isoTime(String(f.disconnectedSince), '?')}` : ''}`,
+    `  engine:          ${safe(f.engine, 200)}`,
+    `  nodes seen:      ${nodes.length ? nodes.map((n) => `${safe(n.node, 64)} (${n.heartbeatAgeSeconds}s ago)`).join(', ') : '-'}`,
+    `  stream lag:      ${f.streamLag === null || f.streamLag === undefined ? '-' : `${safe(f.streamLag, 20)} ms`}`,
+    `  outbox:          ${safe(f.outbox, 20)} change(s) waiting for Redis`,
+    `  remote bans:     ${safe(f.remoteApplied, 20)} applied, ${safe(f.remoteRefused, 20)} refused or skipped`,
+  ];
+  return `${lines.join('\n')}\n`;
 }
 
 export function formatBanned(b: BanView): string {

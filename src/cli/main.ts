@@ -2,7 +2,7 @@ import { AsteriskBanError, isAsteriskBanError } from '../core/errors.js';
 import { Command, CommanderError } from 'commander';
 import { packageVersion } from '../control/version.js';
 import {
-  alertsCommand, banCommand, bannedCommand, getCommand, listCommand, reloadCommand, setCommand, statusCommand, unbanCommand, versionCommand, type ClientContext,
+  alertsCommand, banCommand, fleetStatusCommand, bannedCommand, getCommand, listCommand, reloadCommand, setCommand, statusCommand, unbanCommand, versionCommand, type ClientContext,
 } from './client-commands.js';
 import { EXIT, EXIT_CODES_HELP, UsageError, describeError, exitCodeFor, processIo, type CliIo } from './io.js';
 import { locateDaemon, resolveConfigDir, type DaemonLocation } from './locate.js';
@@ -114,8 +114,16 @@ function buildProgram(io: CliIo, setCode: (code: number) => void, located: (wher
     .argument('[address...]', 'IPv4 or IPv6 addresses, or banned IPv6 prefixes')
     .option('--jail <jail>', 'only in this jail')
     .option('--all', 'lift every ban')
+    .option('--node <name>', 'lift every ban that came from this fleet node (here only)')
     .option('--json', 'one JSON object per lifted ban per line')
-    .action(act(async (cmd, ips: string[], opts: { jail?: string; all?: boolean; json?: boolean }) => unbanCommand(client(cmd), ips, opts)));
+    .action(act(async (cmd, ips: string[], opts: { jail?: string; all?: boolean; node?: string; json?: boolean }) => unbanCommand(client(cmd), ips, opts)));
+
+  program.command('fleet')
+    .description('fleet mode (shared bans through Redis)')
+    .command('status')
+    .description('the Redis connection, the nodes seen and their heartbeats, stream lag, outbox, remote bans')
+    .option('--json', 'one JSON object')
+    .action(act(async (cmd, opts: { json?: boolean }) => fleetStatusCommand(client(cmd), opts)));
 
   program.command('banned')
     .description('which jails ban each address (fail2ban-client banned)')

@@ -13,6 +13,8 @@ export interface BanView {
   reason: string;
   /** Answering a ban: the address was banned already (this is that ban). */
   existing?: true;
+  /** Fleet mode: the node this ban came from (absent: made on this node). */
+  node?: string;
   /** Enforced, but not written to the state database (a full disk): a restart would not know it. */
   persisted?: false;
 }
@@ -70,7 +72,9 @@ export interface DaemonApi {
   status(jail?: string): Promise<JailStatus[]>;
   list(): Promise<BanView[]>;
   ban(jail: string, ip: string, opts: { seconds?: number; force?: boolean }): Promise<BanView>;
-  unban(opts: { ip?: string; jail?: string; all?: boolean }): Promise<BanView[]>;
+  unban(opts: { ip?: string; jail?: string; all?: boolean; node?: string }): Promise<BanView[]>;
+  /** Fleet mode's state; E_REQUEST when it is off. */
+  fleet(): Promise<unknown>;
   reload(jail?: string): Promise<{ reloaded: string[]; stopped: string[]; started: string[] }>;
   version(): Promise<{ version: string; pid: number; uptime: number }>;
   /** A jail option as the jail runs with it (fail2ban-client get JAIL OPTION). */

@@ -8,7 +8,7 @@ import type { DaemonApi } from './api.js';
  * arguments (types, unknown keys, address syntax) before the daemon sees them,
  * so the DaemonApi implementation receives only well-formed, normalised input.
  */
-export type CommandName = 'status' | 'list' | 'ban' | 'unban' | 'reload' | 'version' | 'ping' | 'get' | 'set' | 'alerts';
+export type CommandName = 'status' | 'list' | 'ban' | 'unban' | 'reload' | 'version' | 'ping' | 'get' | 'set' | 'alerts' | 'fleet';
 
 export type Handler = (api: DaemonApi, args: Record<string, unknown>) => Promise<unknown>;
 
@@ -93,7 +93,13 @@ export const COMMANDS: Readonly<Record<CommandName, Handler>> = {
     return api.ban(jail, ip, opts);
   },
   unban: async (api, args) => {
-    onlyKeys(args, ['ip', 'jail', 'all']);
+    onlyKeys(args, ['ip', 'jail', 'all', 'node']);
+    if (args.node !== undefined) {
+      if (args.ip !== undefined || args.all !== undefined || args.jail !== undefined) throw bad('"node" goes alone');
+      const node = textArg(args, 'node');
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(node)) throw bad('"node" is not a node name');
+      return api.unban({ node });
+    }
     const all = boolArg(args, 'all') === true;
     const hasIp = args.ip !== undefined && args.ip !== null;
     if (all === hasIp) throw bad('unban needs either "ip" or "all": true');
@@ -115,6 +121,10 @@ export const COMMANDS: Readonly<Record<CommandName, Handler>> = {
   reload: async (api, args) => {
     onlyKeys(args, ['jail']);
     return api.reload(jailArg(args, false));
+  },
+  fleet: async (api, args) => {
+    onlyKeys(args, []);
+    return api.fleet();
   },
   alerts: async (api, args) => {
     onlyKeys(args, ['since', 'limit']);

@@ -49,6 +49,7 @@ export function banView(b: Ban, persisted = true): BanView {
     reason: b.reason,
   };
   if (!persisted) view.persisted = false;
+  if (b.node !== undefined) view.node = b.node;
   return view;
 }
 
@@ -77,6 +78,7 @@ export function daemonApi(daemon: Daemon, now: () => number): DaemonApi {
       return before.has(ban) ? { ...view, existing: true } : view;
     },
     async unban(opts): Promise<BanView[]> {
+      if (opts.node !== undefined) return (await daemon.manager.unbanNode(opts.node)).map((b) => banView(b));
       if (opts.jail !== undefined) runtime(opts.jail);
       return (await daemon.manager.unban(opts)).map((b) => banView(b));
     },
@@ -100,6 +102,10 @@ export function daemonApi(daemon: Daemon, now: () => number): DaemonApi {
         if (a.account !== undefined) view.account = a.account;
         return view;
       });
+    },
+    async fleet() {
+      if (!daemon.fleet) throw new AsteriskBanError('E_REQUEST', 'fleet mode is off', { hint: 'add [Fleet] to asterisk-ban.local and fleet = bans to a jail' });
+      return daemon.fleet.status();
     },
     async version() {
       return { version: packageVersion(), pid: process.pid, uptime: Math.round((now() - daemon.startedAt) / 1000) };

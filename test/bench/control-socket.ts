@@ -30,6 +30,7 @@ const api: DaemonApi = {
   get: async () => null,
   set: async (option, value) => ({ option, value }),
   alerts: async () => [],
+  fleet: async () => ({}),
 };
 
 const sink = (): Writable => new Writable({ write: (_c, _e, cb) => cb() });

@@ -63,6 +63,26 @@ describe('cli against a control server', () => {
     assert.equal(r.err, '');
   });
 
+  it('fleet status; list shows where a remote ban came from; unban --node lifts those', async () => {
+    let r = await run('fleet', 'status');
+    assert.equal(r.code, EXIT.OK, r.err);
+    assert.match(r.out, /^Fleet node pbx-1: connected since /m);
+    assert.match(r.out, /nodes seen: +pbx-1 \(1s ago\), pbx-2 \(3s ago\)/);
+    r = await run('fleet', 'status', '--json');
+    assert.equal(JSON.parse(r.out).remoteApplied, 12);
+    api.bans.push(api.remoteBan);
+    r = await run('list');
+    assert.match(r.out, /192\.0\.2\.200 .*InvalidPassword \(from node pbx-2\)/);
+    r = await run('list', '--json');
+    assert.ok(r.out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).some((b) => b.node === 'pbx-2'));
+    r = await run('unban', '--node', 'pbx-2');
+    assert.equal(r.code, EXIT.OK, r.err);
+    assert.equal(r.out, 'Unbanned 192.0.2.200 from asterisk.\n');
+    assert.deepEqual(api.calls.at(-1), { method: 'unban', args: [{ node: 'pbx-2' }] });
+    r = await run('unban', '--node', 'pbx-2', '10.0.0.1');
+    assert.equal(r.code, EXIT.USAGE);
+  });
+
   it('alerts lists recent alerts with their facts; --json one object per alert; --since reaches the daemon', async () => {
     let r = await run('alerts', '--since', 'all');
     assert.equal(r.code, EXIT.OK, r.err);
@@ -211,7 +231,7 @@ describe('cli against a control server', () => {
     ['a bad duration', ['ban', 'asterisk', '192.0.2.9', '--time', 'soon'], /"soon" is not a duration/],
     ['a zero duration', ['ban', 'asterisk', '192.0.2.9', '--time', '0'], /longer than 0/],
     ['a missing address', ['ban', 'asterisk'], /missing required argument/],
-    ['unban with neither address nor --all', ['unban'], /needs an ADDRESS or --all/],
+    ['unban with neither address nor --all', ['unban'], /needs an ADDRESS, --all or --node NAME/],
     ['unban with both', ['unban', '192.0.2.9', '--all'], /either an ADDRESS or --all/],
     ['an unknown command', ['frobnicate'], /unknown command/],
     ['an unknown option', ['list', '--colour'], /unknown option/],

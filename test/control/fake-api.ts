@@ -11,6 +11,8 @@ export class FakeApi implements DaemonApi {
     { jail: 'asterisk', ip: '203.0.113.5', since: '2026-11-27T12:00:00.000Z', until: '2026-11-27T13:00:00.000Z', count: 2, source: 'ami', reason: 'InvalidPassword' },
     { jail: 'asterisk', ip: '2001:db8::1', since: '2026-11-27T12:05:00.000Z', until: null, count: 1, source: 'log', reason: 'failregex 0' },
   ];
+  /** Added by tests that need a ban from a fleet node. */
+  remoteBan: BanView = { jail: 'asterisk', ip: '192.0.2.200', since: '2026-11-27T12:06:00.000Z', until: '2026-11-27T13:06:00.000Z', count: 1, source: 'fleet', reason: 'InvalidPassword', node: 'pbx-2' };
   /** When set, the next call throws it. */
   fail: unknown = null;
   /** When true, ban answers say the state database did not take the ban. */
@@ -54,8 +56,13 @@ export class FakeApi implements DaemonApi {
     return view;
   }
 
-  async unban(opts: { ip?: string; jail?: string; all?: boolean }): Promise<BanView[]> {
+  async unban(opts: { ip?: string; jail?: string; all?: boolean; node?: string }): Promise<BanView[]> {
     this.record('unban', opts);
+    if (opts.node !== undefined) {
+      const fromNode = this.bans.filter((b) => b.node === opts.node);
+      this.bans = this.bans.filter((b) => !fromNode.includes(b));
+      return fromNode;
+    }
     const gone = this.bans.filter((b) => (opts.all || b.ip === opts.ip) && (opts.jail === undefined || b.jail === opts.jail));
     if (gone.length === 0) throw new AsteriskBanError('E_NOT_BANNED', `${opts.ip} is not banned`);
     this.bans = this.bans.filter((b) => !gone.includes(b));
@@ -81,6 +88,14 @@ export class FakeApi implements DaemonApi {
     },
     { id: 2, time: '2026-11-27T12:20:00.000Z', jail: 'asterisk', rule: 'health', severity: 'info', summary: 'AMI connection ami is back (ready)', facts: { state: 'ready' } },
   ];
+
+  async fleet(): Promise<unknown> {
+    this.record('fleet');
+    return {
+      node: 'pbx-1', engine: 'redis://10.0.0.5:6379', state: 'connected', connectedSince: '2026-11-27T12:00:00.000Z', disconnectedSince: null,
+      nodes: [{ node: 'pbx-1', heartbeatAgeSeconds: 1 }, { node: 'pbx-2', heartbeatAgeSeconds: 3 }], streamLag: 4, outbox: 0, remoteApplied: 12, remoteRefused: 1,
+    };
+  }
 
   async alerts(since: number, limit: number): Promise<AlertView[]> {
     this.record('alerts', since, limit);
