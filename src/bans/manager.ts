@@ -43,11 +43,13 @@ export interface BanManagerOptions {
 /** A ban another node made (fleet mode), as it arrives from Redis. */
 export interface RemoteBan {
   jail: string;
+  /** A canonical single address. */
   ip: string;
   /** ms epoch, null for permanent. */
   end: number | null;
   reason: string;
   count: number;
+  /** The origin node's name. */
   node: string;
 }
 

@@ -1,4 +1,5 @@
 import { parseAddress, printable } from '../core/address.js';
+import type { RemoteBan } from '../bans/manager.js';
 
 /**
  * One ban or unban as it travels through the fleet's Redis stream. Redis
@@ -6,17 +7,8 @@ import { parseAddress, printable } from '../core/address.js';
  * field that does not parse drops the whole entry (with the reason), and
  * nothing but a single canonical address can become a ban.
  */
-export interface FleetEntry {
+export interface FleetEntry extends RemoteBan {
   op: 'ban' | 'unban';
-  jail: string;
-  /** Canonical single address. */
-  ip: string;
-  /** ms epoch; null permanent (bans only). */
-  end: number | null;
-  reason: string;
-  count: number;
-  /** The origin node's name. */
-  node: string;
   /** The origin's clock when it published (ms epoch): propagation latency. */
   at: number;
 }

@@ -167,6 +167,17 @@ describe('fleet mode against a real redis-server', { skip: noRedis() }, () => {
     for (const ip of ['198.51.100.7', '203.0.113.11', '192.0.2.68']) assert.ok(banned(c, ip), `${ip} still there`);
   });
 
+  it('a node started while Redis is down bans locally, then joins and publishes once Redis is up', async () => {
+    await redis.kill('SIGKILL');
+    const late = await startNode(redis.url, 'node-late');
+    const ban = await late.manager.request(req('203.0.113.30'));
+    assert.ok(ban && late.action.kernel.has('203.0.113.30'));
+    assert.equal((await late.fleet.status()).state, 'connecting');
+    await redis.run();
+    await waitFor(async () => (await connected(late)) && banned(b, '203.0.113.30'), 20_000);
+    await stopNode(late);
+  });
+
   it('a node offline while the stream was trimmed resyncs fully from the bans in force', async () => {
     const store = c.store;
     await c.fleet.stop();
