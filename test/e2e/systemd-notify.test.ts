@@ -35,5 +35,6 @@ while True:
   assert.match(got, /STATUS=1 jail\(s\) running/);
   assert.match(got, new RegExp(`MAINPID=${h.child!.pid}`));
   await h.stop('SIGTERM');
-  await waitFor(() => /STOPPING=1/.test(got), 5_000, () => got);
+  // The daemon's own lines too: a systemd-notify that failed or timed out says so there.
+  await waitFor(() => /STOPPING=1/.test(got), 5_000, () => `${got}\n${h!.output}`);
 });
