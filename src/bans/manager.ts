@@ -1,4 +1,5 @@
-import { formatDuration, MAX_DURATION_SECONDS } from '../core/duration.js';
+import { banLine, boundedSeconds } from './ban-line.js';
+import { groupBy, groupByJail } from './grouping.js';
 import type { Action } from '../actions/types.js';
 import { isPrefixText, parseAddress, mustParseBanTarget, networkCovers, parseBanTarget, notASource, targetOf, type BanTarget } from '../core/address.js';
 import type { Clock } from '../core/clock.js';
@@ -457,27 +458,4 @@ export class BanManager {
   private fail(code: 'E_UNKNOWN_JAIL' | 'E_INTERNAL', message: string): never {
     throw new AsteriskBanError(code, message);
   }
-}
-
-function groupBy<T>(items: Iterable<T>, key: (t: T) => string): Map<string, T[]> {
-  const out = new Map<string, T[]>();
-  for (const t of items) out.get(key(t))?.push(t) ?? out.set(key(t), [t]);
-  return out;
-}
-
-function groupByJail<T extends { jail: string }>(bans: Iterable<T>): Map<string, T[]> {
-  return groupBy(bans, (b) => b.jail);
-}
-
-/** One greppable line per ban, as fail2ban writes them: `Ban 203.0.113.5 [asterisk] 5 failures (InvalidPassword), 10m ...`. */
-function banLine(b: Ban): string {
-  const why = b.node !== undefined ? `from fleet node ${b.node} (${b.reason})` : b.source === 'manual' ? 'manual' : `${b.failures.length} failure${b.failures.length === 1 ? '' : 's'} (${b.reason}, ${b.source})`;
-  const until = b.end === null ? 'permanent' : `${formatDuration(Math.round((b.end - b.start) / 1000))} until ${new Date(b.end).toISOString()}`;
-  return `Ban ${b.ip} [${b.jail}] ${why}, ${until}${b.count > 1 ? `, ban #${b.count}` : ''}`;
-}
-
-/** A growing bantime (factor 2, fifty bans) stops at ten years, where a date and an nft timeout still hold it. */
-function boundedSeconds(seconds: number): number {
-  if (seconds < 0) return -1;
-  return Number.isFinite(seconds) ? Math.min(seconds, MAX_DURATION_SECONDS) : MAX_DURATION_SECONDS;
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { isPrefixText } from '../core/address.js';
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
 import { ThrottledLog, type Logger } from '../core/logger.js';
 import { scrubSecret } from '../core/scrub.js';
 import type { Ban } from '../core/types.js';
@@ -13,6 +13,10 @@ import type { FleetMode } from '../settings/types.js';
 import type { FleetStateStore } from '../store/fleet-state.js';
 import { decodeEntry, encodeEntry, type FleetEntry } from './entry.js';
 import { createRedis } from './link.js';
+import { NodeCaps } from './node-caps.js';
+import { RemoteApplier } from './remote-apply.js';
+import { HEARTBEAT_TTL_S, NodeClaim } from './node-claim.js';
+import { compareIds } from './stream-id.js';
 
 export interface FleetDeps {
   settings: FleetSettings;
@@ -39,21 +43,12 @@ export interface FleetStatus {
   remoteRefused: number;
 }
 
-const HEARTBEAT_MS = 5_000;
-const HEARTBEAT_TTL_S = 15;
 /** On reconnect, this node's bans of the last minute go out again: Redis may have lost them (appendfsync everysec, a failover). */
 const REPLAY_MS = 60_000;
 const READ_BLOCK_MS = 2_000;
 const READ_COUNT = 500;
 const OUTBOX_BATCH = 500;
 const RESYNC_SLICE = 5_000;
-
-// Claims the node name for this instance, or renews it; 0 when another live instance holds it.
-const CLAIM = `
-local v = redis.call('GET', KEYS[1])
-if v and string.sub(v, 1, string.len(ARGV[1])) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2], 'EX', ARGV[3])
-return 1`;
 
 /**
  * Fleet mode's shared bans: this node's bans and unbans go into a Redis
@@ -73,12 +68,11 @@ export class Fleet {
   private state: FleetStatus['state'] = 'connecting';
   private connectedSince: number | null = null;
   private disconnectedSince: number | null = null;
-  private heartbeat: TimerHandle | null = null;
+  private readonly name: NodeClaim;
+  private readonly remote: RemoteApplier;
   private reading = false;
   private stopped = false;
   private joining: Promise<void> | null = null;
-  private readonly caps = new Map<string, { minute: number; bans: number; unbans: number }>();
-  private readonly counts = { applied: 0, refused: 0 };
   private lag: number | null = null;
 
   constructor(private readonly deps: FleetDeps) {
@@ -89,6 +83,8 @@ export class Fleet {
     this.cmd = deps.redis?.cmd ?? createRedis(s, false);
     this.reader = deps.redis?.reader ?? createRedis(s, true);
     for (const c of [this.cmd, this.reader]) c.on('error', (err: Error) => this.throttled.warn('redis-error', `fleet: Redis: ${this.scrub(err.message)}`));
+    this.name = new NodeClaim(this.cmd, this.keys.node(s.node), this.instance, deps.clock);
+    this.remote = new RemoteApplier({ manager: deps.manager, modes: deps.modes, clock: deps.clock, logger: this.logger, throttled: this.throttled, caps: new NodeCaps(s.remoteBansPerMinute, s.remoteUnbansPerMinute) });
     this.cmd.on('ready', () => void this.join());
     this.cmd.on('close', () => this.lost());
   }
@@ -109,10 +105,10 @@ export class Fleet {
   async stop(): Promise<void> {
     this.stopped = true;
     this.state = 'stopped';
-    if (this.heartbeat) this.deps.clock.clearTimeout(this.heartbeat);
+    this.name.stop();
     metrics.fleetConnected.set(0);
     try {
-      if (this.cmd.status === 'ready') await this.cmd.del(this.keys.node(this.deps.settings.node));
+      if (this.cmd.status === 'ready') await this.name.release();
     } catch {
       // The heartbeat expires by itself.
     }
@@ -164,7 +160,7 @@ export class Fleet {
       node: this.deps.settings.node, engine: this.engine, state: this.state,
       connectedSince: iso(this.connectedSince), disconnectedSince: iso(this.disconnectedSince),
       nodes: nodes.sort((a, b) => a.node.localeCompare(b.node)), streamLag: this.lag,
-      outbox: this.deps.state.size(), remoteApplied: this.counts.applied, remoteRefused: this.counts.refused,
+      outbox: this.deps.state.size(), remoteApplied: this.remote.counts.applied, remoteRefused: this.remote.counts.refused,
     };
   }
 
@@ -215,7 +211,7 @@ export class Fleet {
     if (this.stopped || this.state === 'refused') return;
     const s = this.deps.settings;
     try {
-      if (!(await this.claim())) return this.refuse();
+      if (!(await this.name.claim())) return this.refuse();
       await this.replay();
       await this.catchUp();
       this.state = 'connected';
@@ -223,17 +219,12 @@ export class Fleet {
       this.disconnectedSince = null;
       metrics.fleetConnected.set(1);
       this.logger.info(`fleet: node ${s.node} joined through ${this.engine}`);
-      this.beat();
+      this.name.keep(() => this.refuse(), () => !this.stopped && this.state === 'connected');
       void this.read();
     } catch (err) {
       this.throttled.warn('join', `fleet: joining failed (${this.scrub((err as Error).message)}); retrying on the next connection`);
       this.cmd.disconnect(true);
     }
-  }
-
-  private async claim(): Promise<boolean> {
-    const r = await this.cmd.eval(CLAIM, 1, this.keys.node(this.deps.settings.node), this.instance, String(this.deps.clock.now()), String(HEARTBEAT_TTL_S));
-    return r === 1;
   }
 
   private refuse(): void {
@@ -242,19 +233,6 @@ export class Fleet {
     this.logger.error(`fleet: another live node already runs as "${this.deps.settings.node}" (a cloned host?): not joining; give each node its own name (node = in [Fleet]) and restart`);
     this.cmd.disconnect();
     this.reader.disconnect();
-  }
-
-  private beat(): void {
-    if (this.heartbeat) this.deps.clock.clearTimeout(this.heartbeat);
-    this.heartbeat = this.deps.clock.setTimeout(() => {
-      this.heartbeat = null;
-      if (this.stopped || this.state !== 'connected') return;
-      this.claim().then(
-        (ok) => (ok ? this.beat() : this.refuse()),
-        () => this.beat(),
-      );
-    }, HEARTBEAT_MS);
-    this.heartbeat.unref?.();
   }
 
   /** The outbox, then this node's bans of the last minute (idempotent on every receiver). */
@@ -306,7 +284,7 @@ export class Fleet {
       }
       const d = Array.isArray(fields) ? decodeEntry(fields as string[], now) : { ok: false as const, why: 'not a field list' };
       if (!d.ok) {
-        this.invalid(`resync entry ${key.slice(0, 80)}: ${d.why}`);
+        this.remote.invalid(`resync entry ${key.slice(0, 80)}: ${d.why}`);
         continue;
       }
       if (d.entry.end !== null && d.entry.end <= now) {
@@ -319,7 +297,7 @@ export class Fleet {
     // Together, in slices: the ban manager commits each slice as one batch per action.
     let applied = 0;
     for (let i = 0; i < due.length; i += RESYNC_SLICE) {
-      const done = await Promise.all(due.slice(i, i + RESYNC_SLICE).map((e) => this.apply(e, false)));
+      const done = await Promise.all(due.slice(i, i + RESYNC_SLICE).map((e) => this.remote.apply(e, false)));
       applied += done.filter(Boolean).length;
     }
     this.logger.info(`fleet: full resync: ${applied} ban(s) from other nodes applied`);
@@ -348,11 +326,11 @@ export class Fleet {
             lastId = id;
             const d = decodeEntry(fields, now);
             if (!d.ok) {
-              this.invalid(`stream entry ${id}: ${d.why}`);
+              this.remote.invalid(`stream entry ${id}: ${d.why}`);
               continue;
             }
             if (d.entry.node === this.deps.settings.node) continue;
-            await this.apply(d.entry, true);
+            await this.remote.apply(d.entry, true);
           }
         }
         this.lag = Math.max(0, now - Number(lastId.split('-')[0]));
@@ -362,64 +340,6 @@ export class Fleet {
       this.reading = false;
     }
   }
-
-  private invalid(why: string): void {
-    metrics.fleetRemote.inc({ op: 'any', outcome: 'invalid' });
-    this.counts.refused++;
-    this.throttled.warn(`invalid:${why.slice(0, 40)}`, `fleet: skipped ${why}`);
-  }
-
-  /** One remote change through the ban manager; caps per origin node per minute. */
-  private async apply(e: FleetEntry, live: boolean): Promise<boolean> {
-    const mode = this.deps.modes().get(e.jail);
-    if (mode === undefined || mode === 'off') return false;
-    // A resync restores what is in force already; the cap is on how fast a node makes new ones.
-    if (live && !this.withinCap(e)) {
-      metrics.fleetRemote.inc({ op: e.op, outcome: 'capped' });
-      this.counts.refused++;
-      this.throttled.warn(`cap:${e.node}`, `fleet: node ${e.node} sent more ${e.op}s than ${e.op === 'ban' ? this.deps.settings.remoteBansPerMinute : this.deps.settings.remoteUnbansPerMinute} a minute: the rest of this minute's are skipped`, { node: e.node });
-      return false;
-    }
-    if (e.op === 'unban') {
-      const lifted = await this.deps.manager.remoteUnban(e.jail, e.ip, e.node);
-      metrics.fleetRemote.inc({ op: 'unban', outcome: lifted.length > 0 ? 'applied' : 'kept' });
-      return lifted.length > 0;
-    }
-    const r = await this.deps.manager.remoteBan({ jail: e.jail, ip: e.ip, end: e.end, reason: e.reason, count: e.count, node: e.node });
-    if (r.applied) {
-      this.counts.applied++;
-      metrics.fleetRemote.inc({ op: 'ban', outcome: 'applied' });
-      if (live) metrics.fleetPropagation.observe(Math.max(0, this.deps.clock.now() - e.at) / 1000);
-      return true;
-    }
-    const outcome = r.why?.startsWith('ignored') ? 'ignored' : 'kept';
-    metrics.fleetRemote.inc({ op: 'ban', outcome });
-    if (outcome === 'ignored') {
-      this.counts.refused++;
-      this.logger.info(`fleet: not banning ${e.ip} [${e.jail}] from node ${e.node}: ${r.why}`, { jail: e.jail, ip: e.ip, node: e.node });
-    }
-    return false;
-  }
-
-  private withinCap(e: FleetEntry): boolean {
-    const minute = Math.floor(this.deps.clock.now() / 60_000);
-    let c = this.caps.get(e.node);
-    if (!c || c.minute !== minute) {
-      c = { minute, bans: 0, unbans: 0 };
-      this.caps.set(e.node, c);
-    }
-    if (e.op === 'ban') return ++c.bans <= this.deps.settings.remoteBansPerMinute;
-    return ++c.unbans <= this.deps.settings.remoteUnbansPerMinute;
-  }
-}
-
-/** Stream ids `ms-seq` compared as numbers. */
-export function compareIds(a: string, b: string): number {
-  const [am, as] = a.split('-').map((x) => BigInt(x || '0'));
-  const [bm, bs] = b.split('-').map((x) => BigInt(x || '0'));
-  if (am !== bm) return am! < bm! ? -1 : 1;
-  if (as !== bs) return (as ?? 0n) < (bs ?? 0n) ? -1 : 1;
-  return 0;
 }
 
 function passwordOf(url: string | null): string | null {
