@@ -148,6 +148,8 @@ export function formatFleet(f: Record<string, unknown>): string {
     `  outbox:          ${safe(f.outbox, 20)} change(s) waiting for Redis`,
     `  remote bans:     ${safe(f.remoteApplied, 20)} applied, ${safe(f.remoteRefused, 20)} refused or skipped`,
   ];
+  const c = f.counted as { sent?: unknown; dropped?: unknown; tripped?: unknown } | undefined;
+  if (c && typeof c === 'object') lines.push(`  shared counts:   ${safe(c.sent, 20)} failure(s) counted, ${safe(c.dropped, 20)} counted here only, ${safe(c.tripped, 20)} ban(s) tripped here`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -63,6 +63,8 @@ export const metrics = {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30],
     registers: [registry],
   }),
+  fleetCounted: new Counter({ name: 'asterisk_ban_fleet_counted_total', help: 'Failures sent to the fleet-wide count (fleet = counts), by outcome: counted, dropped (Redis away or too many waiting), unseen (verification: the address never sent packets here)', labelNames: ['outcome'], registers: [registry] }),
+  fleetTripped: new Counter({ name: 'asterisk_ban_fleet_tripped_total', help: 'Bans this node\'s failure made on the fleet-wide count', registers: [registry] }),
   fleetOutbox: new Gauge({ name: 'asterisk_ban_fleet_outbox', help: 'Bans and unbans of this node waiting for Redis', registers: [registry] }),
   actionErrors: new Counter({ name: 'asterisk_ban_action_errors_total', help: 'Action calls that failed', labelNames: ['jail', 'action'], registers: [registry] }),
   controlRequests: new Counter({ name: 'asterisk_ban_control_requests_total', help: 'Control socket requests, by command (or "invalid") and outcome', labelNames: ['cmd', 'outcome'], registers: [registry] }),

@@ -14,6 +14,7 @@ import { locatedValues } from '../settings/values.js';
 import { ConntrackEvents } from '../jail/conntrack-events.js';
 import { AlertHub } from '../alerts/hub.js';
 import { Fleet } from '../fleet/fleet.js';
+import type { SharedFailure } from '../fleet/shared-count.js';
 import { readTrustedPeers, warningText, type PeerReading } from '../asterisk/peers.js';
 
 export interface DaemonOptions {
@@ -239,6 +240,7 @@ export class Daemon {
       alertStore: this.store.alerts,
       compiled: this.compiled,
       peers: this.peers?.peers ?? [],
+      fleetCount: (f: SharedFailure) => this.fleet?.count(f),
       witness: (mode: 'auto' | 'conntrack' | 'off') => {
         let w = this.witnessCache.get(mode);
         if (!w) this.witnessCache.set(mode, (w = witnessFor(mode, this.opts.logger, () => (this.conntrackEvents ??= new ConntrackEvents({ logger: this.opts.logger })))));

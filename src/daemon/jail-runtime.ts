@@ -22,6 +22,9 @@ import { Alerter, type AlerterDeps } from '../alerts/alerter.js';
 import type { AlertHub } from '../alerts/hub.js';
 import type { AlertStore } from '../store/alerts.js';
 import { SuspectGate } from './suspect-gate.js';
+import { FleetCountGate } from './fleet-count-gate.js';
+import type { Failure } from '../core/types.js';
+import type { SharedFailure } from '../fleet/shared-count.js';
 
 export interface RuntimeDeps {
   clock: Clock;
@@ -35,6 +38,8 @@ export interface RuntimeDeps {
   compiled?: Map<FilterDefinition, CompiledFilter>;
   /** Peers Asterisk's configuration trusts (for jails with ignore_asterisk_peers). */
   peers?: TrustedPeer[];
+  /** fleet = counts: a counted failure for the fleet-wide count. */
+  fleetCount?(f: SharedFailure): void;
   /** Resolves the conntrack witness for verify = auto | conntrack (null when unavailable). */
   witness(mode: JailSettings['verify']): Promise<PacketWitness | null>;
 }
@@ -54,6 +59,7 @@ export class JailRuntime {
   readonly alerter: Alerter;
   readonly gate: BanGate;
   private readonly suspects: SuspectGate;
+  private readonly fleetGate: FleetCountGate;
   readonly actions: Action[];
   /** What each action was built from; a reload keeps those it would build the same. */
   private readonly fingerprints = new Map<Action, string>();
@@ -83,9 +89,15 @@ export class JailRuntime {
       clock: deps.clock,
       logger: this.logger,
       witness: () => this.gate.currentWitness,
+      count: (f) => this.counted(f),
+    });
+    this.fleetGate = new FleetCountGate(settings.name, {
+      clock: deps.clock,
+      logger: this.logger,
+      witness: () => this.gate.currentWitness,
       count: (f) => {
-        this.alerter.failure(f);
-        this.jail.addFailure(f);
+        const s = this.settings;
+        deps.fleetCount?.({ jail: s.name, ip: f.ip, findtimeMs: s.findtime * 1000, maxretry: s.fleetMaxretry, bantimeMs: s.bantime < 0 ? -1 : s.bantime * 1000, reason: f.reason });
       },
     });
     if (previous) {
@@ -115,6 +127,13 @@ export class JailRuntime {
     } else {
       this.source = this.buildSource(settings);
     }
+  }
+
+  /** A failure past the sources' checks: the alert rules, the jail's count and, with fleet = counts, the fleet's. */
+  private counted(f: Failure): void {
+    this.alerter.failure(f);
+    const ip = this.jail.addFailure(f);
+    if (ip !== null && this.settings.fleet === 'counts' && this.deps.fleetCount) this.fleetGate.submit({ ...f, ip });
   }
 
   private alerterDeps(): AlerterDeps {
@@ -259,8 +278,7 @@ export class JailRuntime {
           route.to.suspects.submit(f);
           return;
         }
-        route.to.alerter.failure(f);
-        route.to.jail.addFailure(f);
+        route.to.counted(f);
       },
       success: (ip, clears, login) => {
         route.to.jail.succeeded(ip, clears);

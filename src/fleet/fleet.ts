@@ -17,6 +17,7 @@ import { NodeCaps } from './node-caps.js';
 import { RemoteApplier } from './remote-apply.js';
 import { HEARTBEAT_TTL_S, NodeClaim } from './node-claim.js';
 import { compareIds } from './stream-id.js';
+import { SharedCounter, type SharedFailure } from './shared-count.js';
 
 export interface FleetDeps {
   settings: FleetSettings;
@@ -41,6 +42,8 @@ export interface FleetStatus {
   outbox: number;
   remoteApplied: number;
   remoteRefused: number;
+  /** fleet = counts: failures sent to the shared count, dropped (Redis away), and bans this node's failure tripped. */
+  counted: { sent: number; dropped: number; tripped: number };
 }
 
 /** On reconnect, this node's bans of the last minute go out again: Redis may have lost them (appendfsync everysec, a failover). */
@@ -70,6 +73,7 @@ export class Fleet {
   private disconnectedSince: number | null = null;
   private readonly name: NodeClaim;
   private readonly remote: RemoteApplier;
+  private readonly counter: SharedCounter;
   private reading = false;
   private stopped = false;
   private joining: Promise<void> | null = null;
@@ -85,6 +89,11 @@ export class Fleet {
     for (const c of [this.cmd, this.reader]) c.on('error', (err: Error) => this.throttled.warn('redis-error', `fleet: Redis: ${this.scrub(err.message)}`));
     this.name = new NodeClaim(this.cmd, this.keys.node(s.node), this.instance, deps.clock);
     this.remote = new RemoteApplier({ manager: deps.manager, modes: deps.modes, clock: deps.clock, logger: this.logger, throttled: this.throttled, caps: new NodeCaps(s.remoteBansPerMinute, s.remoteUnbansPerMinute) });
+    this.counter = new SharedCounter({
+      redis: this.cmd, keys: this.keys, prefix: s.prefix, node: s.node, instance: this.instance.slice(0, 8), streamMaxlen: s.streamMaxlen,
+      live: () => this.state === 'connected', tripped: (e) => void this.applyTripped(e),
+      logger: this.logger, throttled: this.throttled, scrub: (t) => this.scrub(t), now: () => deps.clock.now(),
+    });
     this.cmd.on('ready', () => void this.join());
     this.cmd.on('close', () => this.lost());
   }
@@ -116,15 +125,29 @@ export class Fleet {
     this.reader.disconnect();
   }
 
+  /** A failure of a `fleet = counts` jail, already through this node's own checks, for the fleet-wide count. */
+  count(f: SharedFailure): void {
+    if (this.stopped || this.deps.modes().get(f.jail) !== 'counts' || isPrefixText(f.ip)) return;
+    this.counter.add(f);
+  }
+
+  /** The fleet-wide count tripped on this node's failure: the script published the ban; here it is applied like any fleet ban. */
+  private async applyTripped(e: FleetEntry): Promise<void> {
+    metrics.fleetTripped.inc();
+    const r = await this.deps.manager.remoteBan(e).catch((err: Error) => ({ applied: null, why: err.message }));
+    if (!r.applied && r.why && r.why !== 'already banned') this.logger.info(`fleet: not banning ${e.ip} [${e.jail}] here on the fleet count: ${r.why}`, { jail: e.jail, ip: e.ip });
+  }
+
   /** The ban manager's changes: this node's own are published (or kept for later); remote ones are not echoed. */
   publish(op: 'ban' | 'unban', bans: Ban[], from: string | null): void {
     if (from !== null || this.stopped || this.state === 'refused') return;
     const modes = this.deps.modes();
+    const self = this.deps.settings.node;
     const entries: FleetEntry[] = [];
     for (const b of bans) {
       const mode = modes.get(b.jail);
       // Prefixes stay local: a node may only ever make others ban single addresses.
-      if (mode === undefined || mode === 'off' || isPrefixText(b.ip) || b.node !== undefined) continue;
+      if (mode === undefined || mode === 'off' || isPrefixText(b.ip) || (b.node !== undefined && b.node !== self)) continue;
       entries.push({ op, jail: b.jail, ip: b.ip, end: b.end, reason: b.reason, count: b.count, node: this.deps.settings.node, at: this.deps.clock.now() });
     }
     if (entries.length === 0) return;
@@ -161,6 +184,7 @@ export class Fleet {
       connectedSince: iso(this.connectedSince), disconnectedSince: iso(this.disconnectedSince),
       nodes: nodes.sort((a, b) => a.node.localeCompare(b.node)), streamLag: this.lag,
       outbox: this.deps.state.size(), remoteApplied: this.remote.counts.applied, remoteRefused: this.remote.counts.refused,
+      counted: { ...this.counter.counts },
     };
   }
 
@@ -247,7 +271,8 @@ export class Fleet {
     }
     metrics.fleetOutbox.set(0);
     const since = this.deps.clock.now() - REPLAY_MS;
-    const recent = this.deps.manager.active().filter((b) => b.node === undefined && b.start >= since);
+    const self = this.deps.settings.node;
+    const recent = this.deps.manager.active().filter((b) => (b.node === undefined || b.node === self) && b.start >= since);
     const modes = this.deps.modes();
     const entries = recent
       .filter((b) => (modes.get(b.jail) ?? 'off') !== 'off' && !isPrefixText(b.ip))
@@ -291,7 +316,7 @@ export class Fleet {
         await this.cmd.hdel(this.keys.bans, key).catch(() => {});
         continue;
       }
-      if (d.entry.node === this.deps.settings.node) continue;
+      // This node's own entries too: a node whose database was lost gets its bans back.
       due.push(d.entry);
     }
     // Together, in slices: the ban manager commits each slice as one batch per action.

@@ -81,13 +81,17 @@ export class Jail {
     return this.settings;
   }
 
-  /** Counts one failure; requests a ban at once when it is the maxretry-th inside findtime. */
-  addFailure(f: Failure): void {
-    if (this.stopped) return;
+  /**
+   * Counts one failure; requests a ban at once when it is the maxretry-th
+   * inside findtime. Returns the canonical address when the failure counted
+   * (not ignored, not dropped).
+   */
+  addFailure(f: Failure): string | null {
+    if (this.stopped) return null;
     const addr = parseAddress(f.ip);
     if (!addr) {
       this.deps.logger.warn('failure dropped: address does not parse', { jail: this.name, source: f.source });
-      return;
+      return null;
     }
     if (this.deps.ignore?.has(addr)) {
       this.ignored++;
@@ -96,15 +100,15 @@ export class Jail {
       if (why && isPeerEntry(why)) {
         this.ignoreWarnings.warn(`peer:${addr.text}`, `not counting a failure from ${addr.text}: Asterisk trusts it (${why}); a forged log line or a misconfigured peer`, { jail: this.name, ip: addr.text, source: f.source });
       }
-      return;
+      return null;
     }
     if (f.source === 'log' && this.loggedInRecently(addr.text)) {
       this.recentSuccess++;
       this.ignoreWarnings.info(`success:${addr.text}`, `not counting a log failure from ${addr.text}: it logged in over AMI within ignore_recent_success (${this.settings.ignoreRecentSuccess}s)`, { jail: this.name, ip: addr.text });
-      return;
+      return null;
     }
     const time = this.takenTime(f);
-    if (time === null) return;
+    if (time === null) return null;
     this.totalFailed++;
     this.failureCounter(f).inc();
     const key = this.keyOf(addr);
@@ -113,7 +117,7 @@ export class Jail {
       const who = key === addr.text ? addr.text : `${addr.text} (${key})`;
       this.deps.logger.debug(`Found ${who} [${this.name}] ${f.reason} (${f.source}) ${hit.count}/${this.settings.maxretry}`, { jail: this.name, ip: addr.text });
     }
-    if (hit.count < this.settings.maxretry) return;
+    if (hit.count < this.settings.maxretry) return addr.text;
     this.counter.clear(key);
     // Earlier failures are known by their count key only: for a prefix, the prefix.
     const failures: Failure[] = hit.times.slice(0, -1).map((time, i) => ({
@@ -135,6 +139,7 @@ export class Jail {
       reason: f.reason,
       failures,
     });
+    return addr.text;
   }
 
   /** The prefix, unless an ignored address lies inside it: then the address alone, said once a minute. */

@@ -17,13 +17,6 @@ import { SectionReader, splitList } from './values.js';
 
 const FLEET_MODES: readonly FleetMode[] = ['off', 'bans', 'counts'];
 
-/** `fleet = counts` (failures added up across the fleet) is not built yet: said, and read as bans. */
-function fleetMode(r: SectionReader, p: Problems): FleetMode {
-  const mode = r.choice('fleet', 'off', FLEET_MODES);
-  if (mode !== 'counts') return mode;
-  p.error('fleet = counts (failures added up across the fleet) is not available yet', r.at('fleet'), 'use fleet = bans: every ban is shared, each node counts its own failures');
-  return 'bans';
-}
 
 /** jail.conf, jail.d/*.conf, jail.local, jail.d/*.local: fail2ban's order. */
 export function jailFiles(dir: string): string[] {
@@ -277,7 +270,7 @@ function readJail(dir: string, stack: ConfigStack, name: string, env: Record<str
     ignoreRecentSuccess: r.duration('ignore_recent_success', 0, { zero: true }),
     ipv6Prefix: r.int('ipv6_prefix', DEFAULT_IPV6_PREFIX, MIN_V6_PREFIX, MAX_V6_PREFIX),
     alerts: readAlertSettings(r, p),
-    fleet: fleetMode(r, p),
+    fleet: r.choice('fleet', 'off', FLEET_MODES),
     fleetMaxretry: r.int('fleet_maxretry', maxretry, 1),
     actions,
     destemail: r.str('destemail', defaults.destemail),

@@ -200,7 +200,7 @@ describe('fleet mode against a real redis-server', { skip: noRedis() }, () => {
 });
 
 describe('deploy/fleet/users.acl: each node as its own restricted Redis user', { skip: noRedis() }, () => {
-  it('bans travel between two ACL users, who can touch nothing outside the fleet\'s keys', async () => {
+  it('bans and shared counts travel between two ACL users, who can touch nothing outside the fleet\'s keys', async () => {
     const { copyFileSync, mkdtempSync, rmSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
@@ -208,21 +208,28 @@ describe('deploy/fleet/users.acl: each node as its own restricted Redis user', {
     const dir = mkdtempSync(join(tmpdir(), 'asb-acl-'));
     copyFileSync(join(repoRoot, 'deploy', 'fleet', 'users.acl'), join(dir, 'users.acl'));
     const redis = await TestRedis.start(['--aclfile', join(dir, 'users.acl')]);
+    const started: Node[] = [];
     try {
       const url = (user: string) => `redis://${user}:change-me-${user}@127.0.0.1:${redis.port}`;
-      const one = await startNode(url('pbx-1'), 'pbx-1', { fleet: { prefix: 'ab:' } });
-      const two = await startNode(url('pbx-2'), 'pbx-2', { fleet: { prefix: 'ab:' } });
+      const one = await startNode(url('pbx-1'), 'pbx-1', { fleet: { prefix: 'ab:' }, mode: 'counts' });
+      started.push(one);
+      const two = await startNode(url('pbx-2'), 'pbx-2', { fleet: { prefix: 'ab:' }, mode: 'counts' });
+      started.push(two);
       await waitFor(async () => (await connected(one)) && (await connected(two)), 10_000);
       await one.manager.request(req('203.0.113.40'));
       await waitFor(() => banned(two, '203.0.113.40'), 5_000);
+      const f = { jail: JAIL, ip: '203.0.113.41', findtimeMs: 60_000, maxretry: 5, bantimeMs: 600_000, reason: 'InvalidPassword' };
+      for (const n of [one, one, one, two, two]) n.fleet.count(f);
+      await waitFor(() => banned(one, '203.0.113.41') && banned(two, '203.0.113.41'), 5_000);
+      assert.ok(![...one.lines, ...two.lines].some((l) => /NOPERM|counted here only/.test(l)), [...one.lines, ...two.lines].filter((l) => /NOPERM|counted here only/.test(l)).join('\n'));
       assert.ok(![...one.lines, ...two.lines].some((l) => l.includes('change-me')), 'no password in the log');
       const r = new Redis(url('pbx-1'));
       await assert.rejects(r.set('other', 'x'), /NOPERM/);
       await assert.rejects(r.flushall(), /NOPERM/);
       await r.quit();
-      await stopNode(one);
-      await stopNode(two);
     } finally {
+      // Also after a failed assertion: a node left running reconnects forever and keeps the test process alive.
+      for (const n of started) await stopNode(n).catch(() => {});
       await redis.close();
       rmSync(dir, { recursive: true, force: true });
     }

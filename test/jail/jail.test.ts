@@ -29,7 +29,7 @@ function setup(overrides = {}, ignore?: string[], live = true) {
   if (live) {
     jail.addFailure = (f: Failure) => {
       if (f.time > clock.now()) clock.set(f.time);
-      addFailure(f);
+      return addFailure(f);
     };
   }
   return { clock, bans, jail };

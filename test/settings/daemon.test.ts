@@ -111,6 +111,8 @@ describe('[Fleet]', () => {
     assert.equal(e.password, 'hunter2-long');
     assert.deepEqual(e.tls, { ca: null, cert: null, key: null, verify: true });
     assert.equal(load({}).daemon.fleet, null, 'no [Fleet]: no fleet');
+    const counts = load({ 'jail.conf': `${JAIL}fleet = counts\n`, 'asterisk-ban.local': '[Fleet]\nredis = redis://x:6379\n' }).jails[0]!;
+    assert.deepEqual([counts.fleet, counts.fleetMaxretry], ['counts', counts.maxretry], 'fleet_maxretry defaults to maxretry');
   });
 
   it('sentinels instead of a URL', () => {
@@ -129,7 +131,7 @@ describe('[Fleet]', () => {
     [{ 'asterisk-ban.local': '[Fleet]\nredis = redis://x:6379\nredis_host = y\n' }, 'asterisk-ban.local', 3, /unknown option "redis_host" in \[Fleet\]/],
     [{ 'jail.conf': FLEET_JAIL }, 'jail.conf', 1, /jail \[j\] has fleet = bans but there is no \[Fleet\] section/],
     [{ 'jail.conf': `${JAIL}fleet = everywhere\n` }, 'jail.conf', 5, /fleet/],
-    [{ 'jail.conf': `${JAIL}fleet = counts\n`, 'asterisk-ban.local': '[Fleet]\nredis = redis://x:6379\n' }, 'jail.conf', 5, /fleet = counts .* is not available yet/],
+    [{ 'jail.conf': `${JAIL}fleet = counts\nfleet_maxretry = 0\n`, 'asterisk-ban.local': '[Fleet]\nredis = redis://x:6379\n' }, 'jail.conf', 6, /fleet_maxretry/],
   ];
   for (const [files, file, line, re] of bad) {
     it(`rejects ${JSON.stringify(files).slice(0, 90)} at ${file}:${line}`, () => {
