@@ -346,6 +346,9 @@ export class Fleet {
         if (!res) continue;
         const now = this.deps.clock.now();
         let lastId = cursor;
+        // Applied together, so the ban manager commits them as one batch; an
+        // address seen twice waits for its first change, keeping its order.
+        let wave = new Map<string, Promise<boolean>>();
         for (const [, entries] of res) {
           for (const [id, fields] of entries) {
             lastId = id;
@@ -355,9 +358,15 @@ export class Fleet {
               continue;
             }
             if (d.entry.node === this.deps.settings.node) continue;
-            await this.remote.apply(d.entry, true);
+            const key = `${d.entry.jail} ${d.entry.ip}`;
+            if (wave.has(key)) {
+              await Promise.all(wave.values());
+              wave = new Map();
+            }
+            wave.set(key, this.remote.apply(d.entry, true));
           }
         }
+        await Promise.all(wave.values());
         this.lag = Math.max(0, now - Number(lastId.split('-')[0]));
         this.deps.state.set('cursor', lastId);
       }
