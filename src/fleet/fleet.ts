@@ -78,6 +78,8 @@ export class Fleet {
   private stopped = false;
   private joining: Promise<void> | null = null;
   private lag: number | null = null;
+  /** This node's changes go straight to Redis: linked, and the outbox drained (so nothing overtakes what waits in it). */
+  private direct = false;
 
   constructor(private readonly deps: FleetDeps) {
     const s = deps.settings;
@@ -151,14 +153,28 @@ export class Fleet {
       entries.push({ op, jail: b.jail, ip: b.ip, end: b.end, reason: b.reason, count: b.count, node: this.deps.settings.node, at: this.deps.clock.now() });
     }
     if (entries.length === 0) return;
-    if (this.state !== 'connected') {
+    if (!this.direct) {
       this.keep(entries);
       return;
     }
     this.send(entries).catch((err: Error) => {
-      this.throttled.warn('send', `fleet: ${entries.length} change(s) not published (${this.scrub(err.message)}); kept for the next connection`);
+      this.throttled.warn('send', `fleet: ${entries.length} change(s) not published (${this.scrub(err.message)}); kept for Redis`);
       this.keep(entries);
+      this.direct = false;
+      this.retryDrain();
     });
+  }
+
+  /** After a failed publish on a live link: the outbox goes out again shortly (a dead link drains on reconnect instead). */
+  private retryDrain(): void {
+    const t = this.deps.clock.setTimeout(() => {
+      if (this.stopped || this.direct || this.state !== 'connected') return;
+      this.drain().catch((err: Error) => {
+        this.throttled.warn('drain', `fleet: the outbox is still waiting (${this.scrub(err.message)})`);
+        this.retryDrain();
+      });
+    }, 1_000);
+    t.unref?.();
   }
 
   status(): Promise<FleetStatus> {
@@ -221,6 +237,7 @@ export class Fleet {
       this.logger.warn('fleet: disconnected from Redis; banning locally, keeping this node\'s changes for it');
     }
     this.state = 'disconnected';
+    this.direct = false;
     this.connectedSince = null;
     metrics.fleetConnected.set(0);
   }
@@ -259,17 +276,29 @@ export class Fleet {
     this.reader.disconnect();
   }
 
-  /** The outbox, then this node's bans of the last minute (idempotent on every receiver). */
-  private async replay(): Promise<void> {
+  /**
+   * Publishes the outbox in order. Changes made meanwhile join its end; the
+   * moment it is found empty, new changes go straight to Redis (one
+   * synchronous step, so none is left behind in between).
+   */
+  private async drain(): Promise<void> {
     for (;;) {
       const rows = this.deps.state.peek(OUTBOX_BATCH);
-      if (rows.length === 0) break;
+      if (rows.length === 0) {
+        this.direct = true;
+        metrics.fleetOutbox.set(0);
+        return;
+      }
       const entries = rows.map((r) => JSON.parse(r.entry) as FleetEntry);
       await this.send(entries);
       this.deps.state.done(rows.at(-1)!.id);
       this.logger.info(`fleet: published ${entries.length} change(s) kept while Redis was away`);
     }
-    metrics.fleetOutbox.set(0);
+  }
+
+  /** The outbox, then this node's bans of the last minute (idempotent on every receiver). */
+  private async replay(): Promise<void> {
+    await this.drain();
     const since = this.deps.clock.now() - REPLAY_MS;
     const self = this.deps.settings.node;
     const recent = this.deps.manager.active().filter((b) => (b.node === undefined || b.node === self) && b.start >= since);

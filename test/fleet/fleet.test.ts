@@ -167,6 +167,28 @@ describe('fleet mode against a real redis-server', { skip: noRedis() }, () => {
     for (const ip of ['198.51.100.7', '203.0.113.11', '192.0.2.68']) assert.ok(banned(c, ip), `${ip} still there`);
   });
 
+  it('bans made while a node rejoins are neither left in the outbox nor sent ahead of it', async () => {
+    await redis.kill('SIGKILL');
+    await waitFor(async () => !(await connected(a)), 5_000);
+    const made: string[] = [];
+    let stop = false;
+    const maker = (async () => {
+      for (let i = 0; !stop; i++) {
+        made.push(`100.66.${i >> 8}.${i & 255}`);
+        void a.manager.request(req(made.at(-1)!));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 100));
+    await redis.run();
+    await waitFor(() => connected(a), 15_000);
+    await new Promise((r) => setTimeout(r, 300));
+    stop = true;
+    await maker;
+    await waitFor(() => made.every((ip) => banned(b, ip)), 10_000, () => `missing on b: ${made.filter((ip) => !banned(b, ip)).join(' ')}`);
+    assert.equal((await a.fleet.status()).outbox, 0);
+  });
+
   it('a node started while Redis is down bans locally, then joins and publishes once Redis is up', async () => {
     await redis.kill('SIGKILL');
     const late = await startNode(redis.url, 'node-late');
