@@ -108,20 +108,7 @@ export class Daemon {
     // Restore after every jail is registered: one batch per action, overdue bans lifted.
     await this.manager.start();
     this.alerts.purge();
-    const fleet = this.settings.daemon.fleet;
-    if (fleet && this.settings.jails.some((j) => j.enabled && j.fleet !== 'off')) {
-      this.fleet = new Fleet({
-        settings: fleet,
-        modes: () => new Map(this.settings.jails.filter((j) => j.enabled).map((j) => [j.name, j.fleet])),
-        manager: this.manager,
-        state: this.store.fleet,
-        clock: this.opts.clock,
-        logger: this.opts.logger,
-      });
-      await this.fleet.start();
-    } else if (fleet) {
-      this.opts.logger.info('[Fleet] is set but no jail has fleet = bans or counts: Redis is not contacted');
-    }
+    await this.startFleet();
     for (const rt of this.runtimes.values()) await rt.startVerification();
     // Independently: one jail's source that cannot start must not keep the others from theirs.
     const started = await Promise.allSettled([...this.runtimes.values()].map((rt) => rt.startSource()));
@@ -184,12 +171,32 @@ export class Daemon {
       await rt.startSource();
       (old ? result.reloaded : result.started).push(name);
     }
-    if (JSON.stringify(next.daemon.fleet) !== JSON.stringify(this.settings.daemon.fleet)) {
-      this.opts.logger.warn('[Fleet] changed: the fleet connection keeps its old settings until a restart');
-    }
+    const fleetChanged = JSON.stringify(next.daemon.fleet) !== JSON.stringify(this.settings.daemon.fleet);
     this.settings = next;
+    if (this.fleet && fleetChanged) this.opts.logger.warn('[Fleet] changed: the fleet connection keeps its old settings until a restart');
+    // Turned on by this reload: joins now (jails' modes are read live, so turning one off needs nothing).
+    if (!this.fleet) await this.startFleet();
     this.opts.logger.info(`reloaded: ${JSON.stringify(result)}`);
     return result;
+  }
+
+  /** Fleet mode when [Fleet] is set and some jail shares; otherwise Redis is never contacted. */
+  private async startFleet(): Promise<void> {
+    const fleet = this.settings.daemon.fleet;
+    if (!fleet) return;
+    if (!this.settings.jails.some((j) => j.enabled && j.fleet !== 'off')) {
+      this.opts.logger.info('[Fleet] is set but no jail has fleet = bans or counts: Redis is not contacted');
+      return;
+    }
+    this.fleet = new Fleet({
+      settings: fleet,
+      modes: () => new Map(this.settings.jails.filter((j) => j.enabled).map((j) => [j.name, j.fleet])),
+      manager: this.manager,
+      state: this.store.fleet,
+      clock: this.opts.clock,
+      logger: this.opts.logger,
+    });
+    await this.fleet.start();
   }
 
   /** `set loglevel` over the control socket: every logger derived from the daemon's follows. */

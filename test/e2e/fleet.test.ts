@@ -77,3 +77,16 @@ test('unban --node lifts, on one PBX, every ban that came from the other', { ski
   assert.match(r.stdout, /Unbanned 203\.0\.113\.70 from asterisk/);
   assert.ok(!(await bans(b)).some((x) => x.node === 'pbx-a'));
 });
+
+test('a reload that turns fleet mode on joins the fleet at once and takes the bans in force', { skip: noRedis() }, async () => {
+  const off = (h: DaemonHarness) => jail(h).replace('fleet = bans', 'fleet = off');
+  const c = new DaemonHarness(off, `\n[Fleet]\nredis = ${redis.url}\nnode = pbx-c\nprefix = e2e:\n`);
+  nodes.push(c);
+  await c.start();
+  assert.match(c.output, /no jail has fleet = bans or counts: Redis is not contacted/);
+  c.writeJails(jail(c));
+  const r = await c.cli('reload');
+  assert.equal(r.code, 0, r.stderr);
+  await waitFor(async () => (JSON.parse((await c.cli('fleet', 'status', '--json')).stdout) as { state: string }).state === 'connected', 10_000, () => c.output);
+  await waitFor(async () => (await bans(c)).some((x) => x.ip === '198.51.100.71' && x.node === 'pbx-a'), 10_000, () => c.output);
+});
