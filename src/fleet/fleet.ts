@@ -185,7 +185,14 @@ export class Fleet {
     const nodes: FleetStatus['nodes'] = [];
     if (this.state === 'connected') {
       try {
-        const names = await this.cmd.keys(this.keys.nodes);
+        // SCAN, not KEYS: a shared Redis may hold many keys, and KEYS blocks it while it looks.
+        const names: string[] = [];
+        let cursor = '0';
+        do {
+          const [next, found] = await this.cmd.scan(cursor, 'MATCH', this.keys.nodes, 'COUNT', 1000);
+          names.push(...found);
+          cursor = next;
+        } while (cursor !== '0' && names.length < 1000);
         for (const key of names.slice(0, 1000)) {
           const ttl = await this.cmd.ttl(key);
           nodes.push({ node: key.slice(this.keys.node('').length), heartbeatAgeSeconds: Math.max(0, HEARTBEAT_TTL_S - ttl) });

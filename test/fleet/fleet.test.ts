@@ -240,6 +240,7 @@ describe('deploy/fleet/users.acl: each node as its own restricted Redis user', {
       await waitFor(async () => (await connected(one)) && (await connected(two)), 10_000);
       await one.manager.request(req('203.0.113.40'));
       await waitFor(() => banned(two, '203.0.113.40'), 5_000);
+      assert.deepEqual((await one.fleet.status()).nodes.map((n) => n.node), ['pbx-1', 'pbx-2'], 'the node list, by SCAN');
       const f = { jail: JAIL, ip: '203.0.113.41', findtimeMs: 60_000, maxretry: 5, bantimeMs: 600_000, reason: 'InvalidPassword' };
       for (const n of [one, one, one, two, two]) n.fleet.count(f);
       await waitFor(() => banned(one, '203.0.113.41') && banned(two, '203.0.113.41'), 5_000);
