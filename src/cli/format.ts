@@ -117,6 +117,11 @@ function formatJail(j: JailStatus): string {
     out.push(`  Asterisk peers:    ${peers.length} never banned (ignore_asterisk_peers)`);
     for (const p of peers) out.push(`    ${safe(p, 200)}`);
   }
+  if (j.fleet && j.fleet.mode !== 'off') {
+    const from = Object.entries(j.fleet.fromNodes ?? {}).map(([n, c]) => `${safe(n, 64)} ${c}`).join(', ');
+    const link = j.fleet.state === null ? 'not running' : j.fleet.state === 'connected' ? `connected since ${isoTime(j.fleet.since, '?')}` : `${safe(j.fleet.state, 20).toUpperCase()}${j.fleet.since ? ` since ${isoTime(j.fleet.since, '?')}` : ''}: banning locally, changes kept for Redis`;
+    row('fleet:', `${safe(j.fleet.mode, 10)}; ${link}; bans here from other nodes: ${from || '-'}`);
+  }
   row('actions:', j.actions.length ? j.actions.map((a) => safe(a)).join(', ') : '-');
   if (j.sources.length === 0) {
     row('sources:', '-');

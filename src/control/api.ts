@@ -53,6 +53,8 @@ export interface JailStatus {
   alertRules: string[];
   /** Alerts raised by this jail since start, by rule and severity. */
   alerts: { rule: string; severity: string; count: number }[];
+  /** Fleet mode for this jail: off, or the mode with the link to Redis and the bans in force here by origin node. */
+  fleet: { mode: string; state: string | null; since: string | null; fromNodes: Record<string, number> };
 }
 
 /** An alert as the control socket returns it. */

@@ -248,6 +248,7 @@ export class Daemon {
       compiled: this.compiled,
       peers: this.peers?.peers ?? [],
       fleetCount: (f: SharedFailure) => this.fleet?.count(f),
+      fleetLink: () => this.fleet?.link() ?? null,
       witness: (mode: 'auto' | 'conntrack' | 'off') => {
         let w = this.witnessCache.get(mode);
         if (!w) this.witnessCache.set(mode, (w = witnessFor(mode, this.opts.logger, () => (this.conntrackEvents ??= new ConntrackEvents({ logger: this.opts.logger })))));

@@ -23,7 +23,7 @@ import type { AlertHub } from '../alerts/hub.js';
 import type { AlertStore } from '../store/alerts.js';
 import { SuspectGate } from './suspect-gate.js';
 import { FleetCountGate } from './fleet-count-gate.js';
-import type { Failure } from '../core/types.js';
+import type { Ban, Failure } from '../core/types.js';
 import type { SharedFailure } from '../fleet/shared-count.js';
 
 export interface RuntimeDeps {
@@ -40,6 +40,8 @@ export interface RuntimeDeps {
   peers?: TrustedPeer[];
   /** fleet = counts: a counted failure for the fleet-wide count. */
   fleetCount?(f: SharedFailure): void;
+  /** The fleet's link to Redis (null: fleet mode not running). */
+  fleetLink?(): { state: string; since: string | null } | null;
   /** Resolves the conntrack witness for verify = auto | conntrack (null when unavailable). */
   witness(mode: JailSettings['verify']): Promise<PacketWitness | null>;
 }
@@ -267,7 +269,15 @@ export class JailRuntime {
       asteriskLogDiscardingSince: discardingSince(sources),
       alertRules: [...this.settings.alerts.rules],
       alerts: this.deps.alerts.tally(this.name),
+      fleet: this.fleetStatus(bans),
     };
+  }
+
+  private fleetStatus(bans: Ban[]): JailStatus['fleet'] {
+    const fromNodes: Record<string, number> = {};
+    for (const b of bans) if (b.node !== undefined) fromNodes[b.node] = (fromNodes[b.node] ?? 0) + 1;
+    const link = this.settings.fleet === 'off' ? null : this.deps.fleetLink?.() ?? null;
+    return { mode: this.settings.fleet, state: link?.state ?? null, since: link?.since ?? null, fromNodes };
   }
 
   private buildSource(s: JailSettings): Source | null {

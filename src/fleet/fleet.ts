@@ -177,6 +177,12 @@ export class Fleet {
     t.unref?.();
   }
 
+  /** The link to Redis now, for `status`: the state and since when. */
+  link(): { state: FleetStatus['state']; since: string | null } {
+    const t = this.state === 'connected' ? this.connectedSince : this.disconnectedSince;
+    return { state: this.state, since: t === null ? null : new Date(t).toISOString() };
+  }
+
   status(): Promise<FleetStatus> {
     return this.describe();
   }

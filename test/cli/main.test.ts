@@ -60,6 +60,7 @@ describe('cli against a control server', () => {
     assert.match(r.out, /^ {2}failing now: +198\.51\.100\.7 \(3\)$/m);
     assert.match(r.out, /^ {4}ami: ready since 2026-11-27 12:00:00$/m);
     assert.match(r.out, /^ {2}alerts: +compromise health; raised: 1 compromise \(high\)$/m);
+    assert.match(r.out, /^ {2}fleet: +counts; DISCONNECTED since 2026-11-27 12:05:00: banning locally, changes kept for Redis; bans here from other nodes: pbx-2 4$/m);
     assert.equal(r.err, '');
   });
 

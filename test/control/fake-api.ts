@@ -37,6 +37,7 @@ export class FakeApi implements DaemonApi {
       sources: [{ name: 'ami', kind: 'ami', state: 'ready', since: Date.UTC(2026, 10, 27, 12, 0, 0) }],
       actions: ['iptables-allports', 'sendmail-whois'], tooOld: 2, futureDated: 0, notPersistedSince: null, unsavedChanges: 0, trustedPeers: [], recentSuccess: 0, asteriskLogDiscarded: 0, asteriskLogDiscardingSince: null,
       alertRules: ['compromise', 'health'], alerts: [{ rule: 'compromise', severity: 'high', count: 1 }],
+      fleet: { mode: 'counts', state: 'disconnected', since: '2026-11-27T12:05:00.000Z', fromNodes: { 'pbx-2': 4 } },
     }];
     if (jail !== undefined && jail !== 'asterisk') throw new AsteriskBanError('E_UNKNOWN_JAIL', `no jail named "${jail}"`);
     return all;

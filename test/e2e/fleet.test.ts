@@ -4,9 +4,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { DaemonHarness, sipWrongPassword, waitFor } from '../helpers/daemon.js';
 import { noRedis, TestRedis } from '../helpers/redis-server.js';
+import { freePort, scrape } from '../helpers/metrics.js';
 
 let redis: TestRedis;
 const nodes: DaemonHarness[] = [];
+let metricsPort = 0;
 
 const jail = (h: DaemonHarness) => `[asterisk]
 enabled = true
@@ -30,8 +32,9 @@ async function bans(h: DaemonHarness): Promise<BanLine[]> {
 before(async () => {
   if (noRedis()) return;
   redis = await TestRedis.start();
+  metricsPort = await freePort();
   for (const name of ['pbx-a', 'pbx-b']) {
-    const h = new DaemonHarness(jail, `\n[Fleet]\nredis = ${redis.url}\nnode = ${name}\nprefix = e2e:\n`);
+    const h = new DaemonHarness(jail, `${name === 'pbx-b' ? `metrics = 127.0.0.1:${metricsPort}\n` : ''}\n[Fleet]\nredis = ${redis.url}\nnode = ${name}\nprefix = e2e:\n`);
     await h.start();
     nodes.push(h);
   }
@@ -56,6 +59,8 @@ test('a ban made from one PBX\'s log is in force on the other, with its origin',
   assert.ok(status.remoteApplied >= 1);
   const list = await b.cli('list');
   assert.match(list.stdout, /203\.0\.113\.70 .*\(from node pbx-a\)/);
+  assert.match((await b.cli('status')).stdout, /^ {2}fleet: +bans; connected since .*; bans here from other nodes: pbx-a 1$/m);
+  assert.match(await scrape(metricsPort), /asterisk_ban_fleet_remote_total\{op="ban",outcome="applied",node="pbx-a"\} 1/);
 });
 
 test('Redis down: the local ban goes on and waits; after Redis is back the other PBX has it', { skip: noRedis() }, async () => {
@@ -65,6 +70,7 @@ test('Redis down: the local ban goes on and waits; after Redis is back the other
   const r = await a.cli('ban', 'asterisk', '198.51.100.71');
   assert.equal(r.code, 0, r.stderr);
   assert.equal((JSON.parse((await a.cli('fleet', 'status', '--json')).stdout) as { outbox: number }).outbox, 1);
+  assert.match((await a.cli('status')).stdout, /^ {2}fleet: +bans; DISCONNECTED since [0-9-]+ [0-9:]+: banning locally/m);
   await redis.run();
   await waitFor(async () => (await bans(b)).some((x) => x.ip === '198.51.100.71'), 20_000, () => a.output);
   assert.ok((await bans(b)).some((x) => x.ip === '203.0.113.70'), 'earlier bans kept');
