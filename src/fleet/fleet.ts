@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { isPrefixText } from '../core/address.js';
-import type { Clock } from '../core/clock.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
 import { ThrottledLog, type Logger } from '../core/logger.js';
 import { scrubSecret } from '../core/scrub.js';
 import type { Ban } from '../core/types.js';
@@ -18,6 +18,7 @@ import { RemoteApplier } from './remote-apply.js';
 import { HEARTBEAT_TTL_S, NodeClaim } from './node-claim.js';
 import { compareIds } from './stream-id.js';
 import { SharedCounter, type SharedFailure } from './shared-count.js';
+import { BansInForce } from './bans-in-force.js';
 
 export interface FleetDeps {
   settings: FleetSettings;
@@ -52,6 +53,7 @@ const READ_BLOCK_MS = 2_000;
 const READ_COUNT = 500;
 const OUTBOX_BATCH = 500;
 const RESYNC_SLICE = 5_000;
+const TRIM_EVERY_MS = 60_000;
 
 /**
  * Fleet mode's shared bans: this node's bans and unbans go into a Redis
@@ -67,7 +69,9 @@ export class Fleet {
   private readonly instance = randomUUID();
   private readonly logger: Logger;
   private readonly throttled: ThrottledLog;
-  private readonly keys: { stream: string; bans: string; node: (n: string) => string; nodes: string };
+  private readonly keys: { stream: string; bans: string; until: string; node: (n: string) => string; nodes: string };
+  private readonly inForce: BansInForce;
+  private trimTimer: TimerHandle | null = null;
   private state: FleetStatus['state'] = 'connecting';
   private connectedSince: number | null = null;
   private disconnectedSince: number | null = null;
@@ -85,10 +89,11 @@ export class Fleet {
     const s = deps.settings;
     this.logger = deps.logger.child({ source: 'fleet' });
     this.throttled = new ThrottledLog(this.logger, 60_000, deps.clock);
-    this.keys = { stream: `${s.prefix}events`, bans: `${s.prefix}bans`, node: (n) => `${s.prefix}node:${n}`, nodes: `${s.prefix}node:*` };
+    this.keys = { stream: `${s.prefix}events`, bans: `${s.prefix}bans`, until: `${s.prefix}until`, node: (n) => `${s.prefix}node:${n}`, nodes: `${s.prefix}node:*` };
     this.cmd = deps.redis?.cmd ?? createRedis(s, false);
     this.reader = deps.redis?.reader ?? createRedis(s, true);
     for (const c of [this.cmd, this.reader]) c.on('error', (err: Error) => this.throttled.warn('redis-error', `fleet: Redis: ${this.scrub(err.message)}`));
+    this.inForce = new BansInForce(this.cmd, this.keys);
     this.name = new NodeClaim(this.cmd, this.keys.node(s.node), this.instance, deps.clock);
     this.remote = new RemoteApplier({ manager: deps.manager, modes: deps.modes, clock: deps.clock, logger: this.logger, throttled: this.throttled, caps: new NodeCaps(s.remoteBansPerMinute, s.remoteUnbansPerMinute) });
     this.counter = new SharedCounter({
@@ -117,6 +122,7 @@ export class Fleet {
     this.stopped = true;
     this.state = 'stopped';
     this.name.stop();
+    if (this.trimTimer) this.deps.clock.clearTimeout(this.trimTimer);
     metrics.fleetConnected.set(0);
     try {
       if (this.cmd.status === 'ready') await this.name.release();
@@ -177,6 +183,25 @@ export class Fleet {
     t.unref?.();
   }
 
+  /** Expired bans out of the bans in force, a while after joining and then every minute or so (every node does it: it is idempotent). */
+  private scheduleTrim(delay: number): void {
+    if (this.trimTimer) this.deps.clock.clearTimeout(this.trimTimer);
+    this.trimTimer = this.deps.clock.setTimeout(() => {
+      this.trimTimer = null;
+      if (this.stopped || this.state !== 'connected') return;
+      this.trimExpired()
+        .then((n) => n > 0 && this.logger.debug(`fleet: ${n} expired ban(s) dropped from the bans in force`))
+        .catch((err: Error) => this.throttled.warn('trim', `fleet: dropping expired bans failed (${this.scrub(err.message)})`))
+        .finally(() => this.scheduleTrim(TRIM_EVERY_MS + Math.floor(Math.random() * 10_000)));
+    }, delay);
+    this.trimTimer.unref?.();
+  }
+
+  /** Drops expired bans from the fleet's bans in force; returns how many. */
+  trimExpired(): Promise<number> {
+    return this.inForce.trim();
+  }
+
   /** The link to Redis now, for `status`: the state and since when. */
   link(): { state: FleetStatus['state']; since: string | null } {
     const t = this.state === 'connected' ? this.connectedSince : this.disconnectedSince;
@@ -235,8 +260,7 @@ export class Fleet {
     for (const e of entries) {
       const fields = encodeEntry(e);
       m.xadd(this.keys.stream, 'MAXLEN', '~', String(this.deps.settings.streamMaxlen), '*', ...fields);
-      if (e.op === 'ban') m.hset(this.keys.bans, `${e.jail} ${e.ip}`, JSON.stringify(fields));
-      else m.hdel(this.keys.bans, `${e.jail} ${e.ip}`);
+      this.inForce.record(m, e, fields);
     }
     const res = await m.exec();
     const failed = res?.find(([err]) => err !== null);
@@ -274,6 +298,7 @@ export class Fleet {
       metrics.fleetConnected.set(1);
       this.logger.info(`fleet: node ${s.node} joined through ${this.engine}`);
       this.name.keep(() => this.refuse(), () => !this.stopped && this.state === 'connected');
+      this.scheduleTrim(1_000);
       void this.read();
     } catch (err) {
       this.throttled.warn('join', `fleet: joining failed (${this.scrub((err as Error).message)}); retrying on the next connection`);
@@ -339,7 +364,7 @@ export class Fleet {
   }
 
   private async resync(): Promise<void> {
-    const all = await this.cmd.hgetall(this.keys.bans);
+    const all = await this.inForce.all();
     const now = this.deps.clock.now();
     const due: FleetEntry[] = [];
     for (const [key, json] of Object.entries(all)) {
@@ -355,7 +380,7 @@ export class Fleet {
         continue;
       }
       if (d.entry.end !== null && d.entry.end <= now) {
-        await this.cmd.hdel(this.keys.bans, key).catch(() => {});
+        await this.inForce.forget(key).catch(() => {});
         continue;
       }
       // This node's own entries too: a node whose database was lost gets its bans back.

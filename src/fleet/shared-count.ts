@@ -27,7 +27,7 @@ const MAX_REASON = 60;
  * failures (score: ms); at maxretry the set is dropped and, unless a ban is
  * in force for it already, the ban is written to the stream and to the hash
  * of bans in force, exactly as a node's own ban would be.
- * KEYS: stream, bans. ARGV: prefix, node, stream maxlen, batch id, then six
+ * KEYS: stream, bans, bans' end times. ARGV: prefix, node, stream maxlen, batch id, then six
  * per failure: jail, ip, window ms, maxretry, bantime ms, reason.
  */
 const COUNT = `
@@ -58,6 +58,7 @@ for i = 5, #ARGV, 6 do
         'count', '1', 'node', ARGV[2], 'at', string.format('%.0f', now)}
       redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', unpack(fields))
       redis.call('HSET', KEYS[2], field, cjson.encode(fields))
+      redis.call('ZADD', KEYS[3], bantime < 0 and '+inf' or e, field)
       out[#out + 1] = fields
     end
   end
@@ -66,7 +67,7 @@ return out`;
 
 export interface SharedCounterOptions {
   redis: Redis;
-  keys: { stream: string; bans: string };
+  keys: { stream: string; bans: string; until: string };
   prefix: string;
   node: string;
   /** Unique to this run of the daemon: a restarted node's failures never collide with its last run's. */
@@ -95,7 +96,7 @@ export class SharedCounter {
   readonly counts = { sent: 0, dropped: 0, tripped: 0 };
 
   constructor(private readonly o: SharedCounterOptions) {
-    o.redis.defineCommand('asteriskBanCount', { numberOfKeys: 2, lua: COUNT });
+    o.redis.defineCommand('asteriskBanCount', { numberOfKeys: 3, lua: COUNT });
   }
 
   add(f: SharedFailure): void {
@@ -133,7 +134,7 @@ export class SharedCounter {
     for (const f of batch) args.push(f.jail, f.ip, String(f.findtimeMs), String(f.maxretry), String(f.bantimeMs), f.reason);
     let res: unknown;
     try {
-      res = await (o.redis as unknown as CountCommand).asteriskBanCount(o.keys.stream, o.keys.bans, ...args);
+      res = await (o.redis as unknown as CountCommand).asteriskBanCount(o.keys.stream, o.keys.bans, o.keys.until, ...args);
     } catch (err) {
       return this.drop(batch.length, o.scrub((err as Error).message));
     }
@@ -159,5 +160,5 @@ export class SharedCounter {
 }
 
 interface CountCommand {
-  asteriskBanCount(stream: string, bans: string, ...args: string[]): Promise<unknown>;
+  asteriskBanCount(stream: string, bans: string, until: string, ...args: string[]): Promise<unknown>;
 }

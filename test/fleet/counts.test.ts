@@ -128,3 +128,31 @@ describe('fleet = counts: failures add up across nodes in Redis', { skip: noRedi
     await waitFor(() => nodes.every((n) => banned(n, '203.0.113.91')), 5_000);
   });
 });
+
+describe('the bans in force in Redis', { skip: noRedis() }, () => {
+  it('expired bans are dropped from the hash and the end-time index; those in force and permanent ones stay', async () => {
+    const redis = await TestRedis.start();
+    const n = await startNode(redis.url, 'trim');
+    const r = new Redis(redis.url);
+    try {
+      await waitFor(async () => (await n.fleet.status()).state === 'connected', 10_000);
+      await n.manager.manualBan(JAIL, '203.0.113.1', { seconds: 1 });
+      await n.manager.manualBan(JAIL, '203.0.113.2', { seconds: 3600 });
+      await n.manager.manualBan(JAIL, '203.0.113.3', { seconds: -1 });
+      n.fleet.count(failure('203.0.113.4', { maxretry: 1, bantimeMs: 500 }));
+      await waitFor(async () => (await r.hlen('cnt:bans')) === 4, 5_000);
+      assert.deepEqual(await r.zrange('cnt:until', 0, -1, 'WITHSCORES').then((x) => x.at(-1)), 'inf', 'a permanent ban ends at +inf');
+      await new Promise((res) => setTimeout(res, 1_200));
+      // The node's own minute timer may have taken some already.
+      assert.ok((await n.fleet.trimExpired()) <= 2);
+      assert.deepEqual((await r.hkeys('cnt:bans')).sort(), ['asterisk 203.0.113.2', 'asterisk 203.0.113.3']);
+      assert.deepEqual((await r.zrange('cnt:until', 0, -1)).sort(), ['asterisk 203.0.113.2', 'asterisk 203.0.113.3']);
+      assert.equal(await n.fleet.trimExpired(), 0);
+    } finally {
+      r.disconnect();
+      await n.fleet.stop();
+      await n.manager.close();
+      await redis.close();
+    }
+  });
+});
