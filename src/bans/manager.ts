@@ -399,19 +399,39 @@ export class BanManager {
    * A ban another node made. Own ignore list first; a ban in force already
    * (the same or a covering one) is kept as it is. Single addresses only.
    */
-  async remoteBan(r: RemoteBan): Promise<{ applied: Ban | null; why?: string }> {
+  async remoteBan(r: RemoteBan): Promise<{ applied: Ban | null; why?: string; extended?: Ban }> {
     const jail = this.jails.get(r.jail);
     if (!jail) return { applied: null, why: `no jail ${r.jail} here` };
     const target = parseBanTarget(r.ip);
     if (!target || target.first !== target.last) return { applied: null, why: 'not a single address' };
     const ignored = jail.policy.ignore?.overlapping(target);
     if (ignored) return { applied: null, why: `ignored here (${ignored})` };
+    const same = jail.bans.get(target.text);
+    if (same && endsLater(r.end, same.end)) return { applied: null, why: 'extended', extended: await this.extend(jail, same, r) };
     if (this.covering(jail, target)) return { applied: null, why: 'already banned' };
     const why = notASource({ text: target.text, family: target.family, value: target.first });
     if (why !== null) return { applied: null, why: `${why}` };
     if (r.end !== null && r.end <= this.opts.clock.now()) return { applied: null, why: 'already expired' };
     const req: BanRequest = { jail: r.jail, ip: target.text, family: target.family, time: this.opts.clock.now(), source: 'fleet', reason: r.reason, failures: [] };
     return { applied: await this.enqueue(req, undefined, { ...r, ip: target.text }) };
+  }
+
+  /**
+   * Another node holds the address longer (its bantime grew, or it is
+   * permanent there): the ban here lasts as long. A new ban record replaces
+   * the old one (whose expiry then no longer counts), and the firewall
+   * actions apply it again, which renews a kernel timeout.
+   */
+  private async extend(jail: JailState, old: Ban, r: RemoteBan): Promise<Ban> {
+    const ban: Ban = { ...old, end: r.end };
+    jail.bans.set(ban.ip, ban);
+    const until = ban.end === null ? 'permanent' : `until ${new Date(ban.end).toISOString()}`;
+    this.opts.logger.info(`Ban ${ban.ip} [${ban.jail}] extended by fleet node ${r.node}: ${until}`, { jail: ban.jail, ip: ban.ip, node: r.node });
+    this.persistence.save([ban], { history: false });
+    this.expiry.add([ban]);
+    const runs = jail.policy.actions.filter((a) => a.kind === 'firewall').map((a) => this.dispatcher.run(jail.name, a, 'ban', [ban]));
+    await Promise.all(runs);
+    return ban;
   }
 
   /** An unban another node made: lifts the address's ban in that jail, if any. */
@@ -458,4 +478,10 @@ export class BanManager {
   private fail(code: 'E_UNKNOWN_JAIL' | 'E_INTERNAL', message: string): never {
     throw new AsteriskBanError(code, message);
   }
+}
+
+/** Whether a ban ending at `next` outlasts one ending at `current` by more than clock noise (null: permanent). */
+function endsLater(next: number | null, current: number | null): boolean {
+  if (current === null) return false;
+  return next === null || next > current + 1_000;
 }

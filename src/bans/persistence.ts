@@ -24,6 +24,8 @@ export interface PersistenceState {
 export class BanPersistence {
   private readonly unsaved = new Map<string, Ban>();
   private readonly undeleted = new Map<string, BanKey>();
+  /** Keys in `unsaved` whose write adds no history row (see save). */
+  private readonly quiet = new Set<string>();
   private since: number | null = null;
   private failedSinceSaid = 0;
   private saidAt = -Infinity;
@@ -36,10 +38,15 @@ export class BanPersistence {
     private readonly logger: Logger,
   ) {}
 
-  save(bans: Ban[]): void {
+  /** `history: false` for a ban that changed but is not a new one (an extension): bantime.increment must not count it twice. */
+  save(bans: Ban[], opts: { history?: boolean } = {}): void {
+    const history = opts.history ?? true;
     for (const b of bans) {
       const k = key(b);
       this.undeleted.delete(k);
+      // A new ban still waiting to be written keeps its history row.
+      if (history) this.quiet.delete(k);
+      else if (!this.unsaved.has(k)) this.quiet.add(k);
       this.unsaved.set(k, b);
     }
     this.writeUnlessFailing();
@@ -95,12 +102,17 @@ export class BanPersistence {
     const deleting = [...this.undeleted.values()];
     try {
       this.store.deleteBans(deleting);
-      this.store.saveBans(saving);
+      this.store.saveBans(this.quiet.size === 0 ? saving : saving.filter((b) => !this.quiet.has(key(b))));
+      if (this.quiet.size > 0) this.store.saveBans(saving.filter((b) => this.quiet.has(key(b))), { history: false });
     } catch (err) {
       this.failed(err, `write ${saving.length + deleting.length} ban change(s)`);
       return;
     }
-    for (const b of saving) if (this.unsaved.get(key(b)) === b) this.unsaved.delete(key(b));
+    for (const b of saving) {
+      if (this.unsaved.get(key(b)) !== b) continue;
+      this.unsaved.delete(key(b));
+      this.quiet.delete(key(b));
+    }
     for (const k of deleting) this.undeleted.delete(key(k));
     if (this.since !== null) {
       const held = Math.round((this.clock.now() - this.since) / 1000);

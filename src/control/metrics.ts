@@ -56,7 +56,7 @@ export const metrics = {
   stateUnsavedSince: new Gauge({ name: 'asterisk_ban_state_unsaved_since_seconds', help: 'Unix time since when the state database refuses writes; 0 while every change is written', registers: [registry] }),
   alerts: new Counter({ name: 'asterisk_ban_alerts_total', help: 'Alerts raised (compromise, new_network, wave, health), by severity', labelNames: ['jail', 'rule', 'severity'], registers: [registry] }),
   fleetConnected: new Gauge({ name: 'asterisk_ban_fleet_connected', help: '1 while this node is connected to the fleet\'s Redis and has joined', registers: [registry] }),
-  fleetRemote: new Counter({ name: 'asterisk_ban_fleet_remote_total', help: 'Bans and unbans from other fleet nodes, by origin node and outcome: applied, kept (already banned), ignored (own ignore list), capped (per-node limit), invalid', labelNames: ['op', 'outcome', 'node'], registers: [registry] }),
+  fleetRemote: new Counter({ name: 'asterisk_ban_fleet_remote_total', help: 'Bans and unbans from other fleet nodes, by origin node and outcome: applied, extended (held longer there), kept (already banned), ignored (own ignore list), capped (per-node limit), invalid', labelNames: ['op', 'outcome', 'node'], registers: [registry] }),
   fleetPropagation: new Histogram({
     name: 'asterisk_ban_fleet_propagation_seconds',
     help: "From a ban's publication on its origin node (origin clock) to its application here",

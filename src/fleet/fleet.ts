@@ -143,7 +143,7 @@ export class Fleet {
   private async applyTripped(e: FleetEntry): Promise<void> {
     metrics.fleetTripped.inc();
     const r = await this.deps.manager.remoteBan(e).catch((err: Error) => ({ applied: null, why: err.message }));
-    if (!r.applied && r.why && r.why !== 'already banned') this.logger.info(`fleet: not banning ${e.ip} [${e.jail}] here on the fleet count: ${r.why}`, { jail: e.jail, ip: e.ip });
+    if (!r.applied && r.why && r.why !== 'already banned' && r.why !== 'extended') this.logger.info(`fleet: not banning ${e.ip} [${e.jail}] here on the fleet count: ${r.why}`, { jail: e.jail, ip: e.ip });
   }
 
   /** The ban manager's changes: this node's own are published (or kept for later); remote ones are not echoed. */

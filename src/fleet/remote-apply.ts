@@ -59,6 +59,11 @@ export class RemoteApplier {
       return lifted.length > 0;
     }
     const r = await this.o.manager.remoteBan({ jail: e.jail, ip: e.ip, end: e.end, reason: e.reason, count: e.count, node: e.node });
+    if (r.extended) {
+      this.counts.applied++;
+      metrics.fleetRemote.inc({ op: 'ban', outcome: 'extended', node: this.node(e.node) });
+      return true;
+    }
     if (r.applied) {
       this.counts.applied++;
       metrics.fleetRemote.inc({ op: 'ban', outcome: 'applied', node: this.node(e.node) });

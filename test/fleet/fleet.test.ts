@@ -114,6 +114,23 @@ describe('fleet mode against a real redis-server', { skip: noRedis() }, () => {
     assert.deepEqual(c.action.bansOf('ban').slice(before).flatMap((x) => x.ips), ['203.0.113.11']);
   });
 
+  it('a later end from another node holds the ban longer, in the firewall too; an earlier one changes nothing', async () => {
+    const ban = await a.manager.request(req('203.0.113.12'));
+    await waitFor(() => banned(c, '203.0.113.12'), 5_000);
+    const r = new Redis(redis.url);
+    const { encodeEntry } = await import('../../src/fleet/entry.js');
+    const entry = (end: number | null) => encodeEntry({ op: 'ban', jail: JAIL, ip: '203.0.113.12', end, reason: 'x', count: 2, node: 'node-z', at: Date.now() });
+    await r.xadd('test:events', '*', ...entry(ban!.end! - 600_000));
+    await r.xadd('test:events', '*', ...entry(ban!.end! + 3_600_000));
+    await r.quit();
+    const end = () => c.manager.active(JAIL).find((x) => x.ip === '203.0.113.12')?.end;
+    await waitFor(() => end() === ban!.end! + 3_600_000, 5_000, () => String(end()));
+    assert.equal(c.action.bansOf('ban').filter((x) => x.ips.includes('203.0.113.12')).length, 2, 'applied again: a kernel timeout is renewed');
+    assert.ok(c.lines.some((l) => /Ban 203\.0\.113\.12 \[asterisk\] extended by fleet node node-z: until /.test(l)));
+    await waitFor(() => c.store.loadBans({ jail: JAIL }).find((x) => x.ip === '203.0.113.12')?.end === ban!.end! + 3_600_000, 5_000);
+    assert.equal(c.store.previousBans('203.0.113.12', JAIL, 0), 1, 'an extension is not a second ban for bantime.increment');
+  });
+
   it('malformed entries, prefixes, ranges and bad fields are logged and skipped, never applied', async () => {
     const r = new Redis(redis.url);
     const base = ['v', '1', 'op', 'ban', 'jail', JAIL, 'end', String(Date.now() + 600_000), 'reason', 'x', 'count', '1', 'node', 'evil', 'at', String(Date.now())];
