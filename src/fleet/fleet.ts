@@ -11,12 +11,12 @@ import type { FleetSettings } from '../settings/fleet-settings.js';
 import { redisLabel } from '../settings/fleet-settings.js';
 import type { FleetMode } from '../settings/types.js';
 import type { FleetStateStore } from '../store/fleet-state.js';
-import { decodeEntry, encodeEntry, type FleetEntry } from './entry.js';
+import { encodeEntry, type FleetEntry } from './entry.js';
 import { createRedis } from './link.js';
 import { NodeCaps } from './node-caps.js';
 import { RemoteApplier } from './remote-apply.js';
 import { HEARTBEAT_TTL_S, NodeClaim } from './node-claim.js';
-import { compareIds } from './stream-id.js';
+import { StreamFollower } from './follow.js';
 import { SharedCounter, type SharedFailure } from './shared-count.js';
 import { BansInForce } from './bans-in-force.js';
 
@@ -49,10 +49,7 @@ export interface FleetStatus {
 
 /** On reconnect, this node's bans of the last minute go out again: Redis may have lost them (appendfsync everysec, a failover). */
 const REPLAY_MS = 60_000;
-const READ_BLOCK_MS = 2_000;
-const READ_COUNT = 500;
 const OUTBOX_BATCH = 500;
-const RESYNC_SLICE = 5_000;
 const TRIM_EVERY_MS = 60_000;
 
 /**
@@ -78,10 +75,9 @@ export class Fleet {
   private readonly name: NodeClaim;
   private readonly remote: RemoteApplier;
   private readonly counter: SharedCounter;
-  private reading = false;
+  private readonly follower: StreamFollower;
   private stopped = false;
   private joining: Promise<void> | null = null;
-  private lag: number | null = null;
   /** This node's changes go straight to Redis: linked, and the outbox drained (so nothing overtakes what waits in it). */
   private direct = false;
 
@@ -96,6 +92,10 @@ export class Fleet {
     this.inForce = new BansInForce(this.cmd, this.keys);
     this.name = new NodeClaim(this.cmd, this.keys.node(s.node), this.instance, deps.clock);
     this.remote = new RemoteApplier({ manager: deps.manager, modes: deps.modes, clock: deps.clock, logger: this.logger, throttled: this.throttled, caps: new NodeCaps(s.remoteBansPerMinute, s.remoteUnbansPerMinute) });
+    this.follower = new StreamFollower({
+      cmd: this.cmd, reader: this.reader, stream: this.keys.stream, inForce: this.inForce, state: deps.state, remote: this.remote,
+      node: s.node, clock: deps.clock, logger: this.logger, throttled: this.throttled, scrub: (t) => this.scrub(t),
+    });
     this.counter = new SharedCounter({
       redis: this.cmd, keys: this.keys, prefix: s.prefix, node: s.node, instance: this.instance.slice(0, 8), streamMaxlen: s.streamMaxlen,
       live: () => this.state === 'connected', tripped: (e) => void this.applyTripped(e),
@@ -236,7 +236,7 @@ export class Fleet {
     return {
       node: this.deps.settings.node, engine: this.engine, state: this.state,
       connectedSince: iso(this.connectedSince), disconnectedSince: iso(this.disconnectedSince),
-      nodes: nodes.sort((a, b) => a.node.localeCompare(b.node)), streamLag: this.lag,
+      nodes: nodes.sort((a, b) => a.node.localeCompare(b.node)), streamLag: this.follower.lag,
       outbox: this.deps.state.size(), remoteApplied: this.remote.counts.applied, remoteRefused: this.remote.counts.refused,
       counted: { ...this.counter.counts },
     };
@@ -291,7 +291,7 @@ export class Fleet {
     try {
       if (!(await this.name.claim())) return this.refuse();
       await this.replay();
-      await this.catchUp();
+      await this.follower.catchUp();
       this.state = 'connected';
       this.connectedSince = this.deps.clock.now();
       this.disconnectedSince = null;
@@ -299,7 +299,7 @@ export class Fleet {
       this.logger.info(`fleet: node ${s.node} joined through ${this.engine}`);
       this.name.keep(() => this.refuse(), () => !this.stopped && this.state === 'connected');
       this.scheduleTrim(1_000);
-      void this.read();
+      void this.follower.read(() => !this.stopped && this.state === 'connected');
     } catch (err) {
       this.throttled.warn('join', `fleet: joining failed (${this.scrub((err as Error).message)}); retrying on the next connection`);
       this.cmd.disconnect(true);
@@ -345,101 +345,6 @@ export class Fleet {
       .filter((b) => (modes.get(b.jail) ?? 'off') !== 'off' && !isPrefixText(b.ip))
       .map((b): FleetEntry => ({ op: 'ban', jail: b.jail, ip: b.ip, end: b.end, reason: b.reason, count: b.count, node: this.deps.settings.node, at: this.deps.clock.now() }));
     if (entries.length > 0) await this.send(entries);
-  }
-
-  /** From the saved cursor; a cursor the stream no longer holds (trimmed, a new Redis) means a full resync. */
-  private async catchUp(): Promise<void> {
-    const cursor = this.deps.state.get('cursor');
-    const info = await this.cmd.xinfo('STREAM', this.keys.stream).catch(() => null) as unknown[] | null;
-    const field = (name: string): unknown => (info ? info[info.indexOf(name) + 1] : undefined);
-    const first = Array.isArray(field('first-entry')) ? String((field('first-entry') as unknown[])[0]) : null;
-    const last = typeof field('last-generated-id') === 'string' ? (field('last-generated-id') as string) : '0-0';
-    const behind = cursor !== null && info !== null && compareIds(cursor, last) <= 0;
-    const trimmed = cursor !== null && first !== null && compareIds(cursor, first) < 0;
-    // Still in the stream: what comes after the cursor is all there.
-    if (behind && !trimmed) return;
-    // First join, entries trimmed away, or a Redis that lost its stream: everything in force, from the hash.
-    await this.resync();
-    this.deps.state.set('cursor', last);
-  }
-
-  private async resync(): Promise<void> {
-    const all = await this.inForce.all();
-    const now = this.deps.clock.now();
-    const due: FleetEntry[] = [];
-    for (const [key, json] of Object.entries(all)) {
-      let fields: unknown;
-      try {
-        fields = JSON.parse(json);
-      } catch {
-        fields = null;
-      }
-      const d = Array.isArray(fields) ? decodeEntry(fields as string[], now) : { ok: false as const, why: 'not a field list' };
-      if (!d.ok) {
-        this.remote.invalid(`resync entry ${key.slice(0, 80)}: ${d.why}`);
-        continue;
-      }
-      if (d.entry.end !== null && d.entry.end <= now) {
-        await this.inForce.forget(key).catch(() => {});
-        continue;
-      }
-      // This node's own entries too: a node whose database was lost gets its bans back.
-      due.push(d.entry);
-    }
-    // Together, in slices: the ban manager commits each slice as one batch per action.
-    let applied = 0;
-    for (let i = 0; i < due.length; i += RESYNC_SLICE) {
-      const done = await Promise.all(due.slice(i, i + RESYNC_SLICE).map((e) => this.remote.apply(e, false)));
-      applied += done.filter(Boolean).length;
-    }
-    this.logger.info(`fleet: full resync: ${applied} ban(s) from other nodes applied`);
-  }
-
-  private async read(): Promise<void> {
-    if (this.reading) return;
-    this.reading = true;
-    try {
-      while (!this.stopped && this.state === 'connected') {
-        const cursor = this.deps.state.get('cursor') ?? '0-0';
-        let res: [string, [string, string[]][]][] | null;
-        try {
-          res = (await this.reader.xread('COUNT', READ_COUNT, 'BLOCK', READ_BLOCK_MS, 'STREAMS', this.keys.stream, cursor)) as [string, [string, string[]][]][] | null;
-        } catch (err) {
-          if (this.stopped) return;
-          this.throttled.warn('read', `fleet: reading the stream failed (${this.scrub((err as Error).message)})`);
-          await new Promise((r) => setTimeout(r, 500));
-          continue;
-        }
-        if (!res) continue;
-        const now = this.deps.clock.now();
-        let lastId = cursor;
-        // Applied together, so the ban manager commits them as one batch; an
-        // address seen twice waits for its first change, keeping its order.
-        let wave = new Map<string, Promise<boolean>>();
-        for (const [, entries] of res) {
-          for (const [id, fields] of entries) {
-            lastId = id;
-            const d = decodeEntry(fields, now);
-            if (!d.ok) {
-              this.remote.invalid(`stream entry ${id}: ${d.why}`);
-              continue;
-            }
-            if (d.entry.node === this.deps.settings.node) continue;
-            const key = `${d.entry.jail} ${d.entry.ip}`;
-            if (wave.has(key)) {
-              await Promise.all(wave.values());
-              wave = new Map();
-            }
-            wave.set(key, this.remote.apply(d.entry, true));
-          }
-        }
-        await Promise.all(wave.values());
-        this.lag = Math.max(0, now - Number(lastId.split('-')[0]));
-        this.deps.state.set('cursor', lastId);
-      }
-    } finally {
-      this.reading = false;
-    }
   }
 }
 
