@@ -327,8 +327,9 @@ export class BanManager {
         continue;
       }
       const inc = jail.policy.increment;
-      const previous = this.history.previous(p.req.ip, inc.overalljails ? null : jail.name);
-      const seconds = boundedSeconds(p.manual?.seconds ?? jail.bantimeFn(jail.policy.bantime, previous));
+      const own = this.ownBantime(jail, p.req.ip);
+      const previous = own.previous;
+      const seconds = boundedSeconds(p.manual?.seconds ?? own.seconds);
       const jitter = p.manual?.seconds !== undefined ? 0 : expiryJitterMs(seconds, inc.rndtime, this.random, this.opts.spread);
       const ban: Ban = {
         jail: jail.name, ip: p.req.ip, family: p.req.family, start: now,
@@ -432,6 +433,17 @@ export class BanManager {
     const runs = jail.policy.actions.filter((a) => a.kind === 'firewall').map((a) => this.dispatcher.run(jail.name, a, 'ban', [ban]));
     await Promise.all(runs);
     return ban;
+  }
+
+  /** This node's bantime for a new ban of `ip` (bantime.increment included), in seconds, -1 for permanent; null for an unknown jail. */
+  bantimeFor(jailName: string, ip: string): number | null {
+    const jail = this.jails.get(jailName);
+    return jail ? boundedSeconds(this.ownBantime(jail, ip).seconds) : null;
+  }
+
+  private ownBantime(jail: JailState, ip: string): { seconds: number; previous: number } {
+    const previous = this.history.previous(ip, jail.policy.increment.overalljails ? null : jail.name);
+    return { seconds: jail.bantimeFn(jail.policy.bantime, previous), previous };
   }
 
   /** An unban another node made: lifts the address's ban in that jail, if any. */

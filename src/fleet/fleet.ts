@@ -142,8 +142,17 @@ export class Fleet {
   /** The fleet-wide count tripped on this node's failure: the script published the ban; here it is applied like any fleet ban. */
   private async applyTripped(e: FleetEntry): Promise<void> {
     metrics.fleetTripped.inc();
-    const r = await this.deps.manager.remoteBan(e).catch((err: Error) => ({ applied: null, why: err.message }));
-    if (!r.applied && r.why && r.why !== 'already banned' && r.why !== 'extended') this.logger.info(`fleet: not banning ${e.ip} [${e.jail}] here on the fleet count: ${r.why}`, { jail: e.jail, ip: e.ip });
+    // The script knows the jail's bantime only; this node's history may make it longer (bantime.increment).
+    const seconds = this.deps.manager.bantimeFor(e.jail, e.ip);
+    let end = e.end;
+    if (seconds !== null && e.end !== null) end = seconds < 0 ? null : Math.max(e.end, e.at + seconds * 1000);
+    const longer = end !== e.end;
+    const entry = longer ? { ...e, end } : e;
+    const r = await this.deps.manager.remoteBan(entry).catch((err: Error) => ({ applied: null, why: err.message, extended: undefined }));
+    const ban = r.applied ?? r.extended;
+    // The other nodes learn the longer end as an extension of the ban they got from the script.
+    if (longer && ban) this.publish('ban', [ban], null);
+    if (!ban && r.why && r.why !== 'already banned') this.logger.info(`fleet: not banning ${e.ip} [${e.jail}] here on the fleet count: ${r.why}`, { jail: e.jail, ip: e.ip });
   }
 
   /** The ban manager's changes: this node's own are published (or kept for later); remote ones are not echoed. */

@@ -17,14 +17,14 @@ const JAIL = 'asterisk';
 
 interface Node { name: string; manager: BanManager; fleet: Fleet; action: FakeAction; lines: string[] }
 
-async function startNode(url: string, name: string, ignoreip: string[] = []): Promise<Node> {
+async function startNode(url: string, name: string, ignoreip: string[] = [], increment = DEFAULT_INCREMENT): Promise<Node> {
   const { logger, lines } = memoryLogger();
   const store = Store.open(':memory:');
   const action = new FakeAction();
   let fleet: Fleet | null = null;
   const manager = new BanManager({ store, clock: systemClock, logger, onChange: (op, bans, from) => fleet?.publish(op, bans, from) });
   const ignore = await IgnoreList.resolve(ignoreip, { ignoreself: false, logger, peers: [] });
-  await manager.setJail(JAIL, { bantime: 3600, increment: DEFAULT_INCREMENT, actions: [action], ignore });
+  await manager.setJail(JAIL, { bantime: 3600, increment, actions: [action], ignore });
   await manager.start();
   fleet = new Fleet({
     settings: { redis: url, password: null, sentinels: [], sentinelName: 'm', node: name, prefix: 'cnt:', tls: null, remoteBansPerMinute: 1000, remoteUnbansPerMinute: 100, streamMaxlen: 100_000, where: { file: 'x', line: 1 } },
@@ -115,6 +115,28 @@ describe('fleet = counts: failures add up across nodes in Redis', { skip: noRedi
     await waitFor(() => nodes.every((n) => !banned(n, '203.0.113.50')), 5_000);
   });
 
+  it("the tripping node's bantime.increment lengthens the ban on every node", async () => {
+    const n4 = await startNode(redis.url, 'n4', [], { ...DEFAULT_INCREMENT, enabled: true, multipliers: [1, 4] });
+    try {
+      await waitFor(async () => (await n4.fleet.status()).state === 'connected', 10_000);
+      await n4.manager.manualBan(JAIL, '203.0.113.95', { seconds: 60 });
+      await n4.manager.unban({ ip: '203.0.113.95' });
+      await waitFor(() => nodes.every((n) => !banned(n, '203.0.113.95')), 5_000);
+      for (const n of [...nodes, nodes[0]!]) n.fleet.count(failure('203.0.113.95'));
+      await settle();
+      n4.fleet.count(failure('203.0.113.95'));
+      const hours = (n: Node) => {
+        const b = banned(n, '203.0.113.95');
+        return b && b.end !== null ? (b.end - Date.now()) / 3_600_000 : 0;
+      };
+      await waitFor(() => [...nodes, n4].every((n) => hours(n) > 3.9), 5_000, () => [...nodes, n4].map((n) => `${n.name} ${hours(n)}`).join(', '));
+      assert.ok([...nodes, n4].every((n) => hours(n) <= 4), 'four times the bantime: the second ban of this address on n4');
+    } finally {
+      await n4.fleet.stop();
+      await n4.manager.close();
+    }
+  });
+
   it('while Redis is down failures are counted here only, said once, and nothing waits', async () => {
     await redis.kill('SIGKILL');
     await waitFor(async () => (await nodes[0]!.fleet.status()).state !== 'connected', 5_000);
@@ -139,14 +161,16 @@ describe('the bans in force in Redis', { skip: noRedis() }, () => {
       await n.manager.manualBan(JAIL, '203.0.113.1', { seconds: 1 });
       await n.manager.manualBan(JAIL, '203.0.113.2', { seconds: 3600 });
       await n.manager.manualBan(JAIL, '203.0.113.3', { seconds: -1 });
-      n.fleet.count(failure('203.0.113.4', { maxretry: 1, bantimeMs: 500 }));
-      await waitFor(async () => (await r.hlen('cnt:bans')) === 4, 5_000);
+      await n.manager.manualBan(JAIL, '203.0.113.4', { seconds: 1 });
+      n.fleet.count(failure('203.0.113.5', { maxretry: 1 }));
+      await waitFor(async () => (await r.hlen('cnt:bans')) === 5, 5_000);
       assert.deepEqual(await r.zrange('cnt:until', 0, -1, 'WITHSCORES').then((x) => x.at(-1)), 'inf', 'a permanent ban ends at +inf');
       await new Promise((res) => setTimeout(res, 1_200));
       // The node's own minute timer may have taken some already.
       assert.ok((await n.fleet.trimExpired()) <= 2);
-      assert.deepEqual((await r.hkeys('cnt:bans')).sort(), ['asterisk 203.0.113.2', 'asterisk 203.0.113.3']);
-      assert.deepEqual((await r.zrange('cnt:until', 0, -1)).sort(), ['asterisk 203.0.113.2', 'asterisk 203.0.113.3']);
+      const kept = ['asterisk 203.0.113.2', 'asterisk 203.0.113.3', 'asterisk 203.0.113.5'];
+      assert.deepEqual((await r.hkeys('cnt:bans')).sort(), kept);
+      assert.deepEqual((await r.zrange('cnt:until', 0, -1)).sort(), kept, 'a ban the shared count made is indexed too');
       assert.equal(await n.fleet.trimExpired(), 0);
     } finally {
       r.disconnect();
