@@ -1,4 +1,5 @@
 import { shownParams } from '../settings/shown.js';
+import { redisLabel, type FleetSettings } from '../settings/fleet-settings.js';
 import { READ_FIX, unreadableBecause } from '../sources/logfile/access.js';
 import { existsSync } from 'node:fs';
 import { AsteriskBanError, ConfigErrors } from '../core/errors.js';
@@ -130,6 +131,8 @@ export async function checkConfigCommand(opts: { config: string; dump?: boolean 
   }
   if (opts.dump) {
     for (const j of result.settings!.jails) out.write(`${JSON.stringify(dumpJail(j))}\n`);
+    const fleet = result.settings!.daemon.fleet;
+    if (fleet) out.write(`${JSON.stringify({ fleet: dumpFleet(fleet) })}\n`);
     return 0;
   }
   const jails = result.settings!.jails.filter((j) => j.enabled).map((j) => j.name);
@@ -139,6 +142,15 @@ export async function checkConfigCommand(opts: { config: string; dump?: boolean 
     for (const p of peers.peers) out.write(`  ${printable(p.entry)}  (${p.origin})\n`);
   }
   return 0;
+}
+
+/** [Fleet] as it will run: the Redis URL without its credentials, the password only as set or not. */
+function dumpFleet(f: FleetSettings): Record<string, unknown> {
+  return {
+    redis: f.redis === null ? null : redisLabel(f.redis), password: f.password || /^\w+:\/\/[^@/]*:[^@/]*@/.test(f.redis ?? '') ? '(set)' : '(not set)', sentinels: f.sentinels.map((x) => `${x.host}:${x.port}`), sentinelName: f.sentinelName,
+    node: f.node, prefix: f.prefix, tls: f.tls, remoteBansPerMinute: f.remoteBansPerMinute, remoteUnbansPerMinute: f.remoteUnbansPerMinute, streamMaxlen: f.streamMaxlen,
+    file: `${f.where.file}:${f.where.line}`,
+  };
 }
 
 /**
@@ -152,6 +164,7 @@ function dumpJail(j: JailSettings): Record<string, unknown> {
   return {
     jail: j.name, enabled: j.enabled, backend: j.backend, maxretry: j.maxretry, findtime: j.findtime, bantime: j.bantime,
     ignoreip: j.ignoreip, ignoreself: j.ignoreself, ignoreAsteriskPeers: j.ignoreAsteriskPeers, ignoreRecentSuccess: j.ignoreRecentSuccess, ipv6Prefix: j.ipv6Prefix, alerts: j.alerts, verify: j.verify, logpath: j.logpath.map(located),
+    fleet: j.fleet, fleetMaxretry: j.fleetMaxretry,
     filter: j.filter ? { name: j.filter.name, params: j.filter.params } : null,
     actions: j.actions.map((a) => ({ name: a.name, params: shownParams(a.params) })),
     ami: { host: j.ami.host, port: j.ami.port, username: j.ami.username, secret: j.ami.secret ? '(set)' : '(not set)' },

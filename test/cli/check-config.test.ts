@@ -59,6 +59,24 @@ test('check-config --dump prints each jail as it will run, secrets hidden', asyn
   assert.match(text, /"alerts":\{"rules":\["compromise","health"\]/);
 });
 
+test('check-config --dump shows fleet mode and [Fleet], the Redis credentials hidden', async () => {
+  const { PassThrough } = await import('node:stream');
+  const { checkConfigCommand } = await import('../../src/cli/check-config.js');
+  const dir = shippedWith('[Definition]\n');
+  writeFileSync(join(dir, 'jail.local'), '[asterisk]\nfleet = counts\nfleet_maxretry = 8\n');
+  writeFileSync(join(dir, 'asterisk-ban.local'), '[Fleet]\nredis = redis://pbx-1:fleet-s3cret@10.0.0.5:6379\nnode = pbx-1\n');
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (d: Buffer) => (text += d.toString()));
+  assert.equal(await checkConfigCommand({ config: dir, dump: true }, out, new PassThrough()), 0);
+  const [jail, fleet] = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual([jail!.fleet, jail!.fleetMaxretry], ['counts', 8]);
+  assert.deepEqual((fleet!.fleet as Record<string, unknown>).redis, 'redis://10.0.0.5:6379');
+  assert.deepEqual((fleet!.fleet as Record<string, unknown>).password, '(set)');
+  assert.match(String((fleet!.fleet as Record<string, unknown>).file), /asterisk-ban\.local:1$/);
+  assert.doesNotMatch(text, /fleet-s3cret/);
+});
+
 test('two jails never share a firewall table: a name used twice is refused, awkward jail names get their own', () => {
   const dir = shippedWith('[Definition]\n');
   writeFileSync(join(dir, 'jail.local'), [
