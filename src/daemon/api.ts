@@ -104,7 +104,7 @@ export function daemonApi(daemon: Daemon, now: () => number): DaemonApi {
       });
     },
     async fleet() {
-      if (!daemon.fleet) throw new AsteriskBanError('E_REQUEST', 'fleet mode is off', { hint: 'add [Fleet] to asterisk-ban.local and fleet = bans to a jail' });
+      if (!daemon.fleet) throw new AsteriskBanError('E_REQUEST', 'fleet mode is off', { hint: 'add [Fleet] to asterisk-ban.local and fleet = bans (or counts) to a jail, then reload' });
       return daemon.fleet.status();
     },
     async version() {
