@@ -173,22 +173,44 @@ export class Daemon {
     }
     const fleetChanged = JSON.stringify(next.daemon.fleet) !== JSON.stringify(this.settings.daemon.fleet);
     this.settings = next;
-    if (this.fleet && fleetChanged) this.opts.logger.warn('[Fleet] changed: the fleet connection keeps its old settings until a restart');
-    // Turned on by this reload: joins now (jails' modes are read live, so turning one off needs nothing).
-    if (!this.fleet) await this.startFleet();
+    await this.refreshFleet(fleetChanged);
     this.opts.logger.info(`reloaded: ${JSON.stringify(result)}`);
     return result;
   }
 
   /** Fleet mode when [Fleet] is set and some jail shares; otherwise Redis is never contacted. */
   private async startFleet(): Promise<void> {
+    const next = this.buildFleet();
+    this.fleet = next;
+    await next?.start();
+  }
+
+  /**
+   * After a reload: fleet mode started, stopped or moved to new [Fleet]
+   * settings. The successor is in place before its predecessor stops, so a
+   * ban made meanwhile waits in the outbox (shared by both, in SQLite) and
+   * goes out when the successor joins.
+   */
+  private async refreshFleet(changed: boolean): Promise<void> {
+    const wanted = this.settings.daemon.fleet !== null && this.settings.jails.some((j) => j.enabled && j.fleet !== 'off');
+    if (this.fleet && !changed && wanted) return;
+    const old = this.fleet;
+    this.fleet = this.buildFleet();
+    if (old) {
+      await old.stop();
+      this.opts.logger.info(this.fleet ? 'fleet: [Fleet] changed: joining again with the new settings' : 'fleet: fleet mode off after the reload: Redis is no longer contacted');
+    }
+    await this.fleet?.start();
+  }
+
+  private buildFleet(): Fleet | null {
     const fleet = this.settings.daemon.fleet;
-    if (!fleet) return;
+    if (!fleet) return null;
     if (!this.settings.jails.some((j) => j.enabled && j.fleet !== 'off')) {
       this.opts.logger.info('[Fleet] is set but no jail has fleet = bans or counts: Redis is not contacted');
-      return;
+      return null;
     }
-    this.fleet = new Fleet({
+    return new Fleet({
       settings: fleet,
       modes: () => new Map(this.settings.jails.filter((j) => j.enabled).map((j) => [j.name, j.fleet])),
       manager: this.manager,
@@ -196,7 +218,6 @@ export class Daemon {
       clock: this.opts.clock,
       logger: this.opts.logger,
     });
-    await this.fleet.start();
   }
 
   /** `set loglevel` over the control socket: every logger derived from the daemon's follows. */

@@ -2,6 +2,8 @@
 // own log and state, sharing bans through a real redis-server on loopback.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DaemonHarness, sipWrongPassword, waitFor } from '../helpers/daemon.js';
 import { noRedis, TestRedis } from '../helpers/redis-server.js';
 import { freePort, scrape } from '../helpers/metrics.js';
@@ -95,4 +97,22 @@ test('a reload that turns fleet mode on joins the fleet at once and takes the ba
   assert.equal(r.code, 0, r.stderr);
   await waitFor(async () => (JSON.parse((await c.cli('fleet', 'status', '--json')).stdout) as { state: string }).state === 'connected', 10_000, () => c.output);
   await waitFor(async () => (await bans(c)).some((x) => x.ip === '198.51.100.71' && x.node === 'pbx-a'), 10_000, () => c.output);
+});
+
+test('a reload that changes [Fleet] joins again with the new settings; one that turns fleet mode off leaves', { skip: noRedis() }, async () => {
+  const [a, , c] = nodes as [DaemonHarness, DaemonHarness, DaemonHarness];
+  writeFileSync(join(c.config, 'asterisk-ban.local'), '[Fleet]\nnode = pbx-c2\n');
+  let r = await c.cli('reload');
+  assert.equal(r.code, 0, r.stderr);
+  const fleet = async () => JSON.parse((await c.cli('fleet', 'status', '--json')).stdout) as { node: string; state: string };
+  await waitFor(async () => { const f = await fleet(); return f.node === 'pbx-c2' && f.state === 'connected'; }, 10_000, () => c.output);
+  assert.equal((await a.cli('ban', 'asterisk', '198.51.100.72')).code, 0);
+  await waitFor(async () => (await bans(c)).some((x) => x.ip === '198.51.100.72' && x.node === 'pbx-a'), 10_000, () => c.output);
+  c.writeJails(jail(c).replace('fleet = bans', 'fleet = off'));
+  r = await c.cli('reload');
+  assert.equal(r.code, 0, r.stderr);
+  r = await c.cli('fleet', 'status');
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /fleet mode is off/);
+  assert.match(c.output, /fleet mode off after the reload: Redis is no longer contacted/);
 });
