@@ -69,6 +69,8 @@ export class JailRuntime {
   private readonly sourcePrint: string;
   /** Where the source's failures go: handed on to the successor that carries the source over. */
   private route: { to: JailRuntime };
+  /** Where the (carried-over) Jail's decisions go: this runtime's gate and actions once it runs. */
+  private readonly jailRoute: { to: JailRuntime };
   /** Carried over from the runtime this one replaces, already running. */
   private sourceRunning = false;
   private readonly logger: Logger;
@@ -102,13 +104,15 @@ export class JailRuntime {
         deps.fleetCount?.({ jail: s.name, ip: f.ip, findtimeMs: s.findtime * 1000, maxretry: s.fleetMaxretry, bantimeMs: s.bantime < 0 ? -1 : s.bantime * 1000, reason: f.reason });
       },
     });
+    this.jailRoute = previous?.jailRoute ?? { to: this };
     if (previous) {
       previous.jail.reconfigure(settings, ignore);
       this.jail = previous.jail;
       previous.alerter.reconfigure(settings, ignore, this.alerterDeps());
       this.alerter = previous.alerter;
     } else {
-      this.jail = new Jail(settings, { clock: deps.clock, logger: this.logger, ignore, onBan: (req) => this.gate.submit(req) });
+      const to = this.jailRoute;
+      this.jail = new Jail(settings, { clock: deps.clock, logger: this.logger, ignore, onBan: (req) => to.to.gate.submit(req) });
       this.alerter = new Alerter(settings, ignore, this.alerterDeps());
     }
     const reusable = previous ? [...previous.fingerprints] : [];
@@ -203,6 +207,8 @@ export class JailRuntime {
     this.alerter.start();
     // A carried-over source has been feeding the previous runtime (the same Jail) all along: from now on, this one.
     this.route.to = this;
+    // The carried-over Jail's bans go through this runtime's gate (its verify setting) from now on.
+    this.jailRoute.to = this;
     if (!this.source || this.sourceRunning) return;
     this.sourceRunning = true;
     await this.source.start();
