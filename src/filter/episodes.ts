@@ -57,6 +57,11 @@ export class Episodes {
     return covered;
   }
 
+  /** The windows that may still cover a line at `pos` or after it, as text (see InjectionAwareMatcher.stateKey). */
+  key(pos: number): string {
+    return this.list.filter((e) => pos - e.end < e.reach).map((e) => `${e.end}+${e.reach} ${e.own} ${e.time} ${e.read}`).join(',');
+  }
+
   /**
    * Lines are looked at again up to a held message's reach after they came
    * (src/filter/matcher.ts), so a window is dropped only well past its own.

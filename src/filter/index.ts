@@ -1,6 +1,6 @@
 import { AsteriskBanError } from '../core/errors.js';
 import type { FilterDefinition, Located } from '../settings/types.js';
-import type { CompiledFilter, LineMatcher, MatcherHooks } from './types.js';
+import type { CompiledFilter, LineMatcher, MatcherHooks, MatcherOptions } from './types.js';
 import { compileRx } from './rx.js';
 import { coverLiterals, escapeLiteral } from './literal.js';
 import type { Rx } from './rx.js';
@@ -85,7 +85,7 @@ export function compileFilter(def: FilterDefinition, opts: CompileOptions = {}):
     reasons: reasonNames(def, failregex),
     openregex: [...opens, ...tails].map((r) => r.source),
     screen,
-    matcher(hooks: MatcherHooks, mopts?: { reads?: boolean }): LineMatcher {
+    matcher(hooks: MatcherHooks, mopts?: MatcherOptions): LineMatcher {
       return new InjectionAwareMatcher(new LineEngine(parts), hooks, mopts);
     },
   };

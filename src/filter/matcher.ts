@@ -1,5 +1,5 @@
 import type { Address } from '../core/address.js';
-import type { LineMatcher, LineOutcome, MatcherHooks } from './types.js';
+import type { LineMatcher, LineOutcome, MatcherHooks, MatcherOptions } from './types.js';
 import type { LineEngine, Opening, Verdict } from './engine.js';
 import { ASTERISK_PREFIX, candidatesOf, distinct, joinText, ownIps } from './message.js';
 import type { Held, Line, Parked } from './message.js';
@@ -8,15 +8,6 @@ import type { DateHit } from './date.js';
 import { MAX_LINE_CHARS, REACH_CHARS, TAIL_REACH_CHARS } from './limits.js';
 import { BulkScanner } from './bulk.js';
 import { Episodes } from './episodes.js';
-
-export interface MatcherOptions {
-  /**
-   * The caller's flush() marks the end of a read (the daemon's follower), so
-   * every line Asterisk wrote in one write has arrived by then. test-filter
-   * reads a whole file and cannot tell; it relies on the dates alone.
-   */
-  reads?: boolean;
-}
 
 /**
  * The stateful half of a filter: the one state machine that labels each
@@ -60,9 +51,15 @@ export class InjectionAwareMatcher implements LineMatcher {
   private readonly hit: DateHit = { time: null, start: 0, end: 0 };
   private readonly bulk: BulkScanner;
   private readonly reads: boolean;
+  private readonly beforeLine: ((lineNo: number) => void) | null;
 
   constructor(private readonly engine: LineEngine, private readonly hooks: MatcherHooks, opts: MatcherOptions = {}) {
     this.reads = opts.reads === true;
+    this.beforeLine = opts.beforeLine ?? null;
+    if (opts.from) {
+      this.lineNo = opts.from.lines;
+      this.pos = opts.from.pos;
+    }
     this.bulk = new BulkScanner(engine, {
       push: (line) => this.push(line),
       pushOne: (line, screened) => this.pushOne(line, screened),
@@ -77,6 +74,35 @@ export class InjectionAwareMatcher implements LineMatcher {
     return this.held !== null;
   }
 
+  /** Lines taken in so far (skipped ones included), counting those before `from`. */
+  get lines(): number {
+    return this.lineNo;
+  }
+
+  /**
+   * All that the labels of this and later lines depend on, other than the
+   * lines themselves: the message held and the lines held with it, those
+   * parked with their readings, the suspect windows that still reach a line
+   * not yet decided, whether a date was seen. Lines go by their numbers, so
+   * two runs over the same file whose matchers give the same key before the
+   * same line label every line from there on alike, whatever came before.
+   */
+  stateKey(): string {
+    const parts = [this.sawDate ? 'dated' : 'undated'];
+    let oldest = this.pos;
+    const h = this.held;
+    if (h !== null) {
+      parts.push(`held ${h.head.no} ${h.op.pair} ${h.cut} ${h.lastClose} ${h.joined.map(verdictKey).join(',')} ${h.inner.map((e) => `${e.no}+${e.gap}`).join(',')}`);
+      oldest = Math.min(oldest, h.head.pos);
+    }
+    for (const p of this.parked) {
+      parts.push(`parked ${p.head.no} ${p.pair} ${p.readings.map(verdictKey).join(',')}`);
+      oldest = Math.min(oldest, p.head.pos);
+    }
+    parts.push(this.episodes.key(oldest));
+    return parts.join('|');
+  }
+
   push(input: string): void {
     this.pushOne(input, true);
   }
@@ -84,6 +110,7 @@ export class InjectionAwareMatcher implements LineMatcher {
   private pushOne(input: string, screen: boolean): void {
     let line = input.length > MAX_LINE_CHARS ? input.slice(0, MAX_LINE_CHARS) : input;
     if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
+    this.beforeLine?.(this.lineNo + 1);
     const cr = line.indexOf('\r');
     const head = cr < 0 ? line : line.slice(0, cr);
     const dated = this.engine.date(head, this.hit);
@@ -236,7 +263,7 @@ export class InjectionAwareMatcher implements LineMatcher {
   /** A line with nothing held before it. */
   private judge(l: Line): void {
     if (l.gap > 0) {
-      this.hooks.onGap?.(l.gap, 'missed');
+      this.hooks.onGap?.(l.gap, 'missed', l.no);
       return;
     }
     if (!l.dated) {
@@ -289,7 +316,7 @@ export class InjectionAwareMatcher implements LineMatcher {
     else counted = this.decideReadings(head, readings);
     for (let k = 0; k <= h.lastClose && k < h.inner.length; k++) {
       const e = h.inner[k]!;
-      if (e.gap > 0) this.hooks.onGap?.(e.gap, 'injected');
+      if (e.gap > 0) this.hooks.onGap?.(e.gap, 'injected', e.no);
       else this.label(e, 'injected', candidatesOf(this.ownOf(e)));
     }
     if (h.cut && h.joined.length === 0) {
@@ -341,5 +368,10 @@ export class InjectionAwareMatcher implements LineMatcher {
     if (l.own === undefined) l.own = this.engine.verdict(l.content);
     return l.own;
   }
+}
 
+function verdictKey(v: Verdict): string {
+  if (v.outcome === 'matched') return `${v.ip.text}/${v.regex}`;
+  if (v.outcome === 'ambiguous') return v.ips.map((a) => a.text).join('/');
+  return v.outcome;
 }

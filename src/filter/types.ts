@@ -45,7 +45,7 @@ export interface MatcherHooks {
    */
   onLine?(lineNo: number, line: string, outcome: LineOutcome, m?: FilterMatch, candidates?: string[]): void;
   /** Outcome of a run of lines passed to skip() (never 'matched'). */
-  onGap?(lines: number, outcome: LineOutcome): void;
+  onGap?(lines: number, outcome: LineOutcome, firstNo: number): void;
 }
 
 /**
@@ -67,6 +67,23 @@ export interface LineMatcher {
    * test-filter and read-back); onLine is not called for lines skipped, onGap is.
    */
   pushLines?(text: string): void;
+  /** Lines taken in so far, skipped ones and those before MatcherOptions.from included. */
+  readonly lines?: number;
+  /** See InjectionAwareMatcher.stateKey. */
+  stateKey?(): string;
+}
+
+export interface MatcherOptions {
+  /**
+   * The caller's flush() marks the end of a read (the daemon's follower), so
+   * every line Asterisk wrote in one write has arrived by then. test-filter
+   * reads a whole file and cannot tell; it relies on the dates alone.
+   */
+  reads?: boolean;
+  /** Where the first line pushed lies in the file: lines before it, and its offset (a part of a split run). */
+  from?: { lines: number; pos: number };
+  /** Called before each line taken in one by one (not screened out in bulk), with the number it gets. */
+  beforeLine?(lineNo: number): void;
 }
 
 export interface CompiledFilter {
@@ -83,6 +100,5 @@ export interface CompiledFilter {
    * regex has no literal to screen on.
    */
   readonly screen?: RegExp | null;
-  /** reads: the caller's flush() marks the end of each read (see MatcherOptions). */
-  matcher(hooks: MatcherHooks, opts?: { reads?: boolean }): LineMatcher;
+  matcher(hooks: MatcherHooks, opts?: MatcherOptions): LineMatcher;
 }
