@@ -78,9 +78,15 @@ function buildProgram(io: CliIo, setCode: (code: number) => void, located: (wher
     .option('--json', 'one JSON object per line')
     .option('--print-all-missed', 'print every line no failregex matched')
     .option('--print-all-matched', 'print every matched line')
-    .action(act(async (cmd, log: string, filter: string, opts: { json?: boolean; printAllMissed?: boolean; printAllMatched?: boolean }) => {
+    .option('--jobs <n>', 'threads for a big log\'s summary (default: one per two CPUs, at most 4)')
+    .action(act(async (cmd, log: string, filter: string, opts: { json?: boolean; printAllMissed?: boolean; printAllMatched?: boolean; jobs?: string }) => {
+      let jobs: number | undefined;
+      if (opts.jobs !== undefined) {
+        jobs = Number(opts.jobs);
+        if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) throw new UsageError(`--jobs: expected a whole number from 1 to 64, got ${JSON.stringify(opts.jobs)}`);
+      }
       const { testFilterCommand } = await import('./test-filter.js');
-      return testFilterCommand(log, filter, { ...opts, config: configDir(cmd, io) }, io.stdout, io.stderr);
+      return testFilterCommand(log, filter, { json: opts.json, printAllMissed: opts.printAllMissed, printAllMatched: opts.printAllMatched, jobs, config: configDir(cmd, io) }, io.stdout, io.stderr);
     }));
 
   program.command('status')

@@ -21,3 +21,9 @@ export const TAIL_REACH_CHARS = 256;
  * second may tick while they are written).
  */
 export const SUSPECT_MS = 1000;
+/**
+ * How far before and after a cut the neighbouring parts of a split
+ * test-filter run overlap (src/filter/test-part.ts): many times the
+ * farthest an injected message reaches.
+ */
+export const SEAM_BYTES = 64 * 1024;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { isAsteriskBanError } from '../core/errors.js';
 import { compileFilter, definitionFromRegex } from './index.js';
 import type { CompiledFilter, FilterMatch, LineOutcome, MatcherHooks } from './index.js';
-import { LINE_OUTCOMES } from './index.js';
+import { countGap, countLine, emptyTally, isSkipped, report, summaryObject } from './test-tally.js';
 import { loadFilterDefinition } from './load.js';
 import { readLineChunks } from './chunks.js';
 import { pushEachLine } from './bulk.js';
@@ -17,24 +17,13 @@ export interface TestFilterOptions {
   config?: string;
   /** Time zone for dates that carry none: 'UTC', 'local' (default) or '+0100'. */
   timezone?: string;
+  /** Threads a big log's summary is worked out on (default: one per CPU, at most 4). */
+  jobs?: number;
+  /** The smallest part worth a thread of its own (tests cut small files). */
+  minPartBytes?: number;
 }
 
-interface Tally {
-  lines: number;
-  outcomes: Record<LineOutcome, number>;
-  hits: number[];
-  hosts: Map<string, { n: number; times: (number | null)[] }>;
-  /** Lines set aside (suspect, ambiguous, injected), shown in the human report. */
-  asides: { no: number; text: string }[];
-  /** Comment and blank lines. */
-  skipped: number;
-}
-
-const TIMES_SHOWN = 3;
-/** Set-aside lines listed in the human report (all of them are in --json). */
-const ASIDES_SHOWN = 50;
-const FAST_CHUNK_BYTES = 2 * 1024 * 1024;
-const HOSTS_SHOWN = 200;
+export const FAST_CHUNK_BYTES = 2 * 1024 * 1024;
 
 /** FILTER is a file, a name in <config>/filter.d (optionally name[key=value, ...]), or one regex. */
 async function resolveFilter(spec: string, configDir: string, timezone?: string): Promise<CompiledFilter> {
@@ -75,6 +64,22 @@ function lineObject(no: number, verdict: LineOutcome, m: FilterMatch | undefined
 function named(m: FilterMatch | undefined, candidates: string[] | undefined): string {
   const list = m ? [m.ip] : candidates ?? [];
   return list.length > 0 ? ` (${list.join(', ')})` : '';
+}
+
+/** How the human report lists a line set aside; null for other lines. */
+export function asideText(no: number, line: string, outcome: LineOutcome, m: FilterMatch | undefined, candidates: string[] | undefined): string | null {
+  if (outcome !== 'suspect' && outcome !== 'ambiguous' && outcome !== 'injected') return null;
+  return `${no}: ${outcome}${named(m, candidates)}: ${line.slice(0, 160)}`;
+}
+
+/** The filter FILTER names, or null once the reason it cannot be had is written to `err`. */
+export async function compileOrSay(filter: string, opts: TestFilterOptions, err: NodeJS.WritableStream): Promise<CompiledFilter | null> {
+  try {
+    return await resolveFilter(filter, opts.config ?? './config', opts.timezone);
+  } catch (e) {
+    err.write(`test-filter: ${isAsteriskBanError(e) ? `${e.describe()} [${e.code}]` : (e as Error).message}\n`);
+    return null;
+  }
 }
 
 /**
@@ -123,28 +128,6 @@ class Sink {
 }
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
-
-function report(t: Tally, filter: CompiledFilter, sink: Sink): void {
-  const o = t.outcomes;
-  sink.write(`Lines: ${t.lines} lines, ${LINE_OUTCOMES.map((k) => `${o[k]} ${k}`).join(', ')}${t.skipped ? `, ${t.skipped} comment or blank` : ''}\n\n`);
-  sink.write(`Failregex: ${o.matched} total\n|  #) [# of hits] regular expression\n`);
-  filter.failregex.forEach((r, i) => sink.write(`|  ${String(i).padStart(2)}) [${t.hits[i] ?? 0}] ${filter.reasons[i]}: ${r}\n`));
-  const hosts = [...t.hosts.entries()].sort((a, b) => b[1].n - a[1].n);
-  sink.write(`\nHosts: ${hosts.length}\n`);
-  for (const [ip, h] of hosts.slice(0, HOSTS_SHOWN)) {
-    const shown = h.times.map((x) => iso(x) ?? 'no date').join(', ');
-    sink.write(`  ${ip.padEnd(39)} ${String(h.n).padStart(7)}  ${shown}${h.n > h.times.length ? ', ...' : ''}\n`);
-  }
-  if (hosts.length > HOSTS_SHOWN) sink.write(`  ... and ${hosts.length - HOSTS_SHOWN} more (use --json for all)\n`);
-  const aside = o.suspect + o.ambiguous + o.injected;
-  if (aside > 0) {
-    sink.write(`\nSet aside: ${o.suspect} suspect (counted by the daemon only when verify confirms the address), ${o.ambiguous} ambiguous (several candidates: counted for none), ${o.injected} injected (attacker text inside another message)\n`);
-    // A message's first line is decided after some lines that follow it: back in line order.
-    for (const a of [...t.asides].sort((x, y) => x.no - y.no)) sink.write(`  ${a.text}\n`);
-    if (aside > t.asides.length) sink.write(`  ... and ${aside - t.asides.length} more (use --json for all)\n`);
-  }
-}
-
 /**
  * The body of `asterisk-ban test-filter LOG FILTER`: runs a filter over a
  * log file the way the daemon would, and reports what matched. Returns the
@@ -157,46 +140,32 @@ export async function runFilterTest(
   out: NodeJS.WritableStream,
   err: NodeJS.WritableStream,
 ): Promise<number> {
-  let compiled: CompiledFilter;
-  try {
-    compiled = await resolveFilter(filter, opts.config ?? './config', opts.timezone);
-  } catch (e) {
-    err.write(`test-filter: ${isAsteriskBanError(e) ? `${e.describe()} [${e.code}]` : (e as Error).message}\n`);
-    return 1;
-  }
+  const compiled = await compileOrSay(filter, opts, err);
+  if (compiled === null) return 1;
   const sink = new Sink(out);
   const ordered = new InLineOrder(sink);
-  const t: Tally = { lines: 0, outcomes: { matched: 0, suspect: 0, ambiguous: 0, injected: 0, ignored: 0, missed: 0 }, hits: [], hosts: new Map(), asides: [], skipped: 0 };
+  const t = emptyTally();
   const perLine = opts.printAllMatched === true || opts.printAllMissed === true;
   const hooks: MatcherHooks = {
-    onMatch(m: FilterMatch) {
-      t.hits[m.regex] = (t.hits[m.regex] ?? 0) + 1;
-      const h = t.hosts.get(m.ip);
-      if (h === undefined) t.hosts.set(m.ip, { n: 1, times: [m.time] });
-      else if (++h.n <= TIMES_SHOWN) h.times.push(m.time);
+    onMatch() {
+      // Counted with its line (onLine 'matched' follows).
     },
     onLine(no, line, outcome, m, candidates) {
-      t.lines++;
-      // As fail2ban-regex does: comment and blank lines are not failures missed.
-      if (outcome === 'missed' && (line.trim() === '' || line.startsWith('#'))) {
-        t.skipped++;
+      const skipped = isSkipped(line, outcome);
+      countLine(t, no, outcome, skipped, m, opts.json ? null : asideText(no, line, outcome, m, candidates));
+      if (skipped) {
         if (opts.json && opts.printAllMissed) ordered.push(no, `${JSON.stringify({ line: no, verdict: 'missed', skipped: true })}\n`);
         return;
       }
-      t.outcomes[outcome]++;
       if (opts.json) {
         const obj = lineObject(no, outcome, m, candidates, compiled.reasons);
         if (obj !== null && (outcome !== 'missed' && outcome !== 'ignored' || opts.printAllMissed)) ordered.push(no, `${JSON.stringify(obj)}\n`);
         return;
       }
-      if (outcome === 'suspect' || outcome === 'ambiguous' || outcome === 'injected') {
-        if (t.asides.length < ASIDES_SHOWN) t.asides.push({ no, text: `${no}: ${outcome}${named(m, candidates)}: ${line.slice(0, 160)}` });
-      }
       if ((outcome === 'missed' && opts.printAllMissed) || (outcome === 'matched' && opts.printAllMatched)) sink.write(`${no}: ${line.slice(0, MAX_LINE_CHARS)}\n`);
     },
     onGap(lines, outcome) {
-      t.lines += lines;
-      t.outcomes[outcome] += lines;
+      countGap(t, lines, outcome);
     },
   };
   const matcher = compiled.matcher(hooks);
@@ -212,12 +181,10 @@ export async function runFilterTest(
   }
   matcher.flush();
   ordered.end();
-  if (opts.json) {
-    const o = t.outcomes;
-    sink.write(`${JSON.stringify({ summary: true, lines: t.lines, matched: o.matched, suspect: o.suspect, ambiguous: o.ambiguous, injected: o.injected, ignored: o.ignored, missed: o.missed, skipped: t.skipped, hits: compiled.failregex.map((_r, i) => t.hits[i] ?? 0), hosts: t.hosts.size })}\n`);
-  } else {
+  if (opts.json) sink.write(`${JSON.stringify(summaryObject(t, compiled.failregex.length))}\n`);
+  else {
     if (perLine) sink.write('\n');
-    report(t, compiled, sink);
+    report(t, compiled, (x) => sink.write(x));
   }
   sink.flush();
   return 0;

@@ -2,9 +2,11 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Writable } from 'node:stream';
 import { runFilterTest } from './test-run.js';
 import type { TestFilterOptions } from './test-run.js';
+import { runFilterPart } from './test-part.js';
+import type { PartSpec } from './test-part.js';
 
-/** Worker entry for test-filter: output goes back to the parent as messages. */
-interface Job { log: string; filter: string; opts: TestFilterOptions }
+/** Worker entry for test-filter: a whole run, or one part of a split one; output goes back to the parent as messages. */
+type Job = { log: string; filter: string; opts: TestFilterOptions; part?: undefined } | { part: PartSpec; size: number };
 
 const port = parentPort!;
 const job = workerData as Job;
@@ -16,7 +18,10 @@ const sink = (stream: 'out' | 'err'): Writable =>
     },
   });
 
-runFilterTest(job.log, job.filter, job.opts, sink('out'), sink('err')).then(
-  (code) => port.postMessage({ code }),
+const run = job.part === undefined
+  ? runFilterTest(job.log, job.filter, job.opts, sink('out'), sink('err')).then((code) => ({ code }))
+  : runFilterPart(job.part, job.size, sink('err')).then((part) => ({ part, code: part.ok ? 0 : 1 }));
+run.then(
+  (m) => port.postMessage(m),
   (e: unknown) => port.postMessage({ stream: 'err', text: `test-filter: ${(e as Error).message}\n`, code: 1 }),
 );

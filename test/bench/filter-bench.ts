@@ -2,13 +2,15 @@
  * Filter benchmark: `asterisk-ban test-filter` against fail2ban-regex and
  * grep on the same generated Asterisk log. Prints one table.
  *
- *   node --import tsx test/bench/filter-bench.ts [LINES=1000000] [--fail2ban-lines N] [--seed S] [--runs N]
+ *   node --import tsx test/bench/filter-bench.ts [LINES=1000000] [--fail2ban-lines N] [--seed S] [--runs N] [--jobs N]
  *
  * Targets: >= 1,000,000 lines/s with peak RSS <= 120 MB. Peak RSS comes from
  * /usr/bin/time -f %M (the whole process: Node, its heap and buffers).
  * fail2ban-regex is slow (~34k lines/s), so by default it reads only the
  * first 200,000 lines; its rate is what the table compares. With --runs N
  * our row is the median of N runs (peak RSS: the highest), the best in the note.
+ * --jobs N adds a row for test-filter --jobs N (the log cut into N parts on
+ * N threads); the targets are judged on the default row.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, createReadStream, createWriteStream } from 'node:fs';
@@ -30,6 +32,7 @@ const lines = Number(args.find((a, i) => /^\d+$/.test(a) && !args[i - 1]?.starts
 const seed = flag('--seed', 1);
 const f2bLines = flag('--fail2ban-lines', 200_000);
 const runsWanted = flag('--runs', 1);
+const jobs = flag('--jobs', 0);
 
 /** Runs argv under /usr/bin/time when present; returns stdout, wall seconds and peak RSS. */
 function measure(argv: string[]): Promise<{ out: string; seconds: number; cpu: number | null; rssMb: number | null; code: number }> {
@@ -80,14 +83,19 @@ async function main(): Promise<void> {
       `import { testFilterCommand } from ${JSON.stringify(join(repoRoot, 'src', 'cli', 'test-filter.ts'))};` +
       `process.exitCode = await testFilterCommand(${JSON.stringify(log)}, 'asterisk', { config: ${JSON.stringify(join(repoRoot, 'config'))} }, process.stdout, process.stderr);`];
   // On a shared machine one run says little: run ours --runs times, show the median run, note the best.
-  const runs: Awaited<ReturnType<typeof measure>>[] = [];
-  for (let i = 0; i < Math.max(1, runsWanted); i++) runs.push(await measure(ours));
-  runs.sort((a, b) => a.seconds - b.seconds);
-  const r = runs[Math.floor((runs.length - 1) / 2)]!;
-  const best = runs[0]!;
-  const summary = /^Lines: (\d+) lines, (\d+) matched/m.exec(r.out);
-  const note = runs.length > 1 ? `median of ${runs.length}; best ${best.seconds.toFixed(2)} s = ${Math.round(lines / best.seconds).toLocaleString('en-US')}/s` : '';
-  results.push({ tool: `asterisk-ban test-filter (${existsSync(dist) ? 'dist' : 'tsx'})`, lines, seconds: r.seconds, cpu: r.cpu, rssMb: Math.max(...runs.map((x) => x.rssMb ?? 0)) || null, matched: summary?.[2] ?? `exit ${r.code}`, note });
+  const ourRow = async (argv: string[], tool: string): Promise<Result> => {
+    const runs: Awaited<ReturnType<typeof measure>>[] = [];
+    for (let i = 0; i < Math.max(1, runsWanted); i++) runs.push(await measure(argv));
+    runs.sort((a, b) => a.seconds - b.seconds);
+    const r = runs[Math.floor((runs.length - 1) / 2)]!;
+    const best = runs[0]!;
+    const summary = /^Lines: (\d+) lines, (\d+) matched/m.exec(r.out);
+    const note = runs.length > 1 ? `median of ${runs.length}; best ${best.seconds.toFixed(2)} s = ${Math.round(lines / best.seconds).toLocaleString('en-US')}/s` : '';
+    return { tool, lines, seconds: r.seconds, cpu: r.cpu, rssMb: Math.max(...runs.map((x) => x.rssMb ?? 0)) || null, matched: summary?.[2] ?? `exit ${r.code}`, note };
+  };
+  const kind = existsSync(dist) ? 'dist' : 'tsx';
+  results.push(await ourRow(ours, `asterisk-ban test-filter (${kind})`));
+  if (jobs > 0 && existsSync(dist)) results.push(await ourRow([...ours, '--jobs', String(jobs)], `asterisk-ban test-filter --jobs ${jobs}`));
 
   const f2bFilter = '/etc/fail2ban/filter.d/asterisk.conf';
   if (existsSync('/usr/bin/fail2ban-regex') && existsSync(f2bFilter)) {

@@ -236,6 +236,8 @@ describe('cli against a control server', () => {
     ['unban with both', ['unban', '192.0.2.9', '--all'], /either an ADDRESS or --all/],
     ['an unknown command', ['frobnicate'], /unknown command/],
     ['an unknown option', ['list', '--colour'], /unknown option/],
+    ['test-filter --jobs 0', ['test-filter', '/dev/null', 'asterisk', '--jobs', '0'], /--jobs: expected a whole number from 1 to 64, got "0"/],
+    ['test-filter --jobs two', ['test-filter', '/dev/null', 'asterisk', '--jobs', 'two'], /--jobs: expected a whole number/],
   ];
   for (const [name, args, message] of usage) {
     it(`exits 2 on ${name} without asking the daemon`, async () => {
