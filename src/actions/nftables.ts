@@ -9,6 +9,8 @@ import { isPrefixText } from '../core/address.js';
 import { ConntrackFlusher } from './conntrack.js';
 import { Serial } from './serial.js';
 import { NftSession, SessionLost } from './nft-session.js';
+import { NftNetlink, type ElementOp } from './nft-netlink.js';
+import { metrics } from '../control/metrics.js';
 import { CHAIN_PREFIX } from './iptables-base.js';
 
 /** Kernel sets: one per family for addresses, and an interval set for IPv6 prefixes (ipv6_prefix). */
@@ -23,6 +25,8 @@ const ELEMENTS_PER_LINE = 1_000;
  */
 const SESSION_MAX_LINES = 16;
 const SESSION_MAX_CHARS = 4_096;
+/** Element changes per batch sent over netlink; a bigger batch (a restore) goes to nft -f. */
+const NETLINK_MAX_OPS = 4_096;
 
 /**
  * One `inet` table of ours per action name with a v4 and a v6 set
@@ -31,8 +35,10 @@ const SESSION_MAX_CHARS = 4_096;
  * inside a prefix it holds, and a prefix ban may cover address bans) and a base
  * chain hooked before the usual filter chains. A drop in a base chain is
  * final whatever other tables accept, so an ESTABLISHED accept elsewhere
- * cannot keep a banned flow alive. Every change is one transaction: a line
- * to the running `nft -i` (NftSession) for small batches, `nft -f -` otherwise.
+ * cannot keep a banned flow alive. Every change is one transaction:
+ * address bans and unbans go to the kernel over netlink from this process
+ * (NftNetlink) when they can, other small batches as a line to the running
+ * `nft -i` (NftSession), big ones through `nft -f -`.
  */
 export class Nftables implements Action {
   readonly kind = 'firewall' as const;
@@ -44,6 +50,8 @@ export class Nftables implements Action {
   private readonly serial = new Serial();
   /** Null when `persistent = no`, or when a test runs commands through its own runner. */
   private readonly session: NftSession | null;
+  /** Null as for the session, and in another namespace (netns=): the socket is this process's. */
+  private readonly netlink: NftNetlink | null;
 
   constructor(actionName: string, private readonly params: FirewallParams, private readonly deps: ActionDeps) {
     this.id = `${actionName}[${params.name}]`;
@@ -53,6 +61,7 @@ export class Nftables implements Action {
     this.flusher = new ConntrackFlusher(this.run, params.conntrack, deps.logger);
     const argv = params.netns ? ['ip', 'netns', 'exec', params.netns, params.nft] : [params.nft];
     this.session = params.persistent && !deps.run ? new NftSession(argv, deps.logger, undefined, this.id) : null;
+    this.netlink = params.persistent && params.netlink && !deps.run && !params.netns ? new NftNetlink(`${CHAIN_PREFIX}${params.name}`, deps.logger) : null;
   }
 
   private hook(): string {
@@ -93,6 +102,7 @@ export class Nftables implements Action {
     if (this.session?.usable && lines.length <= SESSION_MAX_LINES && lines.reduce((n, l) => n + l.length, 0) <= SESSION_MAX_CHARS) {
       try {
         await this.session.run(lines);
+        metrics.nftBatches.inc({ action: this.id, path: 'session' });
         return;
       } catch (err) {
         // nft refused the batch: as `nft -f` would have. A lost session: run it once more, one-shot.
@@ -100,6 +110,33 @@ export class Nftables implements Action {
       }
     }
     await this.run(this.params.nft, ['-f', '-'], { input: `${lines.join('\n')}\n` });
+    metrics.nftBatches.inc({ action: this.id, path: 'process' });
+  }
+
+  /**
+   * Element changes over netlink when this path can take them (address
+   * sets only, not too many); otherwise, or when it fails in any way, the
+   * same changes as nft text. A refusal is left for nft to confirm and word.
+   */
+  private async elements(ops: ElementOp[], lines: () => string[]): Promise<void> {
+    if (this.netlink?.usable && ops.length > 0 && ops.length <= NETLINK_MAX_OPS) {
+      try {
+        await this.netlink.apply(ops);
+        metrics.nftBatches.inc({ action: this.id, path: 'netlink' });
+        return;
+      } catch {
+        // NftNetlink has logged a lost socket; nft gives the verdict on a refusal.
+      }
+    }
+    await this.nft(lines());
+  }
+
+  /** The element changes of elementLines(), for netlink. */
+  private elementOps(verb: 'add' | 'delete', f: 4 | 6, ips: string[], seconds?: Map<string, number | null>): ElementOp[] {
+    return ips.map((address) => {
+      const s = seconds?.get(address);
+      return { verb, set: SET[f], address, timeoutMs: typeof s === 'number' ? s * 1000 : null };
+    });
   }
 
   /** The table as JSON, or null when it does not exist. */
@@ -148,6 +185,15 @@ export class Nftables implements Action {
     return [...this.elementLines('add', f, ips), ...this.elementLines('delete', f, ips)];
   }
 
+  private removalOps(f: 4 | 6, ips: string[]): ElementOp[] {
+    return [...this.elementOps('add', f, ips), ...this.elementOps('delete', f, ips)];
+  }
+
+  private additionOps(f: 4 | 6, ips: string[], seconds: Map<string, number | null>): ElementOp[] {
+    const known = ips.filter((ip) => this.banned[f].has(ip));
+    return [...this.removalOps(f, known), ...this.elementOps('add', f, ips, seconds)];
+  }
+
   /** Known elements are replaced so that a new ban end (bantime increment) takes effect. */
   private additionLines(f: SetKey, ips: string[], seconds: Map<string, number | null>): string[] {
     const known = ips.filter((ip) => this.banned[f].has(ip));
@@ -162,6 +208,7 @@ export class Nftables implements Action {
   start(): Promise<void> {
     return this.serial.run(async () => {
       await this.nft(this.structure());
+      this.netlink?.open();
     });
   }
 
@@ -195,7 +242,9 @@ export class Nftables implements Action {
       const batch = bySet(splitBans(all, this.deps.logger, this.id, this.deps.clock.now()));
       // A restored ban keeps its end, so an element already in the set is
       // right as it is: a plain add (a no-op for it) is enough.
-      await this.nft(SETS.flatMap((f) => (opts.restored ? this.elementLines('add', f, batch[f], batch.seconds) : this.additionLines(f, batch[f], batch.seconds))));
+      const lines = (): string[] => SETS.flatMap((f) => (opts.restored ? this.elementLines('add', f, batch[f], batch.seconds) : this.additionLines(f, batch[f], batch.seconds)));
+      const ops = batch.net6.length > 0 ? [] : ([4, 6] as const).flatMap((f) => (opts.restored ? this.elementOps('add', f, batch[f], batch.seconds) : this.additionOps(f, batch[f], batch.seconds)));
+      await this.elements(ops, lines);
       for (const f of SETS) for (const ip of batch[f]) this.banned[f].add(ip);
       return SETS.flatMap((f) => batch[f]);
     };
@@ -207,7 +256,8 @@ export class Nftables implements Action {
   unban(bans: Ban[]): Promise<void> {
     return this.serial.run(async () => {
       const batch = bySet(splitBans(bans, this.deps.logger, this.id));
-      await this.nft(SETS.flatMap((f) => this.removalLines(f, batch[f])));
+      const ops = batch.net6.length > 0 ? [] : ([4, 6] as const).flatMap((f) => this.removalOps(f, batch[f]));
+      await this.elements(ops, () => SETS.flatMap((f) => this.removalLines(f, batch[f])));
       for (const f of SETS) for (const ip of batch[f]) this.banned[f].delete(ip);
     });
   }
@@ -224,11 +274,13 @@ export class Nftables implements Action {
       if (this.params.keep) {
         this.deps.logger.info(`${this.id}: keep = yes, bans stay in the kernel until their timeouts`);
         this.session?.close();
+        this.netlink?.close();
         return;
       }
       // `add` first makes the delete succeed even when the table is already gone.
       await this.nft([`add table ${this.table}`, `delete table ${this.table}`]);
       this.session?.close();
+      this.netlink?.close();
       this.forgetAll();
     });
   }

@@ -28,6 +28,8 @@ export interface FirewallParams {
   flushConntrack: boolean;
   /** Keep one nft process running for small batches instead of starting one per batch. */
   persistent: boolean;
+  /** nftables: make address bans and unbans over netlink from the daemon itself (with persistent, outside netns=). */
+  netlink: boolean;
   /** Run every command inside this network namespace (`ip netns exec`). */
   netns: string | null;
   /** fail2ban's allowipv6: auto falls back to IPv4 only when ip6tables cannot work here. */
@@ -41,7 +43,7 @@ export const GENERIC_PARAMS = [
 ] as const;
 
 export const FIREWALL_PARAMS = [
-  ...GENERIC_PARAMS, 'blocktype', 'iptables', 'ip6tables', 'ipset', 'nft', 'conntrack', 'keep', 'flushconntrack', 'persistent', 'netns', 'allowipv6',
+  ...GENERIC_PARAMS, 'blocktype', 'iptables', 'ip6tables', 'ipset', 'nft', 'conntrack', 'keep', 'flushconntrack', 'persistent', 'netlink', 'netns', 'allowipv6',
 ] as const;
 
 const REJECT_TYPES_V4 = ['icmp-net-unreachable', 'icmp-host-unreachable', 'icmp-port-unreachable', 'icmp-proto-unreachable',
@@ -173,6 +175,7 @@ export function parseFirewallParams(spec: Invocation, opts: ParseOptions): Firew
     keep: parseBool(spec, 'keep', p.keep, false),
     flushConntrack: parseBool(spec, 'flushconntrack', p.flushconntrack, true),
     persistent: parseBool(spec, 'persistent', p.persistent, true),
+    netlink: parseBool(spec, 'netlink', p.netlink, true),
     netns,
   };
 }

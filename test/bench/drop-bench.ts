@@ -48,10 +48,12 @@ const source = (i: number): string => `198.51.100.${100 + i}`;
 interface Config { label: string; verify: 'off' | 'query' | 'stream'; params: Record<string, string> }
 const CONFIGS: Config[] = [
   { label: 'one nft per batch, verify = off', verify: 'off', params: { persistent: 'no' } },
-  { label: 'nft session, verify = off', verify: 'off', params: {} },
+  { label: 'nft session (netlink = no), verify = off', verify: 'off', params: { netlink: 'no' } },
+  { label: 'netlink, verify = off (the default)', verify: 'off', params: {} },
   { label: 'one nft per batch, verify: conntrack -L per batch', verify: 'query', params: { persistent: 'no' } },
-  { label: 'nft session, verify: conntrack -L per batch', verify: 'query', params: {} },
-  { label: 'nft session, verify: conntrack -E stream (the daemon)', verify: 'stream', params: {} },
+  { label: 'netlink, verify: conntrack -L per batch', verify: 'query', params: {} },
+  { label: 'nft session (netlink = no), verify: conntrack -E stream', verify: 'stream', params: { netlink: 'no' } },
+  { label: 'netlink, verify: conntrack -E stream (the daemon)', verify: 'stream', params: {} },
 ];
 
 interface Result { label: string; latencies: number[]; past: number[]; queried: number }
@@ -110,7 +112,7 @@ function print(results: Result[], floods: Flood[]): void {
     console.log(`| ${r.label} | ${pct(l, 50).toFixed(2)} ms | ${pct(l, 99).toFixed(2)} ms | ${l[l.length - 1]!.toFixed(2)} ms | ${Math.max(...r.past)} (${mean.toFixed(2)}) | ${r.queried} |`);
   }
   console.log('\ntargets: p99 ≤ 2 ms without verification, ≤ 3 ms with; at most 1 guess past maxretry at 200 guesses/s\n');
-  console.log(`Flood: ${FLOOD_BANS * MAXRETRY} failures at ${FLOOD_RATE}/s, ${FLOOD_BANS} due bans (every address fails ${MAXRETRY} times within 25 ms), nft session, state on disk.`);
+  console.log(`Flood: ${FLOOD_BANS * MAXRETRY} failures at ${FLOOD_RATE}/s, ${FLOOD_BANS} due bans (every address fails ${MAXRETRY} times within 25 ms), netlink (nft -f for batches over 4,096 changes), state on disk.`);
   console.log('With the conntrack stream, each address first sends one real packet (from a sprayer in the attacker namespace, 1 s ahead of its failures).\n');
   console.log('| flood | bans in the kernel | event → kernel p50 / p99 / max | within 50 ms | CPU % of a core: daemon (process − generator) + conntrack -E = budget; nft -i | lookups that ran conntrack -L | refused |');
   console.log('| --- | --- | --- | --- | --- | --- | --- |');
