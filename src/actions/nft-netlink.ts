@@ -25,7 +25,8 @@ export interface ElementOp {
   timeoutMs?: number | null;
 }
 
-interface RawSocket {
+/** What this module needs of the `netlink` package's RawNetlinkSocket (tests give a fake). */
+export interface RawSocket {
   send(msg: Buffer, options: { port?: number } | undefined, cb: (err?: Error) => void): void;
   on(event: 'message', fn: (msg: Buffer) => void): void;
   on(event: 'error', fn: (err: Error) => void): void;
@@ -128,13 +129,20 @@ export class NftNetlink {
   private losses = 0;
   private readonly throttled: ThrottledLog;
 
-  constructor(private readonly table: string, logger: Logger) {
+  private readonly connect: () => RawSocket;
+  private readonly answerMs: number;
+  private readonly hasModule: boolean;
+
+  constructor(private readonly table: string, logger: Logger, opts: { socket?: () => RawSocket; answerMs?: number } = {}) {
     this.throttled = new ThrottledLog(logger, 60_000);
+    this.connect = opts.socket ?? (() => new (loadSocketClass()!)(NETLINK_NETFILTER, { recvBufferSize: 1 << 20 }));
+    this.answerMs = opts.answerMs ?? ANSWER_MS;
+    this.hasModule = opts.socket !== undefined || loadSocketClass() !== null;
   }
 
   /** Whether this path is worth trying: the module loads and it has not failed too often in a row. */
   get usable(): boolean {
-    return this.losses < MAX_LOSSES && loadSocketClass() !== null;
+    return this.losses < MAX_LOSSES && this.hasModule;
   }
 
   /** Applies the changes as one transaction; rejects with the kernel's refusal, or NetlinkLost. */
@@ -193,7 +201,7 @@ export class NftNetlink {
     body.push(message(NFNL_MSG_BATCH_END, NLM_F_REQUEST, ++this.seq, 0, NFNL_SUBSYS_NFTABLES, Buffer.alloc(0)));
     if (acks.size === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => this.lose(`no answer within ${ANSWER_MS} ms`), ANSWER_MS);
+      const timer = setTimeout(() => this.lose(`no answer within ${this.answerMs} ms`), this.answerMs);
       this.pending = { left: acks, errors: [], resolve, reject, timer };
       socket.send(Buffer.concat(body), undefined, (err) => {
         if (err) this.lose(`send: ${err.message}`);
@@ -203,8 +211,7 @@ export class NftNetlink {
 
   private ensure(): RawSocket {
     if (this.socket) return this.socket;
-    const Raw = loadSocketClass()!;
-    const socket = new Raw(NETLINK_NETFILTER, { recvBufferSize: 1 << 20 });
+    const socket = this.connect();
     socket.on('message', (msg) => this.onMessage(msg));
     socket.on('error', (err) => this.lose(err.message));
     // An idle socket must not keep the process alive; a batch in flight has its timer.

@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { addressBytes } from '../../src/actions/nft-netlink.js';
+import { EventEmitter } from 'node:events';
+import { addressBytes, NetlinkLost, NftNetlink, type RawSocket } from '../../src/actions/nft-netlink.js';
+import { isAsteriskBanError } from '../../src/core/errors.js';
+import { memoryLogger } from '../helpers/memory-logger.js';
 import { ADDR, TestNet, haveTool, isRoot } from '../helpers/netns.js';
 import { repoRoot } from '../helpers/paths.js';
 
@@ -13,6 +16,87 @@ describe('addresses as nf_tables keys', () => {
     assert.equal(addressBytes('2001:db8::5')!.toString('hex'), '20010db8000000000000000000000005');
     assert.equal(addressBytes('::ffff:192.0.2.10')!.toString('hex'), 'c000020a', 'a mapped address is its IPv4 address');
     for (const bad of ['', '192.0.2', '2001:db8::1::2', 'fe80::1%eth0', 'x'.repeat(80), '2001:db8::/64']) assert.equal(addressBytes(bad), null, bad);
+  });
+});
+
+/** A socket that records what is sent and answers as `reply` says (null: never). */
+function fakeSocket(reply: (seqs: number[]) => Buffer | null, sent: Buffer[], opened: { n: number }): () => RawSocket {
+  return () => {
+    opened.n++;
+    const ee = new EventEmitter();
+    return {
+      send(msg, _o, cb) {
+        sent.push(msg);
+        cb();
+        const seqs: number[] = [];
+        for (let at = 0; at + 16 <= msg.length; at += msg.readUInt32LE(at)) if (msg.readUInt16LE(at + 6) & 0x4) seqs.push(msg.readUInt32LE(at + 8));
+        const answer = reply(seqs);
+        if (answer) setImmediate(() => ee.emit('message', answer));
+      },
+      on(event: string, fn: (...a: unknown[]) => void) {
+        ee.on(event, fn);
+      },
+      close() {},
+      unref() {},
+    } as RawSocket;
+  };
+}
+
+/** NLMSG_ERROR answers, one per acknowledged message: errno 0 is an acknowledgement. */
+function acks(seqs: number[], errno = (_i: number) => 0): Buffer {
+  return Buffer.concat(seqs.map((seq, i) => {
+    const b = Buffer.alloc(36);
+    b.writeUInt32LE(36, 0);
+    b.writeUInt16LE(2, 4);
+    b.writeUInt32LE(seq, 8);
+    b.writeInt32LE(-errno(i), 16);
+    return b;
+  }));
+}
+
+describe('the netlink path against a scripted socket', () => {
+  it('sends one batch (begin, changes, end) with the table, set, key and timeout, and resolves on the acknowledgement', async () => {
+    const sent: Buffer[] = [];
+    const nl = new NftNetlink('asban-T', memoryLogger().logger, { socket: fakeSocket((s) => acks(s), sent, { n: 0 }) });
+    await nl.apply([{ verb: 'add', set: 'addr-v4', address: '192.0.2.7', timeoutMs: 600_000 }, { verb: 'delete', set: 'addr-v6', address: '2001:db8::7' }]);
+    assert.equal(sent.length, 1);
+    const msg = sent[0]!;
+    const types: number[] = [];
+    for (let at = 0; at + 16 <= msg.length; at += msg.readUInt32LE(at)) types.push(msg.readUInt16LE(at + 4));
+    assert.deepEqual(types, [0x10, 0x0a0c, 0x0a0e, 0x11]);
+    const hex = msg.toString('hex');
+    for (const part of ['asban-T\0', 'addr-v4\0', 'addr-v6\0']) assert.ok(hex.includes(Buffer.from(part, 'latin1').toString('hex')), part);
+    assert.ok(hex.includes('c0000207'), 'the IPv4 key');
+    assert.ok(hex.includes('20010db8000000000000000000000007'), 'the IPv6 key');
+    assert.ok(hex.includes('00000000000927c0'), 'the timeout: 600,000 ms, big-endian');
+    nl.close();
+  });
+
+  it('reports what the kernel refused, and carries on', async () => {
+    const nl = new NftNetlink('asban-T', memoryLogger().logger, { socket: fakeSocket((s) => acks(s, () => 2), [], { n: 0 }) });
+    await assert.rejects(nl.apply([{ verb: 'add', set: 'addr-v4', address: '192.0.2.7' }]), (e) => isAsteriskBanError(e, 'E_ACTION') && /ENOENT/.test(e.message));
+    assert.equal(nl.usable, true, 'a refusal is an answer, not a lost socket');
+    nl.close();
+  });
+
+  it('a socket that never answers is lost after its timeout, opened again for the next batch, and given up after three in a row', async () => {
+    const { logger, lines } = memoryLogger();
+    const opened = { n: 0 };
+    const nl = new NftNetlink('asban-T', logger, { socket: fakeSocket(() => null, [], opened), answerMs: 50 });
+    for (let i = 0; i < 3; i++) await assert.rejects(nl.apply([{ verb: 'add', set: 'addr-v4', address: '192.0.2.7' }]), (e) => e instanceof NetlinkLost && /no answer within 50 ms/.test(e.message));
+    assert.equal(opened.n, 3);
+    assert.equal(nl.usable, false);
+    await assert.rejects(nl.apply([{ verb: 'add', set: 'addr-v4', address: '192.0.2.7' }]), NetlinkLost);
+    assert.equal(opened.n, 3, 'given up: no fourth socket');
+    assert.match(lines.join(''), /netlink: no answer within 50 ms/);
+  });
+
+  it('an address that does not parse never reaches the socket', async () => {
+    const sent: Buffer[] = [];
+    const nl = new NftNetlink('asban-T', memoryLogger().logger, { socket: fakeSocket((s) => acks(s), sent, { n: 0 }) });
+    await assert.rejects(nl.apply([{ verb: 'add', set: 'addr-v4', address: '192.0.2.7; flush ruleset' }]), NetlinkLost);
+    assert.equal(sent.length, 0);
+    nl.close();
   });
 });
 
