@@ -56,6 +56,12 @@ const NFTA_SET_ELEM_TIMEOUT = 4;
 const NFTA_DATA_VALUE = 1;
 /** Elements per message: well inside a netlink message's room. */
 const ELEMENTS_PER_MESSAGE = 256;
+/**
+ * A batch travels in one datagram, which the socket's send buffer (208 KiB
+ * by default) must hold; a bigger one goes through nft, without counting
+ * against this path.
+ */
+const MAX_BATCH_BYTES = 128 * 1024;
 /** A kernel that has not answered by then is not going to. */
 const ANSWER_MS = 1_000;
 /** After this many lost batches in a row, stop trying: nft from then on. */
@@ -200,6 +206,8 @@ export class NftNetlink {
     }
     body.push(message(NFNL_MSG_BATCH_END, NLM_F_REQUEST, ++this.seq, 0, NFNL_SUBSYS_NFTABLES, Buffer.alloc(0)));
     if (acks.size === 0) return Promise.resolve();
+    const bytes = body.reduce((n, b) => n + b.length, 0);
+    if (bytes > MAX_BATCH_BYTES) return Promise.reject(new NetlinkLost(`batch of ${bytes} bytes, more than one datagram should carry`));
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => this.lose(`no answer within ${this.answerMs} ms`), this.answerMs);
       this.pending = { left: acks, errors: [], resolve, reject, timer };

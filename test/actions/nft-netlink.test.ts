@@ -91,6 +91,18 @@ describe('the netlink path against a scripted socket', () => {
     assert.match(lines.join(''), /netlink: no answer within 50 ms/);
   });
 
+  it('a batch too big for one datagram goes elsewhere, without counting against the socket', async () => {
+    const sent: Buffer[] = [];
+    const nl = new NftNetlink('asban-T', memoryLogger().logger, { socket: fakeSocket((s) => acks(s), sent, { n: 0 }) });
+    const many = Array.from({ length: 4000 }, (_x, i) => ({ verb: 'add' as const, set: 'addr-v6', address: `2001:db8::${i.toString(16)}`, timeoutMs: 600_000 }));
+    for (let i = 0; i < 4; i++) await assert.rejects(nl.apply(many), (e) => e instanceof NetlinkLost && /more than one datagram/.test(e.message));
+    assert.equal(sent.length, 0);
+    assert.equal(nl.usable, true);
+    await nl.apply(many.slice(0, 100));
+    assert.equal(sent.length, 1);
+    nl.close();
+  });
+
   it('an address that does not parse never reaches the socket', async () => {
     const sent: Buffer[] = [];
     const nl = new NftNetlink('asban-T', memoryLogger().logger, { socket: fakeSocket((s) => acks(s), sent, { n: 0 }) });
@@ -159,6 +171,16 @@ describe('the nftables action over netlink, in a namespace of its own', { skip }
     assert.deepEqual(await net.reachable(ADDR.att4), { udp: true, tcp: true });
     assert.doesNotMatch(set('addr-v4'), new RegExp(ADDR.att4.replace(/\./g, '\\.')));
     assert.deepEqual(await net.reachable(ADDR.att6), { udp: false, tcp: false }, 'the other ban stays');
+
+    // 4,000 IPv6 bans at once (160 KB): too big a datagram, so nft takes the batch, and netlink the next one.
+    const many = Array.from({ length: 4000 }, (_x, i) => `2001:db8:77::${(i + 1).toString(16)}`);
+    const n0 = (await inside.send({ op: 'metrics' })).paths as Record<string, number>;
+    assert.deepEqual(await inside.send({ op: 'ban', addrs: many }), { ok: true });
+    assert.equal(set('addr-v6').match(/2001:db8:77::/g)?.length, 4000);
+    assert.deepEqual(await inside.send({ op: 'unban', addrs: [ADDR.att6] }), { ok: true });
+    const n1 = (await inside.send({ op: 'metrics' })).paths as Record<string, number>;
+    assert.equal((n1.process ?? 0) - (n0.process ?? 0), 1, 'the big batch through nft -f');
+    assert.equal((n1.netlink ?? 0) - (n0.netlink ?? 0), 1, 'the next through netlink');
   });
 
   it('a change the kernel refuses (our table deleted behind our back) is tried with nft, which says why', async () => {
