@@ -4,7 +4,7 @@ import type { Invocation } from '../settings/types.js';
 import { spawnRunner, netnsRunner, type CommandRunner } from './exec.js';
 import { jailFirewallParams, type FirewallParams } from './params.js';
 import { nftPortSet } from './ports.js';
-import { splitBans, canonical, chunk, type FamilyBatch } from './batch.js';
+import { splitBans, canonical, type FamilyBatch } from './batch.js';
 import { isPrefixText } from '../core/address.js';
 import { ConntrackFlusher } from './conntrack.js';
 import { Serial } from './serial.js';
@@ -118,8 +118,8 @@ export class Nftables implements Action {
    * sets only, not too many); otherwise, or when it fails in any way, the
    * same changes as nft text. A refusal is left for nft to confirm and word.
    */
-  private async elements(ops: ElementOp[], lines: () => string[]): Promise<void> {
-    if (this.netlink?.usable && ops.length > 0 && ops.length <= NETLINK_MAX_OPS) {
+  private async elements(ops: ElementOp[]): Promise<void> {
+    if (this.netlink?.usable && ops.length > 0 && ops.length <= NETLINK_MAX_OPS && ops.every((op) => op.set !== SET.net6)) {
       try {
         await this.netlink.apply(ops);
         metrics.nftBatches.inc({ action: this.id, path: 'netlink' });
@@ -128,15 +128,22 @@ export class Nftables implements Action {
         // NftNetlink has logged a lost socket; nft gives the verdict on a refusal.
       }
     }
-    await this.nft(lines());
+    await this.nft(this.lines(ops));
   }
 
-  /** The element changes of elementLines(), for netlink. */
-  private elementOps(verb: 'add' | 'delete', f: 4 | 6, ips: string[], seconds?: Map<string, number | null>): ElementOp[] {
-    return ips.map((address) => {
-      const s = seconds?.get(address);
-      return { verb, set: SET[f], address, timeoutMs: typeof s === 'number' ? s * 1000 : null };
-    });
+  /** Element changes as nft lines: a run of one verb on one set is one line (of ELEMENTS_PER_LINE at most). */
+  private lines(ops: ElementOp[]): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < ops.length;) {
+      const { verb, set } = ops[i]!;
+      const items: string[] = [];
+      for (; i < ops.length && ops[i]!.verb === verb && ops[i]!.set === set && items.length < ELEMENTS_PER_LINE; i++) {
+        const { address, timeoutMs } = ops[i]!;
+        items.push(typeof timeoutMs === 'number' ? `${address} timeout ${timeoutMs / 1000}s` : address);
+      }
+      out.push(`${verb} element ${this.table} ${set} { ${items.join(', ')} }`);
+    }
+    return out;
   }
 
   /** The table as JSON, or null when it does not exist. */
@@ -170,34 +177,22 @@ export class Nftables implements Action {
     return doc.filter((i) => (i as { rule?: { chain?: string } }).rule?.chain === chain).length;
   }
 
-  private elementLines(verb: 'add' | 'delete', f: SetKey, ips: string[], seconds?: Map<string, number | null>): string[] {
-    return chunk(ips, ELEMENTS_PER_LINE).map((part) => {
-      const items = part.map((ip) => {
-        const s = seconds?.get(ip);
-        return typeof s === 'number' ? `${ip} timeout ${s}s` : ip;
-      });
-      return `${verb} element ${this.table} ${SET[f]} { ${items.join(', ')} }`;
+  private elementOps(verb: 'add' | 'delete', f: SetKey, ips: string[], seconds?: Map<string, number | null>): ElementOp[] {
+    return ips.map((address) => {
+      const s = seconds?.get(address);
+      return { verb, set: SET[f], address, timeoutMs: typeof s === 'number' ? s * 1000 : null };
     });
   }
 
   /** Add-then-delete: deleting an element that expired meanwhile would fail the whole transaction. */
-  private removalLines(f: SetKey, ips: string[]): string[] {
-    return [...this.elementLines('add', f, ips), ...this.elementLines('delete', f, ips)];
-  }
-
-  private removalOps(f: 4 | 6, ips: string[]): ElementOp[] {
+  private removalOps(f: SetKey, ips: string[]): ElementOp[] {
     return [...this.elementOps('add', f, ips), ...this.elementOps('delete', f, ips)];
   }
 
-  private additionOps(f: 4 | 6, ips: string[], seconds: Map<string, number | null>): ElementOp[] {
+  /** Known elements are replaced so that a new ban end (bantime increment) takes effect. */
+  private additionOps(f: SetKey, ips: string[], seconds: Map<string, number | null>): ElementOp[] {
     const known = ips.filter((ip) => this.banned[f].has(ip));
     return [...this.removalOps(f, known), ...this.elementOps('add', f, ips, seconds)];
-  }
-
-  /** Known elements are replaced so that a new ban end (bantime increment) takes effect. */
-  private additionLines(f: SetKey, ips: string[], seconds: Map<string, number | null>): string[] {
-    const known = ips.filter((ip) => this.banned[f].has(ip));
-    return [...this.removalLines(f, known), ...this.elementLines('add', f, ips, seconds)];
   }
 
   /**
@@ -229,7 +224,7 @@ export class Nftables implements Action {
       this.deps.logger.warn(`${this.id}: nftables table was changed outside asterisk-ban; restoring it`);
       const lines = this.structure();
       for (const f of SETS) {
-        lines.push(...this.removalLines(f, want[f]), ...this.elementLines('add', f, want[f], want.seconds));
+        lines.push(...this.lines([...this.removalOps(f, want[f]), ...this.elementOps('add', f, want[f], want.seconds)]));
         this.banned[f] = new Set(want[f]);
       }
       await this.nft(lines);
@@ -242,9 +237,7 @@ export class Nftables implements Action {
       const batch = bySet(splitBans(all, this.deps.logger, this.id, this.deps.clock.now()));
       // A restored ban keeps its end, so an element already in the set is
       // right as it is: a plain add (a no-op for it) is enough.
-      const lines = (): string[] => SETS.flatMap((f) => (opts.restored ? this.elementLines('add', f, batch[f], batch.seconds) : this.additionLines(f, batch[f], batch.seconds)));
-      const ops = batch.net6.length > 0 ? [] : ([4, 6] as const).flatMap((f) => (opts.restored ? this.elementOps('add', f, batch[f], batch.seconds) : this.additionOps(f, batch[f], batch.seconds)));
-      await this.elements(ops, lines);
+      await this.elements(SETS.flatMap((f) => (opts.restored ? this.elementOps('add', f, batch[f], batch.seconds) : this.additionOps(f, batch[f], batch.seconds))));
       for (const f of SETS) for (const ip of batch[f]) this.banned[f].add(ip);
       return SETS.flatMap((f) => batch[f]);
     };
@@ -256,8 +249,7 @@ export class Nftables implements Action {
   unban(bans: Ban[]): Promise<void> {
     return this.serial.run(async () => {
       const batch = bySet(splitBans(bans, this.deps.logger, this.id));
-      const ops = batch.net6.length > 0 ? [] : ([4, 6] as const).flatMap((f) => this.removalOps(f, batch[f]));
-      await this.elements(ops, () => SETS.flatMap((f) => this.removalLines(f, batch[f])));
+      await this.elements(SETS.flatMap((f) => this.removalOps(f, batch[f])));
       for (const f of SETS) for (const ip of batch[f]) this.banned[f].delete(ip);
     });
   }
