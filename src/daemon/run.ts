@@ -52,17 +52,16 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     return fatal(logger, err, 'start-up failed', ds.logtarget);
   }
   logger.info(`control socket ${ds.socket}`);
-  // Every jail's source has started or said why it could not: ready, for systemd too.
-  await notifySystemd(logger, { ready: true, status: `${daemon.runtimes.size} jail(s) running` });
 
   return new Promise<number>((resolve) => {
     let stopping = false;
+    let ready: Promise<void> = Promise.resolve();
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
       logger.info(`${signal}: stopping`);
-      // Awaited before exiting: a process gone first leaves systemd-notify nothing to speak for.
-      const told = notifySystemd(logger, { stopping: true, status: 'stopping' });
+      // Awaited before exiting: a process gone first leaves systemd-notify nothing to speak for. After READY=1, never before it.
+      const told = ready.then(() => notifySystemd(logger, { stopping: true, status: 'stopping' }));
       const deadline = setTimeout(() => {
         const killed = killChildren();
         logger.error(`clean stop took over ${STOP_DEADLINE_MS / 1000} s; exiting anyway${killed ? ` (killed ${killed} command(s) still running)` : ''}`);
@@ -94,6 +93,10 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     process.on('SIGUSR1', () => {
       if (reopenLogFiles(logger) > 0) logger.info('SIGUSR1: log file reopened');
     });
+    // Every jail's source has started or said why it could not: ready, for systemd too. Only
+    // now that SIGTERM is handled: systemd may send it the moment it hears READY=1, and
+    // before, it would have killed the daemon without a clean stop.
+    ready = notifySystemd(logger, { ready: true, status: `${daemon.runtimes.size} jail(s) running` });
   });
 }
 
