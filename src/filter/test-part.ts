@@ -2,7 +2,7 @@ import { open } from 'node:fs/promises';
 import type { MatcherHooks } from './index.js';
 import { readLineChunks } from './chunks.js';
 import { SEAM_BYTES } from './limits.js';
-import { asideText, compileOrSay, FAST_CHUNK_BYTES } from './test-run.js';
+import { asideText, compileOrSay } from './test-run.js';
 import type { TestFilterOptions } from './test-run.js';
 import { countGap, countLine, emptyTally, isSkipped } from './test-tally.js';
 import type { FilterFace, Seam, TallyData } from './test-tally.js';
@@ -33,6 +33,9 @@ export type PartResult =
   | { ok: true; face: FilterFace; main: TallyData; head: Seam; tail: Seam }
   | { ok: false };
 
+/** Bytes a part reads at a time: half a single pass's, so that several parts stay near its memory. */
+const PART_CHUNK_BYTES = 1024 * 1024;
+
 /** The first line start at or after `offset` (a line start is 0 or just past a '\n'). */
 export async function lineStartAtOrAfter(path: string, offset: number, size: number): Promise<number> {
   if (offset <= 0) return 0;
@@ -56,7 +59,7 @@ export async function lineStartAtOrAfter(path: string, offset: number, size: num
 async function linesBefore(path: string, end: number): Promise<number> {
   const fh = await open(path, 'r');
   try {
-    const buf = Buffer.allocUnsafe(FAST_CHUNK_BYTES);
+    const buf = Buffer.allocUnsafe(PART_CHUNK_BYTES);
     let n = 0;
     for (let at = 0; at < end;) {
       const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - at), at);
@@ -146,7 +149,7 @@ export async function runFilterPart(spec: PartSpec, size: number, err: NodeJS.Wr
         passMarks(at + cut);
       }
       pushLines(from === 0 ? text : text.slice(from));
-    }, 'latin1', FAST_CHUNK_BYTES, { start: warm, end: tailEnd });
+    }, 'latin1', PART_CHUNK_BYTES, { start: warm, end: tailEnd });
   } catch (e) {
     err.write(`test-filter: cannot read ${log}: ${(e as Error).message}\n`);
     return { ok: false };
