@@ -45,7 +45,7 @@ function inWorker(data: unknown, out: (s: string) => void, err: (s: string) => v
  * MAX_PARTS), each at least minPartBytes. One pass already keeps two CPUs
  * busy: the scan on one, V8's garbage collector and compiler on the other.
  * On two CPUs a second part made a 300,000-line log (40 MB) 4-7 % faster
- * and a 1,000,000-line one (132 MB) 1.3 times faster, for 30 MB more RSS
+ * and a 1,000,000-line one (132 MB) 1.3 times faster, for ~20 MB more RSS
  * (test/bench/filter-bench.ts --jobs 2).
  */
 function partsFor(log: string, opts: TestFilterOptions): { n: number; size: number } {
@@ -63,7 +63,7 @@ function partsFor(log: string, opts: TestFilterOptions): { n: number; size: numb
   return { n: Math.max(1, Math.min(jobs, Math.floor(size / Math.max(2 * SEAM_BYTES, opts.minPartBytes ?? MIN_PART_BYTES)))), size };
 }
 
-/** A split run: the report, or null when it must run in one pass after all (a cut with no common resting line). */
+/** A split run: the report, or null when it must run in one pass after all (a cut where the neighbours never agree). */
 async function inParts(log: string, filter: string, opts: TestFilterOptions, n: number, size: number, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number | null> {
   const specs: PartSpec[] = Array.from({ length: n }, (_x, i) => ({
     log, filter, opts, start: Math.floor((size * i) / n), end: Math.floor((size * (i + 1)) / n), first: i === 0, last: i === n - 1,
