@@ -9,8 +9,12 @@ export interface BulkTarget {
   skip(lines: number, bytes: number): void;
   /** One line, unscreened (filters without a screen). */
   push(line: string): void;
-  /** The matcher holds a message: every line in its reach may be its remainder, none is screened out. */
-  wantsAll(): boolean;
+  /**
+   * Which of the lines the screen would skip (dated, without its literals)
+   * must come one by one all the same: 'none'; 'all'; or those holding a
+   * literal (a held message's remainder must have it).
+   */
+  wants(): 'none' | 'all' | string;
 }
 
 /** Each '\n'-separated line of `text` (a final line without '\n' counts as a line), without its newline. */
@@ -45,6 +49,18 @@ export class BulkScanner {
     let next = -1;
     let gapLines = 0;
     let gapBytes = 0;
+    // Where each literal asked for by wants() next occurs (searched once per stretch, not per line).
+    const ahead = new Map<string, number>();
+    const wanted = (le: number): boolean => {
+      const w = this.to.wants();
+      if (w === 'none' || w === 'all') return w === 'all';
+      let at = ahead.get(w);
+      if (at === undefined || (at >= 0 && at < pos)) {
+        at = text.indexOf(w, pos);
+        ahead.set(w, at);
+      }
+      return at >= 0 && at + w.length <= le;
+    };
     while (pos < to) {
       let le = text.indexOf('\n', pos);
       if (le < 0) le = to;
@@ -54,7 +70,7 @@ export class BulkScanner {
         screen.lastIndex = pos;
         next = screen.test(text) ? screen.lastIndex : to + 1;
       }
-      if (next <= le || !this.engine.datedAt(text, pos, le) || this.to.wantsAll()) {
+      if (next <= le || !this.engine.datedAt(text, pos, le) || wanted(le)) {
         if (gapLines > 0) this.to.skip(gapLines, gapBytes);
         gapLines = 0;
         gapBytes = 0;

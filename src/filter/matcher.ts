@@ -52,10 +52,12 @@ export class InjectionAwareMatcher implements LineMatcher {
   private readonly bulk: BulkScanner;
   private readonly reads: boolean;
   private readonly beforeLine: ((lineNo: number) => void) | null;
+  private readonly everyLine: boolean;
 
   constructor(private readonly engine: LineEngine, private readonly hooks: MatcherHooks, opts: MatcherOptions = {}) {
     this.reads = opts.reads === true;
     this.beforeLine = opts.beforeLine ?? null;
+    this.everyLine = opts.everyLine === true;
     if (opts.from) {
       this.lineNo = opts.from.lines;
       this.pos = opts.from.pos;
@@ -64,9 +66,25 @@ export class InjectionAwareMatcher implements LineMatcher {
       push: (line) => this.push(line),
       pushOne: (line, screened) => this.pushOne(line, screened),
       skip: (lines, bytes) => this.skip(lines, bytes),
-      // A held message may turn out cut, and a line in its reach its remainder: none may be screened out.
-      wantsAll: () => this.held !== null,
+      wants: () => this.wants(),
     });
+  }
+
+  /**
+   * Which dated lines without the screen's literals the bulk scan must
+   * still hand over one by one (see BulkTarget.wants). Such a line can
+   * neither match nor open anything, so only a held message could want
+   * it, as its remainder behind a forged date, and only a cut one
+   * (completes()), whose remainder matches its closeregex: a line without
+   * that regex's literal cannot. With every line's label asked for
+   * (`everyLine`), the lines a message holds are each named as they are.
+   */
+  private wants(): 'none' | 'all' | string {
+    const h = this.held;
+    if (h === null) return 'none';
+    if (this.everyLine) return 'all';
+    if (!h.cut) return 'none';
+    return this.engine.parts.pairs[h.op.pair]!.close?.literal ?? 'all';
   }
 
   /** Whether a message is held back waiting for the rest of it. */

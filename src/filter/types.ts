@@ -82,6 +82,12 @@ export interface MatcherOptions {
   reads?: boolean;
   /** Where the first line pushed lies in the file: lines before it, and its offset (a part of a split run). */
   from?: { lines: number; pos: number };
+  /**
+   * Every line gets its own label, even those pushLines() screens out inside
+   * a held message (which otherwise come as runs through onGap): for
+   * listings of lines.
+   */
+  everyLine?: boolean;
   /** Called before each line taken in one by one (not screened out in bulk), with the number it gets. */
   beforeLine?(lineNo: number): void;
 }

@@ -199,3 +199,37 @@ test('pushLines decides exactly what push decides, around the reach of held mess
     assert.deepEqual(fast.matches, slow.matches, `chunks of ${size}`);
   }
 });
+
+test('inside a cut message, a forged line without its closeregex literal is screened out yet labelled injected; everyLine names it', () => {
+  const head = "[2026-11-27 12:00:00] NOTICE[1] chan_sip.c: Registration from '<sip:100@x";
+  const forged = '[2026-11-27 12:00:00] VERBOSE[1] pbx.c: nothing here';
+  const rest = "' failed for '203.0.113.5:5060' - Wrong password";
+  const noise = Array.from({ length: 30 }, (_x, i) => `[2026-11-27 12:00:01] VERBOSE[1] pbx.c: noise ${i}`);
+  const text = `${[head, forged, forged, rest, ...noise].join('\n')}\n`;
+  const gaps: string[] = [];
+  const labels = (everyLine: boolean): Map<number, LineOutcome> => {
+    const out = new Map<number, LineOutcome>();
+    const m = asterisk().matcher({
+      onMatch: () => {},
+      onLine: (no, _l, o) => out.set(no, o),
+      onGap: (n, o, first) => {
+        gaps.push(`${first}+${n} ${o}`);
+        for (let k = 0; k < n; k++) out.set(first + k, o);
+      },
+    }, { everyLine });
+    m.pushLines!(text);
+    m.flush();
+    return out;
+  };
+  const slow = new Map<number, LineOutcome>();
+  const m = asterisk().matcher({ onMatch: () => {}, onLine: (no, _l, o) => slow.set(no, o) });
+  for (const l of text.slice(0, -1).split('\n')) m.push(l);
+  m.flush();
+  assert.equal(slow.get(1), 'matched');
+  assert.deepEqual([slow.get(2), slow.get(3), slow.get(4)], ['injected', 'injected', 'injected']);
+  assert.deepEqual(labels(false), slow);
+  assert.ok(gaps.includes('2+2 injected'), `the forged lines came as one run: ${gaps.join(', ')}`);
+  gaps.length = 0;
+  assert.deepEqual(labels(true), slow);
+  assert.ok(!gaps.some((g) => g.endsWith('injected')), 'everyLine: each forged line on its own');
+});
