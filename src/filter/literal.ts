@@ -89,9 +89,8 @@ const MAX_COVER = 16;
 /**
  * A few literals such that every regex's matches contain at least one of
  * them: a greedy set cover over substrings of the regexes' literal runs,
- * preferring a substring shared by many regexes, then a longer one. Fewer
- * literals make the screen over a whole file faster. Null when some regex
- * has no literal run.
+ * preferring the most regexes covered times length: a substring shared by
+ * many regexes, and a longer one. Null when some regex has no literal run.
  */
 export function coverLiterals(runsPerRegex: (string[] | null)[]): string[] | null {
   if (runsPerRegex.some((r) => r === null || r.length === 0)) return null;
@@ -134,7 +133,12 @@ export function coverLiterals(runsPerRegex: (string[] | null)[]): string[] | nul
     for (const [c, list] of covers) {
       let count = 0;
       for (const i of list) if (uncovered.has(i)) count++;
-      if (count > bestCount || (count === bestCount && count > 0 && c.length > best.length)) {
+      // Regexes covered times length: a short word shared by many regexes
+      // (" to ") also turns up in many lines no regex matches, and each
+      // such line costs far more than a longer alternative in the screen.
+      const score = count * c.length;
+      const bestScore = bestCount * best.length;
+      if (count > 0 && (score > bestScore || (score === bestScore && c.length > best.length))) {
         best = c;
         bestCount = count;
       }
