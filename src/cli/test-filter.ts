@@ -44,7 +44,7 @@ function inWorker(data: unknown, out: (s: string) => void, err: (s: string) => v
  * How many parts to cut the log into: --jobs, or one per two CPUs (at most
  * MAX_PARTS), each at least minPartBytes. One pass already keeps two CPUs
  * busy: the scan on one, V8's garbage collector and compiler on the other.
- * On two CPUs a second part made a 300,000-line log (40 MB) 4-7 % faster
+ * On two CPUs a second part made a 300,000-line log (40 MB) 2-7 % faster
  * and a 1,000,000-line one (132 MB) 1.3 times faster, for ~20 MB more RSS
  * (test/bench/filter-bench.ts --jobs 2).
  */
