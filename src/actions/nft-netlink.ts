@@ -121,6 +121,9 @@ export function addressBytes(text: string): Buffer | null {
 
 interface Pending {
   left: Set<number>;
+  /** The batch's first and last sequence numbers: an error on one not acknowledged (BEGIN) refuses it all. */
+  first: number;
+  last: number;
   errors: string[];
   resolve(): void;
   reject(err: Error): void;
@@ -210,7 +213,7 @@ export class NftNetlink {
     if (bytes > MAX_BATCH_BYTES) return Promise.reject(new NetlinkLost(`batch of ${bytes} bytes, more than one datagram should carry`));
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => this.lose(`no answer within ${this.answerMs} ms`), this.answerMs);
-      this.pending = { left: acks, errors: [], resolve, reject, timer };
+      this.pending = { left: acks, first: begin, last: this.seq, errors: [], resolve, reject, timer };
       socket.send(Buffer.concat(body), undefined, (err) => {
         if (err) this.lose(`send: ${err.message}`);
       });
@@ -235,9 +238,15 @@ export class NftNetlink {
       if (len < 16 || at + len > msg.length) break;
       const type = msg.readUInt16LE(at + 4);
       const seq = msg.readUInt32LE(at + 8);
-      if (p !== null && type === NLMSG_ERROR && len >= 20 && p.left.delete(seq)) {
+      if (p !== null && type === NLMSG_ERROR && len >= 20 && seq >= p.first && seq <= p.last) {
         const errno = -msg.readInt32LE(at + 16);
-        if (errno !== 0) p.errors.push(errnoName(errno));
+        if (p.left.delete(seq)) {
+          if (errno !== 0) p.errors.push(errnoName(errno));
+        } else if (errno !== 0) {
+          // The batch itself refused (without CAP_NET_ADMIN: EPERM on its BEGIN): no other answer comes.
+          p.errors.push(errnoName(errno));
+          p.left.clear();
+        }
       }
       at += (len + 3) & ~3;
     }

@@ -79,6 +79,17 @@ describe('the netlink path against a scripted socket', () => {
     nl.close();
   });
 
+  it('a batch refused as a whole (EPERM on its BEGIN, as without CAP_NET_ADMIN) fails at once, not after the timeout', async () => {
+    const nl = new NftNetlink('asban-T', memoryLogger().logger, {
+      socket: fakeSocket((s) => acks([s[0]! - 1], () => 1), [], { n: 0 }),
+      answerMs: 60_000,
+    });
+    const t0 = Date.now();
+    await assert.rejects(nl.apply([{ verb: 'add', set: 'addr-v4', address: '192.0.2.7' }]), (e) => isAsteriskBanError(e, 'E_ACTION') && /EPERM/.test(e.message));
+    assert.ok(Date.now() - t0 < 1_000);
+    nl.close();
+  });
+
   it('a socket that never answers is lost after its timeout, opened again for the next batch, and given up after three in a row', async () => {
     const { logger, lines } = memoryLogger();
     const opened = { n: 0 };
