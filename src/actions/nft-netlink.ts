@@ -119,6 +119,43 @@ export function addressBytes(text: string): Buffer | null {
   return out;
 }
 
+/**
+ * One transaction: BEGIN, a NEWSETELEM or DELSETELEM per run of changes of
+ * one kind to one set (each acknowledged), END. The sequence numbers come
+ * from `nextSeq`; those of the changes are in `acks`. A string says why the
+ * batch cannot go this way.
+ */
+function encodeBatch(table: string, ops: readonly ElementOp[], nextSeq: () => number): { bytes: Buffer; acks: Set<number> } | string {
+  const body: Buffer[] = [message(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, nextSeq(), 0, NFNL_SUBSYS_NFTABLES, Buffer.alloc(0))];
+  const acks = new Set<number>();
+  for (let i = 0; i < ops.length;) {
+    const first = ops[i]!;
+    const elements: Buffer[] = [];
+    while (i < ops.length && ops[i]!.verb === first.verb && ops[i]!.set === first.set && elements.length < ELEMENTS_PER_MESSAGE) {
+      const op = ops[i++]!;
+      const key = addressBytes(op.address);
+      if (key === null) return `not an address: ${op.address}`;
+      const parts = [nest(NFTA_SET_ELEM_KEY, [attr(NFTA_DATA_VALUE, key)])];
+      if (op.verb === 'add' && typeof op.timeoutMs === 'number') {
+        const t = Buffer.alloc(8);
+        t.writeBigUInt64BE(BigInt(Math.max(1, Math.round(op.timeoutMs))));
+        parts.push(attr(NFTA_SET_ELEM_TIMEOUT, t));
+      }
+      elements.push(nest(NFTA_LIST_ELEM, parts));
+    }
+    const seq = nextSeq();
+    acks.add(seq);
+    const type = (NFNL_SUBSYS_NFTABLES << 8) | (first.verb === 'add' ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM);
+    const flags = NLM_F_REQUEST | NLM_F_ACK | (first.verb === 'add' ? NLM_F_CREATE : 0);
+    const payload = Buffer.concat([attr(NFTA_SET_ELEM_LIST_TABLE, cstring(table)), attr(NFTA_SET_ELEM_LIST_SET, cstring(first.set)), nest(NFTA_SET_ELEM_LIST_ELEMENTS, elements)]);
+    body.push(message(type, flags, seq, NFPROTO_INET, 0, payload));
+  }
+  body.push(message(NFNL_MSG_BATCH_END, NLM_F_REQUEST, nextSeq(), 0, NFNL_SUBSYS_NFTABLES, Buffer.alloc(0)));
+  const bytes = Buffer.concat(body);
+  if (bytes.length > MAX_BATCH_BYTES) return `batch of ${bytes.length} bytes, more than one datagram should carry`;
+  return { bytes, acks };
+}
+
 interface Pending {
   left: Set<number>;
   /** The batch's first and last sequence numbers: an error on one not acknowledged (BEGIN) refuses it all. */
@@ -180,41 +217,14 @@ export class NftNetlink {
   private exec(ops: readonly ElementOp[]): Promise<void> {
     const socket = this.open();
     if (socket === null) return Promise.reject(new NetlinkLost('netlink path given up'));
-    const body: Buffer[] = [];
-    const acks = new Set<number>();
-    const begin = ++this.seq;
-    body.push(message(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, begin, 0, NFNL_SUBSYS_NFTABLES, Buffer.alloc(0)));
-    // Consecutive changes of one kind to one set share a message; order is kept.
-    for (let i = 0; i < ops.length;) {
-      const first = ops[i]!;
-      const elements: Buffer[] = [];
-      while (i < ops.length && ops[i]!.verb === first.verb && ops[i]!.set === first.set && elements.length < ELEMENTS_PER_MESSAGE) {
-        const op = ops[i++]!;
-        const key = addressBytes(op.address);
-        if (key === null) return Promise.reject(new NetlinkLost(`not an address: ${op.address}`));
-        const parts = [nest(NFTA_SET_ELEM_KEY, [attr(NFTA_DATA_VALUE, key)])];
-        if (op.verb === 'add' && typeof op.timeoutMs === 'number') {
-          const t = Buffer.alloc(8);
-          t.writeBigUInt64BE(BigInt(Math.max(1, Math.round(op.timeoutMs))));
-          parts.push(attr(NFTA_SET_ELEM_TIMEOUT, t));
-        }
-        elements.push(nest(NFTA_LIST_ELEM, parts));
-      }
-      const seq = ++this.seq;
-      acks.add(seq);
-      const type = (NFNL_SUBSYS_NFTABLES << 8) | (first.verb === 'add' ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM);
-      const flags = NLM_F_REQUEST | NLM_F_ACK | (first.verb === 'add' ? NLM_F_CREATE : 0);
-      const payload = Buffer.concat([attr(NFTA_SET_ELEM_LIST_TABLE, cstring(this.table)), attr(NFTA_SET_ELEM_LIST_SET, cstring(first.set)), nest(NFTA_SET_ELEM_LIST_ELEMENTS, elements)]);
-      body.push(message(type, flags, seq, NFPROTO_INET, 0, payload));
-    }
-    body.push(message(NFNL_MSG_BATCH_END, NLM_F_REQUEST, ++this.seq, 0, NFNL_SUBSYS_NFTABLES, Buffer.alloc(0)));
-    if (acks.size === 0) return Promise.resolve();
-    const bytes = body.reduce((n, b) => n + b.length, 0);
-    if (bytes > MAX_BATCH_BYTES) return Promise.reject(new NetlinkLost(`batch of ${bytes} bytes, more than one datagram should carry`));
+    const first = this.seq + 1;
+    const batch = encodeBatch(this.table, ops, () => ++this.seq);
+    if (typeof batch === 'string') return Promise.reject(new NetlinkLost(batch));
+    if (batch.acks.size === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => this.lose(`no answer within ${this.answerMs} ms`), this.answerMs);
-      this.pending = { left: acks, first: begin, last: this.seq, errors: [], resolve, reject, timer };
-      socket.send(Buffer.concat(body), undefined, (err) => {
+      this.pending = { left: batch.acks, first, last: this.seq, errors: [], resolve, reject, timer };
+      socket.send(batch.bytes, undefined, (err) => {
         if (err) this.lose(`send: ${err.message}`);
       });
     });

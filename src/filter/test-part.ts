@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { MatcherHooks } from './index.js';
 import { readLineChunks } from './chunks.js';
 import { SEAM_BYTES } from './limits.js';
@@ -37,37 +37,45 @@ export type PartResult =
 const PART_CHUNK_BYTES = 1024 * 1024;
 
 /** The first line start at or after `offset` (a line start is 0 or just past a '\n'). */
-export async function lineStartAtOrAfter(path: string, offset: number, size: number): Promise<number> {
+async function lineStartAtOrAfter(fh: FileHandle, offset: number, size: number): Promise<number> {
   if (offset <= 0) return 0;
   if (offset >= size) return size;
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(64 * 1024);
-    for (let at = offset - 1; at < size; at += buf.length) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, at);
-      if (bytesRead === 0) break;
-      const nl = buf.indexOf(10);
-      if (nl >= 0 && nl < bytesRead) return at + nl + 1;
-    }
-    return size;
-  } finally {
-    await fh.close();
+  const buf = Buffer.allocUnsafe(64 * 1024);
+  for (let at = offset - 1; at < size; at += buf.length) {
+    const { bytesRead } = await fh.read(buf, 0, buf.length, at);
+    if (bytesRead === 0) break;
+    const nl = buf.indexOf(10);
+    if (nl >= 0 && nl < bytesRead) return at + nl + 1;
   }
+  return size;
 }
 
 /** The number of '\n' in the file's first `end` bytes. */
-async function linesBefore(path: string, end: number): Promise<number> {
-  const fh = await open(path, 'r');
+async function linesBefore(fh: FileHandle, end: number): Promise<number> {
+  const buf = Buffer.allocUnsafe(PART_CHUNK_BYTES);
+  let n = 0;
+  for (let at = 0; at < end;) {
+    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - at), at);
+    if (bytesRead === 0) break;
+    for (let i = buf.indexOf(10); i >= 0 && i < bytesRead; i = buf.indexOf(10, i + 1)) n++;
+    at += bytesRead;
+  }
+  return n;
+}
+
+/** Where a part's regions begin (line starts), and the lines before the first byte it reads. */
+interface Layout { warm: number; start: number; headEnd: number; end: number; tailEnd: number; lines: number }
+
+async function layout(spec: PartSpec, size: number): Promise<Layout> {
+  const fh = await open(spec.log, 'r');
   try {
-    const buf = Buffer.allocUnsafe(PART_CHUNK_BYTES);
-    let n = 0;
-    for (let at = 0; at < end;) {
-      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - at), at);
-      if (bytesRead === 0) break;
-      for (let i = buf.indexOf(10); i >= 0 && i < bytesRead; i = buf.indexOf(10, i + 1)) n++;
-      at += bytesRead;
-    }
-    return n;
+    const at = (offset: number): Promise<number> => lineStartAtOrAfter(fh, offset, size);
+    const start = spec.first ? 0 : await at(spec.start);
+    const end = spec.last ? size : await at(spec.end);
+    const warm = spec.first ? 0 : await at(start - SEAM_BYTES);
+    const headEnd = spec.first ? 0 : Math.min(end, await at(start + SEAM_BYTES));
+    const tailEnd = spec.last ? size : await at(end + SEAM_BYTES);
+    return { warm, start, headEnd, end, tailEnd, lines: await linesBefore(fh, warm) };
   } finally {
     await fh.close();
   }
@@ -78,11 +86,14 @@ export async function runFilterPart(spec: PartSpec, size: number, err: NodeJS.Wr
   const compiled = await compileOrSay(spec.filter, spec.opts, err);
   if (compiled === null) return { ok: false };
   const { log } = spec;
-  const start = spec.first ? 0 : await lineStartAtOrAfter(log, spec.start, size);
-  const end = spec.last ? size : await lineStartAtOrAfter(log, spec.end, size);
-  const warm = spec.first ? 0 : await lineStartAtOrAfter(log, start - SEAM_BYTES, size);
-  const headEnd = spec.first ? 0 : Math.min(end, await lineStartAtOrAfter(log, start + SEAM_BYTES, size));
-  const tailEnd = spec.last ? size : await lineStartAtOrAfter(log, end + SEAM_BYTES, size);
+  let place: Layout;
+  try {
+    place = await layout(spec, size);
+  } catch (e) {
+    err.write(`test-filter: cannot read ${log}: ${(e as Error).message}\n`);
+    return { ok: false };
+  }
+  const { warm, start, headEnd, end, tailEnd, lines } = place;
   // Offsets, in order, where a region begins; lines before each, once the reader has passed it.
   const marks = [start, headEnd, end, tailEnd];
   const before = [Infinity, Infinity, Infinity, Infinity];
@@ -116,13 +127,6 @@ export async function runFilterPart(spec: PartSpec, size: number, err: NodeJS.Wr
       else countGap(to, lines, outcome);
     },
   };
-  let lines: number;
-  try {
-    lines = await linesBefore(log, warm);
-  } catch (e) {
-    err.write(`test-filter: cannot read ${log}: ${(e as Error).message}\n`);
-    return { ok: false };
-  }
   const matcher = compiled.matcher(hooks, {
     from: { lines, pos: warm },
     beforeLine(no) {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { isAsteriskBanError } from '../core/errors.js';
 import { compileFilter, definitionFromRegex } from './index.js';
 import type { CompiledFilter, FilterMatch, LineOutcome, MatcherHooks } from './index.js';
-import { countGap, countLine, emptyTally, isSkipped, report, summaryObject } from './test-tally.js';
+import { countGap, countLine, emptyTally, isSkipped, iso, report, summaryObject } from './test-tally.js';
 import { loadFilterDefinition } from './load.js';
 import { readLineChunks } from './chunks.js';
 import { pushEachLine } from './bulk.js';
@@ -17,7 +17,7 @@ export interface TestFilterOptions {
   config?: string;
   /** Time zone for dates that carry none: 'UTC', 'local' (default) or '+0100'. */
   timezone?: string;
-  /** Threads a big log's summary is worked out on (default: one per CPU, at most 4). */
+  /** Threads a big log's summary is worked out on (default: one per two CPUs, at most 4). */
   jobs?: number;
   /** The smallest part worth a thread of its own (tests cut small files). */
   minPartBytes?: number;
@@ -127,7 +127,6 @@ class Sink {
   }
 }
 
-const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 /**
  * The body of `asterisk-ban test-filter LOG FILTER`: runs a filter over a
  * log file the way the daemon would, and reports what matched. Returns the

@@ -133,7 +133,7 @@ export function mergeParts(parts: readonly { main: TallyData; head: Seam; tail: 
   return total;
 }
 
-const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
+export const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
 /** The human report of a whole run. */
 export function report(t: TallyData, filter: FilterFace, write: (s: string) => void): void {
