@@ -95,35 +95,26 @@ const MAX_COVER = 16;
 export function coverLiterals(runsPerRegex: (string[] | null)[]): string[] | null {
   if (runsPerRegex.some((r) => r === null || r.length === 0)) return null;
   const sets = runsPerRegex as string[][];
-  const candidates = new Set<string>();
-  for (const runs of sets) {
-    for (const run of runs) {
-      if (run.length < MIN_COVER) { candidates.add(run); continue; }
-      for (let len = MIN_COVER; len <= Math.min(MAX_COVER, run.length); len++) {
-        for (let i = 0; i + len <= run.length; i++) candidates.add(run.slice(i, i + len));
-      }
-    }
-  }
-  // Which regexes each candidate covers, computed once. A candidate of
-  // MIN_COVER..MAX_COVER characters is in a run iff it is one of the run's
-  // substrings of that length, so one pass over each regex's substrings
-  // replaces a search of every run per candidate (that took ~100 ms).
-  const holders = new Map<string, number[]>();
+  // Which regexes hold each candidate: every substring of MIN_COVER..MAX_COVER
+  // characters of a run (one pass over each regex's substrings, not a search
+  // of every run per candidate), and each run too short for that whole.
+  const covers = new Map<string, number[]>();
   sets.forEach((runs, i) => {
     for (const run of runs) {
       for (let len = MIN_COVER; len <= Math.min(MAX_COVER, run.length); len++) {
         for (let k = 0; k + len <= run.length; k++) {
           const sub = run.slice(k, k + len);
-          const list = holders.get(sub);
-          if (list === undefined) holders.set(sub, [i]);
+          const list = covers.get(sub);
+          if (list === undefined) covers.set(sub, [i]);
           else if (list[list.length - 1] !== i) list.push(i);
         }
       }
     }
   });
-  const covers = new Map<string, number[]>();
-  for (const c of candidates) {
-    covers.set(c, c.length >= MIN_COVER ? (holders.get(c) ?? []) : sets.flatMap((runs, i) => (runs.some((run) => run.includes(c)) ? [i] : [])));
+  for (const runs of sets) {
+    for (const c of runs) {
+      if (c.length < MIN_COVER && !covers.has(c)) covers.set(c, sets.flatMap((rs, i) => (rs.some((run) => run.includes(c)) ? [i] : [])));
+    }
   }
   const uncovered = new Set(sets.keys());
   const chosen: string[] = [];
