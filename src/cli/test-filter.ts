@@ -1,36 +1,23 @@
-import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { statSync } from 'node:fs';
 import type { TestFilterOptions } from '../filter/test-run.js';
 import type { PartResult, PartSpec } from '../filter/test-part.js';
 import { mergeParts, report } from '../filter/test-tally.js';
 import { SEAM_BYTES } from '../filter/limits.js';
+import { LIMITS, PART_LIMITS, workerFor } from './test-filter-worker.js';
 
 export type { TestFilterOptions } from '../filter/test-run.js';
 
-/**
- * The scan allocates briskly (one short-lived string per examined line);
- * V8 would grow its young generation to tens of MB for it. A worker with a
- * small young generation keeps peak RSS near 100 MB at no cost in speed.
- */
-const LIMITS = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 1024 };
-/** A part's worker: half the young generation, for the same speed (1M lines: 1.44 s either way, 126 MB against 148 in all). */
-const PART_LIMITS = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 1024 };
 /** Smaller files are read in one pass: starting a thread costs more than it saves. */
 const MIN_PART_BYTES = 4 * 1024 * 1024;
 const MAX_PARTS = 4;
 
 interface Message { stream?: 'out' | 'err'; text?: string; code?: number; part?: PartResult }
 
-function inWorker(data: unknown, out: (s: string) => void, err: (s: string) => void, limits = LIMITS): Promise<Message> {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const entry = new URL(fromSource ? '../filter/test-worker.ts' : '../filter/test-worker.js', import.meta.url);
-  // Run from TypeScript sources (tests, development), the worker needs tsx's loader registered first.
-  const code0 = fromSource ? `import('tsx/esm/api').then((t) => t.register()).then(() => import(${JSON.stringify(entry.href)}))` : null;
+function inWorker(job: unknown, out: (s: string) => void, err: (s: string) => void, limits = LIMITS): Promise<Message> {
   return new Promise((resolve, reject) => {
     let last: Message | undefined;
-    const options = { workerData: data, resourceLimits: limits };
-    const worker = code0 === null ? new Worker(entry, options) : new Worker(code0, { ...options, eval: true });
+    const worker = workerFor(job, limits);
     worker.on('message', (m: Message) => {
       if (m.text !== undefined) (m.stream === 'err' ? err : out)(m.text);
       if (m.code !== undefined) last = m;

@@ -9,7 +9,6 @@ import type { PartSpec } from './test-part.js';
 type Job = { log: string; filter: string; opts: TestFilterOptions; part?: undefined } | { part: PartSpec; size: number };
 
 const port = parentPort!;
-const job = workerData as Job;
 const sink = (stream: 'out' | 'err'): Writable =>
   new Writable({
     write(chunk: Buffer | string, _enc, cb) {
@@ -18,10 +17,16 @@ const sink = (stream: 'out' | 'err'): Writable =>
     },
   });
 
-const run = job.part === undefined
-  ? runFilterTest(job.log, job.filter, job.opts, sink('out'), sink('err')).then((code) => ({ code }))
-  : runFilterPart(job.part, job.size, sink('err')).then((part) => ({ part, code: part.ok ? 0 : 1 }));
-run.then(
-  (m) => port.postMessage(m),
-  (e: unknown) => port.postMessage({ stream: 'err', text: `test-filter: ${(e as Error).message}\n`, code: 1 }),
-);
+function run(job: Job): void {
+  const done = job.part === undefined
+    ? runFilterTest(job.log, job.filter, job.opts, sink('out'), sink('err')).then((code) => ({ code }))
+    : runFilterPart(job.part, job.size, sink('err')).then((part) => ({ part, code: part.ok ? 0 : 1 }));
+  done.then(
+    (m) => port.postMessage(m),
+    (e: unknown) => port.postMessage({ stream: 'err', text: `test-filter: ${(e as Error).message}\n`, code: 1 }),
+  );
+}
+
+// A worker started ahead of its job (src/cli/test-filter-worker.ts) gets it as a message.
+if (workerData === null) port.once('message', (job: Job) => run(job));
+else run(workerData as Job);

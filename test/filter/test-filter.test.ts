@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
@@ -146,4 +147,22 @@ test('a LOG that is one line, not a file, is that line; comment and blank lines 
   writeFileSync(file, "# a comment\n\n[2026-11-27 10:00:00] NOTICE[1] chan_sip.c: Registration from '<sip:a@b>' failed for '203.0.113.45:5060' - Wrong password\n");
   const r = await runCmd(file, 'asterisk');
   assert.match(r.out, /^Lines: 3 lines, 1 matched, .*, 0 missed, 2 comment or blank$/m);
+});
+
+test('the executable starts the worker before parsing: the run is the same, and a command line that runs nothing still exits at once', async () => {
+  const bin = join(repoRoot, 'bin', 'asterisk-ban.js');
+  const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, TZ: 'UTC' } });
+  const r = run(['test-filter', LOG, 'asterisk', '--config', CONFIG]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^Lines: 9 lines, 4 matched, 0 suspect, 0 ambiguous, 2 injected, 0 ignored, 3 missed$/m);
+  const started = Date.now();
+  const help = run(['test-filter', '--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /run a filter over a log file/);
+  const usage = run(['test-filter']);
+  assert.equal(usage.status, 2, usage.stderr);
+  assert.match(usage.stderr, /missing required argument 'log'/);
+  // The waiting worker never holds the process open (the timeout above would have killed it).
+  assert.ok(help.signal === null && usage.signal === null);
+  assert.ok(Date.now() - started < 15_000);
 });
