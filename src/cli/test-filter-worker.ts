@@ -44,10 +44,14 @@ export function prewarm(): void {
   });
 }
 
-/** A worker for `job`: the prewarmed one when its limits fit, else a new one. */
+/**
+ * A worker for `job`: the prewarmed one if there is one (as the first part
+ * of a split run it keeps the single pass's limits, a few MB more), else a
+ * new one with `limits`.
+ */
 export function workerFor(job: unknown, limits: ResourceLimits): Worker {
   const w = waiting;
-  if (w !== null && limits === LIMITS) {
+  if (w !== null) {
     waiting = null;
     w.ref();
     w.postMessage(job);
