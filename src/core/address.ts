@@ -22,7 +22,7 @@ export interface Address {
 const MAPPED_V4_PREFIX = 0xffffn << 32n;
 const MAX_TEXT = 64;
 
-// Parsing costs microseconds per address; attackers repeat, so cache by raw
+// Parsing IPv6 costs microseconds per address; attackers repeat, so cache by raw
 // text. Two generations instead of evicting one entry at a time: deleting the
 // oldest key of a full Map on every miss made a flood of new addresses (or a
 // restore of 100,000 bans) four times slower than no cache at all.
@@ -184,6 +184,12 @@ export function ipNumAddress(raw: string): Address | null {
  */
 export function parseAddress(input: string): Address | null {
   if (typeof input !== 'string' || input.length === 0 || input.length > MAX_TEXT) return null;
+  // A plain dotted quad parses in ~0.4 µs: about a cache hit, and a third of
+  // a miss (restoring 100,000 bans missed every time). Only the rest is cached.
+  if (!input.includes(':')) {
+    const v4 = fastV4(input);
+    if (v4 !== null) return v4;
+  }
   const hit = cached(input);
   if (hit !== undefined) return hit;
   let raw = input;
