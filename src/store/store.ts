@@ -69,7 +69,7 @@ export class Store {
     };
     this.saveTx = db.transaction((bans: Ban[], history: boolean) => {
       for (const b of bans) {
-        this.stmt.upsert.run({ ...b, failures: encodeFailures(b.failures), node: b.node ?? null });
+        this.stmt.upsert.run({ ...b, failures: encodeFailures(b.failures, b), node: b.node ?? null });
         if (history) this.stmt.history.run(b.jail, b.ip, b.start, b.end === null ? -1 : Math.round((b.end - b.start) / 1000));
       }
     });
@@ -172,9 +172,10 @@ function toBan(r: RawRow): StoredBan {
     count: r[5],
     source: r[6] as SourceKind,
     reason: r[7],
-    failures: r[10] === '[]' ? NONE : decodeFailures(r[10]),
+    failures: NONE,
     applied: r[8] === '[]' ? NONE : safeJson<string[]>(r[8], []),
   };
+  if (r[10] !== '[]') ban.failures = decodeFailures(r[10], ban);
   if (r[9] !== null) ban.node = r[9];
   return ban;
 }
@@ -183,19 +184,37 @@ function clip(text: string | undefined): string | undefined {
   return text === undefined ? undefined : text.length > MAX_FIELD ? text.slice(0, MAX_FIELD) : text;
 }
 
-/** Keeps the last MAX_FAILURES failures with bounded text; drops the list entirely if still too big. */
-export function encodeFailures(failures: Failure[]): string {
-  const kept = failures.slice(-MAX_FAILURES).map((f) => ({
-    ip: f.ip, family: f.family, time: f.time, source: f.source,
-    service: clip(f.service), account: clip(f.account), reason: clip(f.reason) ?? '', raw: clip(f.raw),
-  }));
-  const json = JSON.stringify(kept);
+/**
+ * Keeps the last MAX_FAILURES failures with bounded text; drops the list
+ * entirely if still too big. Fields equal to the ban's own (its address,
+ * family, source and reason: usually all four) are left out and restored by
+ * decodeFailures: a flood writes tens of thousands of these a minute, and
+ * the repeated fields were two thirds of each row.
+ */
+export function encodeFailures(failures: readonly Failure[], ban: Pick<Ban, 'ip' | 'family' | 'source' | 'reason'>): string {
+  const kept = failures.length > MAX_FAILURES ? failures.slice(-MAX_FAILURES) : failures;
+  const out: Record<string, unknown>[] = [];
+  for (const f of kept) {
+    const o: Record<string, unknown> = { time: f.time };
+    if (f.ip !== ban.ip) o.ip = f.ip;
+    if (f.family !== ban.family) o.family = f.family;
+    if (f.source !== ban.source) o.source = f.source;
+    const reason = clip(f.reason) ?? '';
+    if (reason !== ban.reason) o.reason = reason;
+    if (f.service !== undefined) o.service = clip(f.service);
+    if (f.account !== undefined) o.account = clip(f.account);
+    if (f.raw !== undefined) o.raw = clip(f.raw);
+    out.push(o);
+  }
+  const json = JSON.stringify(out);
   return json.length <= MAX_FAILURES_JSON ? json : '[]';
 }
 
-function decodeFailures(json: string): Failure[] {
+/** A stored failure list, the fields left out taken from the ban (rows written before that was done carry them all). */
+function decodeFailures(json: string, ban: Pick<Ban, 'ip' | 'family' | 'source' | 'reason'>): Failure[] {
   const v = safeJson<unknown>(json, []);
-  return Array.isArray(v) ? (v as Failure[]) : [];
+  if (!Array.isArray(v)) return [];
+  return (v as Partial<Failure>[]).map((f) => ({ ip: ban.ip, family: ban.family, source: ban.source, reason: ban.reason, ...f }) as Failure);
 }
 
 function safeJson<T>(json: string, fallback: T): T {

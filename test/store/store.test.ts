@@ -72,6 +72,30 @@ test('failures are persisted bounded: last 20 kept, long attacker text clipped',
   store.close();
 });
 
+test('failures are stored without the fields they share with their ban, and read back whole (older rows too)', () => {
+  const path = tmpDb();
+  let store = Store.open(path);
+  const failures: Failure[] = [
+    { ip: '192.0.2.9', family: 4, time: 1, source: 'ami', reason: 'InvalidPassword' },
+    { ip: '192.0.2.9', family: 4, time: 2, source: 'log', reason: 'sip_register', service: 'SIP', account: '"100"', raw: 'line' },
+  ];
+  store.saveBans([ban('192.0.2.9', { failures })]);
+  store.close();
+  const db = new Database(path);
+  const stored = db.prepare('SELECT failures FROM bans').pluck().get() as string;
+  assert.equal(stored, '[{"time":1},{"time":2,"source":"log","reason":"sip_register","service":"SIP","account":"\\"100\\"","raw":"line"}]');
+  // A row written before: every field spelled out.
+  db.prepare("UPDATE bans SET failures = ?").run(JSON.stringify(failures));
+  db.close();
+  for (const round of [0, 1]) {
+    store = Store.open(path);
+    assert.deepEqual(store.loadBans({ failures: true })[0]!.failures, failures, `round ${round}`);
+    // The second round reads back what a save of the loaded ban writes.
+    if (round === 0) store.saveBans(store.loadBans({ failures: true }));
+    store.close();
+  }
+});
+
 test('history counts previous bans per jail or across jails, and dbpurgeage purges', () => {
   const store = Store.open(':memory:');
   store.saveBans([ban('192.0.2.5', { start: 1000 })]);
