@@ -156,6 +156,25 @@ test('migrates a version-0 file, and a later migration keeps existing rows', () 
   db.close();
 });
 
+test('a version-3 file keeps its bans and loses the index on their end that no query used', () => {
+  const path = tmpDb();
+  Store.open(path).close();
+  rmSync(path);
+  const db = new Database(path);
+  migrate(db, path, MIGRATIONS.slice(0, 3));
+  db.prepare("INSERT INTO bans (jail, ip, family, start, \"end\", count, source, reason) VALUES ('asterisk', '192.0.2.78', 4, 1, 2, 1, 'ami', 'x')").run();
+  const indexes = (): string[] => db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'bans'").pluck().all() as string[];
+  assert.ok(indexes().includes('bans_end'));
+  db.close();
+  const store = Store.open(path);
+  assert.deepEqual(store.loadBans().map((b) => b.ip), ['192.0.2.78']);
+  store.close();
+  const after4 = new Database(path);
+  assert.equal(after4.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.deepEqual(after4.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'bans_end'").all(), []);
+  after4.close();
+});
+
 test('a file from a newer version is refused with E_STORE', () => {
   const path = tmpDb();
   Store.open(path).close();
