@@ -19,7 +19,7 @@ export const PART_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 4, maxOld
 /** A worker waiting for its job, started by prewarm(). */
 let waiting: Worker | null = null;
 
-/** A worker that waits for its job as a message (no workerData). */
+/** A worker for the job `data`; with null it waits for its job as a message (prewarm). */
 function start(limits: ResourceLimits, data: unknown): Worker {
   const fromSource = import.meta.url.endsWith('.ts');
   const entry = new URL(fromSource ? '../filter/test-worker.ts' : '../filter/test-worker.js', import.meta.url);
