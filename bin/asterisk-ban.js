@@ -13,7 +13,7 @@ try {
   if (process.argv.slice(2).includes('test-filter')) (await import('../dist/src/cli/test-filter-worker.js')).prewarm();
   ({ main } = await import('../dist/src/cli/main.js'));
 } catch (err) {
-  if (err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('dist/src/cli/main.js')) {
+  if (err && err.code === 'ERR_MODULE_NOT_FOUND' && /dist\/src\/cli\/(main|test-filter-worker)\.js/.test(String(err.message))) {
     process.stderr.write('asterisk-ban: not built yet: run `npm ci` (or `npm run build`) in the asterisk-ban directory first\n');
     process.exit(1);
   }

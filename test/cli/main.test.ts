@@ -4,12 +4,16 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { join } from 'node:path';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
 import { main } from '../../src/cli/main.js';
 import { EXIT, exitCodeFor } from '../../src/cli/io.js';
 import { connectError } from '../../src/control/client.js';
 import { ControlServer } from '../../src/control/server.js';
 import { AsteriskBanError } from '../../src/core/errors.js';
 import { FakeApi, tempDir } from '../control/fake-api.js';
+import { repoRoot } from '../helpers/paths.js';
 
 interface Run {
   code: number;
@@ -330,5 +334,22 @@ describe('cli list with a million bans', () => {
     const one = { jail: 'asterisk', ip: '203.0.113.5', since: '2026-11-27T12:00:00.000Z', until: null, count: 1, source: 'ami', reason: 'InvalidPassword' };
     const text = formatBans(new Array(1_000_000).fill(one));
     assert.equal(text.split('\n').length, 1_000_002);
+  });
+});
+
+describe('the executable in a checkout that was never built', () => {
+  it('says to build first, for every command, test-filter (whose worker starts early) included', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'asb-unbuilt-'));
+    try {
+      cpSync(join(repoRoot, 'bin'), join(dir, 'bin'), { recursive: true });
+      cpSync(join(repoRoot, 'package.json'), join(dir, 'package.json'));
+      for (const args of [['test-filter', 'x.log', 'asterisk'], ['list']]) {
+        const r = spawnSync(process.execPath, [join(dir, 'bin', 'asterisk-ban.js'), ...args], { encoding: 'utf8', timeout: 20_000 });
+        assert.equal(r.status, 1, args[0]);
+        assert.equal(r.stderr, 'asterisk-ban: not built yet: run `npm ci` (or `npm run build`) in the asterisk-ban directory first\n', args[0]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
