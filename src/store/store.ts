@@ -43,7 +43,7 @@ export class Store {
     this.stmt = {
       upsert: db.prepare(
         `INSERT INTO bans (jail, ip, family, start, "end", count, source, reason, failures, applied, node)
-         VALUES (@jail, @ip, @family, @start, @end, @count, @source, @reason, @failures, '[]', @node)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?)
          ON CONFLICT (jail, ip) DO UPDATE SET family = excluded.family, start = excluded.start, "end" = excluded."end",
            count = excluded.count, source = excluded.source, reason = excluded.reason, failures = excluded.failures, applied = '[]', node = excluded.node`,
       ),
@@ -69,7 +69,8 @@ export class Store {
     };
     this.saveTx = db.transaction((bans: Ban[], history: boolean) => {
       for (const b of bans) {
-        this.stmt.upsert.run({ ...b, failures: encodeFailures(b.failures, b), node: b.node ?? null });
+        // Positional: binding by name copied every ban into an object first.
+        this.stmt.upsert.run(b.jail, b.ip, b.family, b.start, b.end, b.count, b.source, b.reason, encodeFailures(b.failures, b), b.node ?? null);
         if (history) this.stmt.history.run(b.jail, b.ip, b.start, b.end === null ? -1 : Math.round((b.end - b.start) / 1000));
       }
     });
