@@ -50,8 +50,8 @@ export class Store {
       history: db.prepare('INSERT INTO ban_history (jail, ip, time, bantime) VALUES (?, ?, ?, ?)'),
       delete: db.prepare('DELETE FROM bans WHERE jail = ? AND ip = ?'),
       applied: db.prepare(
-        `UPDATE bans SET applied = json_insert(applied, '$[#]', @action)
-         WHERE jail = @jail AND ip = @ip AND NOT EXISTS (SELECT 1 FROM json_each(bans.applied) WHERE value = @action)`,
+        `UPDATE bans SET applied = json_insert(applied, '$[#]', ?)
+         WHERE jail = ? AND ip = ? AND NOT EXISTS (SELECT 1 FROM json_each(bans.applied) WHERE value = ?)`,
       ),
       appliedUpTo: db.prepare(
         `UPDATE bans SET applied = json_insert(applied, '$[#]', @action)
@@ -78,7 +78,7 @@ export class Store {
       for (const k of keys) this.stmt.delete.run(k.jail, k.ip);
     });
     this.appliedTx = db.transaction((keys: BanKey[], action: string) => {
-      for (const k of keys) this.stmt.applied.run({ jail: k.jail, ip: k.ip, action });
+      for (const k of keys) this.stmt.applied.run(action, k.jail, k.ip, action);
     });
     this.positions = new SqlitePositionStore(db, path);
     this.alerts = new AlertStore(db, path);
