@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { AsteriskBanError } from '../core/errors.js';
-import { parseAddress } from '../core/address.js';
+import { parseAddress, type Address } from '../core/address.js';
 import { ThrottledLog, type Logger } from '../core/logger.js';
 
 /**
@@ -90,7 +90,6 @@ function attr(type: number, payload: Buffer): Buffer {
   return out;
 }
 
-const nest = (type: number, parts: Buffer[]): Buffer => attr(type | NLA_F_NESTED, Buffer.concat(parts));
 const cstring = (s: string): Buffer => Buffer.from(`${s}\0`, 'latin1');
 
 function message(type: number, flags: number, seq: number, family: number, resId: number, payload: Buffer): Buffer {
@@ -130,30 +129,71 @@ function encodeBatch(table: string, ops: readonly ElementOp[], nextSeq: () => nu
   const acks = new Set<number>();
   for (let i = 0; i < ops.length;) {
     const first = ops[i]!;
-    const elements: Buffer[] = [];
-    while (i < ops.length && ops[i]!.verb === first.verb && ops[i]!.set === first.set && elements.length < ELEMENTS_PER_MESSAGE) {
-      const op = ops[i++]!;
-      const key = addressBytes(op.address);
-      if (key === null) return `not an address: ${op.address}`;
-      const parts = [nest(NFTA_SET_ELEM_KEY, [attr(NFTA_DATA_VALUE, key)])];
-      if (op.verb === 'add' && typeof op.timeoutMs === 'number') {
-        const t = Buffer.alloc(8);
-        t.writeBigUInt64BE(BigInt(Math.max(1, Math.round(op.timeoutMs))));
-        parts.push(attr(NFTA_SET_ELEM_TIMEOUT, t));
-      }
-      elements.push(nest(NFTA_LIST_ELEM, parts));
-    }
+    let end = i + 1;
+    while (end < ops.length && end - i < ELEMENTS_PER_MESSAGE && ops[end]!.verb === first.verb && ops[end]!.set === first.set) end++;
+    const elements = elementList(ops, i, end);
+    if (typeof elements === 'string') return elements;
+    i = end;
     const seq = nextSeq();
     acks.add(seq);
     const type = (NFNL_SUBSYS_NFTABLES << 8) | (first.verb === 'add' ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM);
     const flags = NLM_F_REQUEST | NLM_F_ACK | (first.verb === 'add' ? NLM_F_CREATE : 0);
-    const payload = Buffer.concat([attr(NFTA_SET_ELEM_LIST_TABLE, cstring(table)), attr(NFTA_SET_ELEM_LIST_SET, cstring(first.set)), nest(NFTA_SET_ELEM_LIST_ELEMENTS, elements)]);
+    const payload = Buffer.concat([attr(NFTA_SET_ELEM_LIST_TABLE, cstring(table)), attr(NFTA_SET_ELEM_LIST_SET, cstring(first.set)), elements]);
     body.push(message(type, flags, seq, NFPROTO_INET, 0, payload));
   }
   body.push(message(NFNL_MSG_BATCH_END, NLM_F_REQUEST, nextSeq(), 0, NFNL_SUBSYS_NFTABLES, Buffer.alloc(0)));
   const bytes = Buffer.concat(body);
   if (bytes.length > MAX_BATCH_BYTES) return `batch of ${bytes.length} bytes, more than one datagram should carry`;
   return { bytes, acks };
+}
+
+/**
+ * The NFTA_SET_ELEM_LIST_ELEMENTS attribute of ops[from, to): each element
+ * its key and, added with a timeout, that timeout. Written into one buffer:
+ * a few small buffers per element cost 4 µs of each under a flood. Every
+ * length here is a multiple of 4, so no attribute needs padding.
+ */
+function elementList(ops: readonly ElementOp[], from: number, to: number): Buffer | string {
+  const keys: Address[] = [];
+  let size = 4;
+  for (let k = from; k < to; k++) {
+    const a = parseAddress(ops[k]!.address);
+    if (a === null) return `not an address: ${ops[k]!.address}`;
+    keys.push(a);
+    size += elementBytes(a, ops[k]!);
+  }
+  const out = Buffer.alloc(size);
+  let at = attrHeader(out, 0, size, NFTA_SET_ELEM_LIST_ELEMENTS | NLA_F_NESTED);
+  keys.forEach((a, n) => {
+    const op = ops[from + n]!;
+    const keyLen = a.family === 4 ? 4 : 16;
+    at = attrHeader(out, at, elementBytes(a, op), NFTA_LIST_ELEM | NLA_F_NESTED);
+    at = attrHeader(out, at, 8 + keyLen, NFTA_SET_ELEM_KEY | NLA_F_NESTED);
+    at = attrHeader(out, at, 4 + keyLen, NFTA_DATA_VALUE);
+    if (a.family === 4) out.writeUInt32BE(Number(a.value), at);
+    else {
+      out.writeBigUInt64BE(a.value >> 64n, at);
+      out.writeBigUInt64BE(a.value & 0xffffffffffffffffn, at + 8);
+    }
+    at += keyLen;
+    if (hasTimeout(op)) {
+      at = attrHeader(out, at, 12, NFTA_SET_ELEM_TIMEOUT);
+      out.writeBigUInt64BE(BigInt(Math.max(1, Math.round(op.timeoutMs!))), at);
+      at += 8;
+    }
+  });
+  return out;
+}
+
+const hasTimeout = (op: ElementOp): boolean => op.verb === 'add' && typeof op.timeoutMs === 'number';
+
+/** One element's bytes: its header, the key's nest, header and address, and a timeout attribute. */
+const elementBytes = (a: Address, op: ElementOp): number => 12 + (a.family === 4 ? 4 : 16) + (hasTimeout(op) ? 12 : 0);
+
+function attrHeader(out: Buffer, at: number, len: number, type: number): number {
+  out.writeUInt16LE(len, at);
+  out.writeUInt16LE(type, at + 2);
+  return at + 4;
 }
 
 interface Pending {
