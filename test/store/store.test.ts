@@ -60,6 +60,24 @@ test('bans round-trip, upsert replaces, delete removes, applied is recorded per 
   store.close();
 });
 
+test('a restore is recorded as applied by one row per jail and action, covering the bans started by then only', () => {
+  const path = tmpDb();
+  const store = Store.open(path);
+  store.saveBans([ban('192.0.2.1', { start: 1000 }), ban('192.0.2.2', { start: 2000 }), ban('192.0.2.3', { start: 2000, jail: 'other' })]);
+  store.markApplied([{ jail: 'asterisk', ip: '192.0.2.1' }], 'mail');
+  store.markJailApplied('asterisk', 'nft[x]', 2000);
+  store.markJailApplied('asterisk', 'nft[x]', 1500); // an older restore's mark never narrows a newer one
+  store.saveBans([ban('192.0.2.4', { start: 3000 })]);
+  const applied = (jail?: string): Record<string, string[]> => Object.fromEntries(store.loadBans(jail === undefined ? {} : { jail }).map((b) => [b.ip, b.applied]));
+  assert.deepEqual(applied(), { '192.0.2.1': ['mail', 'nft[x]'], '192.0.2.2': ['nft[x]'], '192.0.2.3': [], '192.0.2.4': [] });
+  assert.deepEqual(applied('asterisk')['192.0.2.2'], ['nft[x]']);
+  // The ban rows themselves were not rewritten.
+  store.close();
+  const db = new Database(path);
+  assert.deepEqual(db.prepare('SELECT ip, applied FROM bans ORDER BY ip').raw(true).all(), [['192.0.2.1', '["mail"]'], ['192.0.2.2', '[]'], ['192.0.2.4', '[]'], ['192.0.2.3', '[]']].sort((a, b) => a[0]!.localeCompare(b[0]!)));
+  db.close();
+});
+
 test('failures are persisted bounded: last 20 kept, long attacker text clipped', () => {
   const store = Store.open(':memory:');
   const failures: Failure[] = Array.from({ length: 50 }, (_, i) => ({ ip: '192.0.2.9', family: 4, time: i, source: 'log', reason: 'r', raw: 'x'.repeat(10_000) }));
