@@ -8,6 +8,13 @@ export const CONNTRACK_FLUSH_LIMIT = 32;
 const PARALLEL = 4;
 /** Addresses waiting for their flows to be deleted beyond which new ones rely on rule order. */
 const BACKLOG_LIMIT = 256;
+/**
+ * When the flows of the same addresses are deleted again. A server that
+ * answers, only after both deletes, a packet the address sent before its
+ * ban (a busy Asterisk does) opens the flow again from our side, and the
+ * attacker's packets are ESTABLISHED once more.
+ */
+const AGAIN_MS = [250, 2_000];
 
 /**
  * Ends tracked flows of freshly banned addresses. Our rules already sit
@@ -51,14 +58,28 @@ export class ConntrackFlusher {
     }
     const valid = ips.filter((ip) => parseAddress(ip)?.text === ip);
     if (valid.length === 0) return Promise.resolve();
+    // The later passes are not waited for: the ban is in force already.
+    return this.enqueue(valid).then(() => this.again(valid, 0));
+  }
+
+  private enqueue(ips: readonly string[]): Promise<void> {
     return new Promise((resolve) => {
-      let left = valid.length;
+      let left = ips.length;
       const done = () => {
         if (--left === 0) resolve();
       };
-      for (const ip of valid) this.queue.push({ ip, done });
+      for (const ip of ips) this.queue.push({ ip, done });
       while (this.workers < PARALLEL && this.workers < this.queue.length) void this.work();
     });
+  }
+
+  private again(ips: readonly string[], pass: number): void {
+    if (pass >= AGAIN_MS.length) return;
+    const timer = setTimeout(() => {
+      if (this.missing || this.queue.length + ips.length > BACKLOG_LIMIT) return;
+      void this.enqueue(ips).then(() => this.again(ips, pass + 1));
+    }, AGAIN_MS[pass]);
+    timer.unref();
   }
 
   private async work(): Promise<void> {

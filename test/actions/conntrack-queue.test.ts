@@ -72,3 +72,17 @@ for (const action of ['nftables-allports', 'iptables-allports']) {
     assert.equal(commands, 2, 'one command for the first ban, one for the twenty that waited');
   });
 }
+
+test('the flows of a banned address are deleted again a little later: a server that answered late has opened them anew', async () => {
+  const clock = new ManualClock(Date.now());
+  const fake = slowConntrack();
+  fake.release();
+  const a = createAction({ name: 'iptables-allports', params: { name: 'asterisk' }, file: 'jail.local', line: 1 }, { jail: defaultJailSettings('asterisk'), logger: silentLogger(), clock, env: {}, run: fake.run });
+  await a.start();
+  await a.ban([ban('203.0.113.9', clock.now())], { restored: false });
+  const deletes = () => fake.calls.filter((c) => c.startsWith('conntrack -D') && c.includes('203.0.113.9')).map((c) => c.trim());
+  assert.deepEqual(deletes(), ['conntrack -D -f ipv4 -s 203.0.113.9', 'conntrack -D -f ipv4 -d 203.0.113.9'], 'once when the ban is made');
+  await new Promise((r) => setTimeout(r, 400));
+  assert.equal(deletes().length, 4, 'and again a quarter of a second later');
+  await a.stop();
+});

@@ -102,17 +102,30 @@ export function firewallSuite(opts: SuiteOptions): void {
     });
 
     if (opts.demoteJump) {
-      it('ends a running UDP flow by deleting its conntrack entry when an accept precedes our jump', async () => {
+      it('ends a running UDP flow by deleting its conntrack entry when an accept precedes our jump, even if the server answers late', async () => {
         const current = [ban(ADDR.att4, clock), ban(ADDR.att6, clock)];
         await action.unban(current);
         for (const [bin, ...args] of opts.demoteJump!) await net.pbxRun(bin!, args);
         const flow = await net.startFlow(ADDR.att4);
         for (let i = 0; i < 200 && (await net.flowReplies(flow)) === 0; i++) await sleep(10);
         assert.ok((await net.flowReplies(flow)) > 0, 'the flow is answered before the ban');
-        await action.ban([ban(ADDR.att4, clock)], { restored: false });
-        await sleep(100);
-        const settled = await net.flowReplies(flow);
-        await sleep(500);
+        // The server answers what it received before the ban only after the
+        // flows were deleted: those answers open the flow again, pbx → attacker.
+        net.holdEcho(true);
+        try {
+          await action.ban([ban(ADDR.att4, clock)], { restored: false });
+        } finally {
+          net.holdEcho(false);
+        }
+        // The flow must come to a stop (no reply for 400 ms) within 5 s, and stay stopped.
+        let settled = await net.flowReplies(flow);
+        for (let quiet = 0, i = 0; quiet < 4 && i < 50; i++) {
+          await sleep(100);
+          const now = await net.flowReplies(flow);
+          quiet = now === settled ? quiet + 1 : 0;
+          settled = now;
+        }
+        await sleep(600);
         assert.equal(await net.flowReplies(flow), settled, 'the tracked flow was cut although an accept precedes us');
         await net.stopFlow(flow);
         assert.equal(await action.check(current), true, 'check puts the jump back on top');

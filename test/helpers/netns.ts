@@ -159,6 +159,15 @@ export class TestNet {
     return { udp, tcp };
   }
 
+  /**
+   * Holds the pbx's echo server (SIGSTOP) or lets it go on (SIGCONT):
+   * datagrams wait in its socket meanwhile, as they do for a busy server,
+   * and are answered late.
+   */
+  holdEcho(held: boolean): void {
+    this.echo?.kill(held ? 'SIGSTOP' : 'SIGCONT');
+  }
+
   async startFlow(bind: string, intervalMs = 10): Promise<number> {
     const to = bind.includes(':') ? ADDR.pbx6 : ADDR.pbx4;
     return (await this.command('flowStart', { bind, to, port: ECHO_PORT, intervalMs })).flow as number;
