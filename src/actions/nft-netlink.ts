@@ -109,13 +109,21 @@ function message(type: number, flags: number, seq: number, family: number, resId
 export function addressBytes(text: string): Buffer | null {
   const a = parseAddress(text);
   if (a === null) return null;
-  const out = Buffer.alloc(a.family === 4 ? 4 : 16);
-  let v = a.value;
-  for (let i = out.length - 1; i >= 0; i--) {
-    out[i] = Number(v & 0xffn);
-    v >>= 8n;
-  }
+  const out = Buffer.alloc(keyBytes(a));
+  writeAddress(out, 0, a);
   return out;
+}
+
+const keyBytes = (a: Address): number => (a.family === 4 ? 4 : 16);
+
+/** Writes `a` at `at` in network order; returns the offset after it. */
+function writeAddress(out: Buffer, at: number, a: Address): number {
+  if (a.family === 4) out.writeUInt32BE(Number(a.value), at);
+  else {
+    out.writeBigUInt64BE(a.value >> 64n, at);
+    out.writeBigUInt64BE(a.value & 0xffffffffffffffffn, at + 8);
+  }
+  return at + keyBytes(a);
 }
 
 /**
@@ -166,16 +174,10 @@ function elementList(ops: readonly ElementOp[], from: number, to: number): Buffe
   let at = attrHeader(out, 0, size, NFTA_SET_ELEM_LIST_ELEMENTS | NLA_F_NESTED);
   keys.forEach((a, n) => {
     const op = ops[from + n]!;
-    const keyLen = a.family === 4 ? 4 : 16;
     at = attrHeader(out, at, elementBytes(a, op), NFTA_LIST_ELEM | NLA_F_NESTED);
-    at = attrHeader(out, at, 8 + keyLen, NFTA_SET_ELEM_KEY | NLA_F_NESTED);
-    at = attrHeader(out, at, 4 + keyLen, NFTA_DATA_VALUE);
-    if (a.family === 4) out.writeUInt32BE(Number(a.value), at);
-    else {
-      out.writeBigUInt64BE(a.value >> 64n, at);
-      out.writeBigUInt64BE(a.value & 0xffffffffffffffffn, at + 8);
-    }
-    at += keyLen;
+    at = attrHeader(out, at, 8 + keyBytes(a), NFTA_SET_ELEM_KEY | NLA_F_NESTED);
+    at = attrHeader(out, at, 4 + keyBytes(a), NFTA_DATA_VALUE);
+    at = writeAddress(out, at, a);
     if (hasTimeout(op)) {
       at = attrHeader(out, at, 12, NFTA_SET_ELEM_TIMEOUT);
       out.writeBigUInt64BE(BigInt(Math.max(1, Math.round(op.timeoutMs!))), at);
@@ -188,7 +190,7 @@ function elementList(ops: readonly ElementOp[], from: number, to: number): Buffe
 const hasTimeout = (op: ElementOp): boolean => op.verb === 'add' && typeof op.timeoutMs === 'number';
 
 /** One element's bytes: its header, the key's nest, header and address, and a timeout attribute. */
-const elementBytes = (a: Address, op: ElementOp): number => 12 + (a.family === 4 ? 4 : 16) + (hasTimeout(op) ? 12 : 0);
+const elementBytes = (a: Address, op: ElementOp): number => 12 + keyBytes(a) + (hasTimeout(op) ? 12 : 0);
 
 function attrHeader(out: Buffer, at: number, len: number, type: number): number {
   out.writeUInt16LE(len, at);

@@ -21,6 +21,14 @@ const MAX_FAILURES = 20;
 const MAX_FIELD = 512;
 const MAX_FAILURES_JSON = 16_384;
 
+/** A restore's mark: `action` applied every ban of its jail that started by `upto` (markJailApplied). */
+interface Watermark {
+  action: string;
+  upto: number;
+}
+/** The ban fields a failure usually repeats, left out of the stored list (encodeFailures). */
+type FailureOwner = Pick<Ban, 'ip' | 'family' | 'source' | 'reason'>;
+
 const COLUMNS = 'jail, ip, family, start, "end", count, source, reason, applied, node';
 type RawRow = [string, string, number, number, number | null, number, string, string, string, string | null, string];
 
@@ -129,7 +137,7 @@ export class Store {
       const rows = (opts.jail === undefined
         ? (full ? this.stmt.allFull : this.stmt.all).all()
         : (full ? this.stmt.byJailFull : this.stmt.byJail).all(opts.jail)) as RawRow[];
-      const marks = new Map<string, { action: string; upto: number }[]>();
+      const marks = new Map<string, Watermark[]>();
       for (const [jail, action, upto] of this.stmt.watermarks.all() as [string, string, number][]) {
         const list = marks.get(jail);
         if (list === undefined) marks.set(jail, [{ action, upto }]);
@@ -172,7 +180,7 @@ export class Store {
 // would otherwise allocate 200,000 empty arrays (memory and GC at start-up).
 const NONE = Object.freeze([]) as unknown as never[];
 
-function toBan(r: RawRow, marks: readonly { action: string; upto: number }[] | undefined): StoredBan {
+function toBan(r: RawRow, marks: readonly Watermark[] | undefined): StoredBan {
   const ban: StoredBan = {
     jail: r[0],
     ip: r[1],
@@ -204,7 +212,7 @@ function clip(text: string | undefined): string | undefined {
  * decodeFailures: a flood writes tens of thousands of these a minute, and
  * the repeated fields were two thirds of each row.
  */
-export function encodeFailures(failures: readonly Failure[], ban: Pick<Ban, 'ip' | 'family' | 'source' | 'reason'>): string {
+export function encodeFailures(failures: readonly Failure[], ban: FailureOwner): string {
   const kept = failures.length > MAX_FAILURES ? failures.slice(-MAX_FAILURES) : failures;
   const out: Record<string, unknown>[] = [];
   for (const f of kept) {
@@ -224,7 +232,7 @@ export function encodeFailures(failures: readonly Failure[], ban: Pick<Ban, 'ip'
 }
 
 /** A stored failure list, the fields left out taken from the ban (rows written before that was done carry them all). */
-function decodeFailures(json: string, ban: Pick<Ban, 'ip' | 'family' | 'source' | 'reason'>): Failure[] {
+function decodeFailures(json: string, ban: FailureOwner): Failure[] {
   const v = safeJson<unknown>(json, []);
   if (!Array.isArray(v)) return [];
   return (v as Partial<Failure>[]).map((f) => ({ ip: ban.ip, family: ban.family, source: ban.source, reason: ban.reason, ...f }) as Failure);
