@@ -1,7 +1,7 @@
 import { banLine, boundedSeconds } from './ban-line.js';
 import { groupBy, groupByJail } from './grouping.js';
 import type { Action } from '../actions/types.js';
-import { isPrefixText, parseAddress, mustParseBanTarget, networkCovers, parseBanTarget, notASource, targetOf, type BanTarget } from '../core/address.js';
+import { isPrefixText, parseAddress, mustParseBanTarget, parseBanTarget, notASource, targetOf } from '../core/address.js';
 import type { Clock } from '../core/clock.js';
 import { AsteriskBanError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -16,6 +16,7 @@ import { reconcileWithKernel, restoreAction, splitByExpiry, type RestorePlan } f
 import { ExpirySchedule } from './expiry.js';
 import { BanHistory } from './history.js';
 import { expiryJitterMs, type SpreadOptions } from './spread.js';
+import { covering, subsumed as inside } from './coverage.js';
 import { BanPersistence, type PersistenceState } from './persistence.js';
 
 export interface JailPolicy {
@@ -147,7 +148,7 @@ export class BanManager {
   async request(req: BanRequest): Promise<Ban | null> {
     const jail = this.jail(req.jail);
     const target = mustParseBanTarget(req.ip);
-    if (this.closed || jail.policy.ignore?.overlapping(target) || this.covering(jail, target)) return null;
+    if (this.closed || jail.policy.ignore?.overlapping(target) || covering(jail, target)) return null;
     const why = notASource({ text: target.text, family: target.family, value: target.first });
     if (why !== null) {
       this.opts.logger.warn(`not banning ${target.text} in jail ${jail.name}: ${why} never sends a login`, { jail: jail.name, ip: target.text });
@@ -160,7 +161,7 @@ export class BanManager {
   async manualBan(jailName: string, ip: string, opts: { seconds?: number; force?: boolean } = {}): Promise<Ban> {
     const jail = this.jail(jailName);
     const target = mustParseBanTarget(ip);
-    const existing = this.covering(jail, target);
+    const existing = covering(jail, target);
     if (existing) return existing;
     const why = notASource({ text: target.text, family: target.family, value: target.first });
     if (why !== null) throw new AsteriskBanError('E_ADDRESS', `${target.text} is ${why}: no packet comes from it, a ban would protect nothing`);
@@ -181,7 +182,7 @@ export class BanManager {
     const matched = this.active(opts.jail).filter((b) => target === undefined || b.ip === target.text);
     if (matched.length === 0) {
       const states = opts.jail === undefined ? [...this.jails.values()] : [this.jail(opts.jail)];
-      const inside = target && states.map((j) => this.covering(j, target)).find((b) => b !== undefined);
+      const inside = target && states.map((j) => covering(j, target)).find((b) => b !== undefined);
       throw new AsteriskBanError('E_NOT_BANNED', `${target?.text ?? 'nothing'} is not banned${opts.jail ? ` in jail ${opts.jail}` : ''}`,
         inside ? { hint: `it lies inside ${inside.ip}, banned in jail ${inside.jail}: unban that prefix` } : {});
     }
@@ -198,32 +199,7 @@ export class BanManager {
   banCovering(jail: string, ip: string): Ban | undefined {
     const state = this.jails.get(jail);
     const addr = parseAddress(ip);
-    return state && addr ? this.covering(state, targetOf(addr, 128)) : undefined;
-  }
-
-  /** The ban in force that already covers a target: the same address or prefix, or a wider prefix. */
-  private covering(jail: JailState, target: BanTarget): Ban | undefined {
-    const same = jail.bans.get(target.text);
-    if (same || target.family === 4) return same;
-    const addr = { text: '', family: 6 as const, value: target.first };
-    for (const bits of jail.prefixLengths) {
-      if (bits >= target.bits) continue;
-      const wider = jail.bans.get(targetOf(addr, bits).text);
-      if (wider) return wider;
-    }
-    return undefined;
-  }
-
-  /** Narrower prefixes inside a new one: nftables refuses overlapping elements in one set, and the wider ban covers them. */
-  private subsumed(jail: JailState, ban: Ban, target: BanTarget): Ban[] {
-    if (![...jail.prefixLengths].some((bits) => bits > target.bits)) return [];
-    const inside: Ban[] = [];
-    for (const b of jail.bans.values()) {
-      if (b === ban || !isPrefixText(b.ip)) continue;
-      const t = parseBanTarget(b.ip);
-      if (t && t.bits > target.bits && networkCovers(target, t)) inside.push(b);
-    }
-    return inside;
+    return state && addr ? covering(state, targetOf(addr, 128)) : undefined;
   }
 
   active(jail?: string): Ban[] {
@@ -322,7 +298,7 @@ export class BanManager {
     for (const p of batch) {
       const jail = this.jails.get(p.req.jail);
       const target = mustParseBanTarget(p.req.ip);
-      if (!jail || this.covering(jail, target)) {
+      if (!jail || covering(jail, target)) {
         p.resolve(null);
         continue;
       }
@@ -346,7 +322,7 @@ export class BanManager {
       made.push({ p, ban });
       if (target.first !== target.last) {
         jail.prefixLengths.add(target.bits);
-        subsumed.push(...this.subsumed(jail, ban, target));
+        subsumed.push(...inside(jail, ban, target));
       }
     }
     if (made.length === 0) return;
@@ -409,7 +385,7 @@ export class BanManager {
     if (ignored) return { applied: null, why: `ignored here (${ignored})` };
     const same = jail.bans.get(target.text);
     if (same && endsLater(r.end, same.end)) return { applied: null, why: 'extended', extended: await this.extend(jail, same, r) };
-    if (this.covering(jail, target)) return { applied: null, why: 'already banned' };
+    if (covering(jail, target)) return { applied: null, why: 'already banned' };
     const why = notASource({ text: target.text, family: target.family, value: target.first });
     if (why !== null) return { applied: null, why: `${why}` };
     if (r.end !== null && r.end <= this.opts.clock.now()) return { applied: null, why: 'already expired' };
