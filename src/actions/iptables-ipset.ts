@@ -1,21 +1,37 @@
 import type { ActionDeps } from './types.js';
 import type { Invocation } from '../settings/types.js';
 import { IptablesBase, CHAIN_PREFIX, type Family, type SavedState } from './iptables-base.js';
-import { jailFirewallParams } from './params.js';
+import { jailFirewallParams, type FirewallParams } from './params.js';
 import { canonical } from './batch.js';
 import { isPrefixText } from '../core/address.js';
+import { IpsetSession } from './ipset-session.js';
+import { SessionLost } from './tool-session.js';
+import { metrics } from '../control/metrics.js';
 
 // The kernel refuses longer ipset timeouts; a longer ban is re-added by check().
 export const IPSET_MAX_TIMEOUT = 2_147_483;
 const MAXELEM = 1_048_576;
+/** Commands per batch sent to the running `ipset -`; a bigger batch (a restore) goes to `ipset restore`. */
+const SESSION_MAX_LINES = 1_024;
 
 /**
  * fail2ban's iptables-ipset: one hash:ip set per family, matched by one rule
  * in our chain, and a hash:net set for IPv6 prefixes (ipv6_prefix) with a
  * rule of its own. Every entry carries the kernel timeout of its ban's end,
- * so bans still expire if we die; bans of one call go through one `ipset restore`.
+ * so bans still expire if we die. A batch of changes goes to one `ipset -`
+ * kept running (`persistent = yes`, the default), or through one `ipset
+ * restore` when it is big, when `persistent = no`, or when the session is lost.
  */
 export class IptablesIpset extends IptablesBase {
+  /** Null when `persistent = no`, or when a test runs commands through its own runner. */
+  private readonly session: IpsetSession | null;
+
+  constructor(actionName: string, params: FirewallParams, deps: ActionDeps) {
+    super(actionName, params, deps);
+    const argv = params.netns ? ['ip', 'netns', 'exec', params.netns, params.ipset] : [params.ipset];
+    this.session = params.persistent && !deps.run ? new IpsetSession(argv, deps.logger, undefined, this.id) : null;
+  }
+
   setName(f: Family): string {
     return `${CHAIN_PREFIX}${this.params.name}-v${f}`;
   }
@@ -35,7 +51,26 @@ export class IptablesIpset extends IptablesBase {
 
   private async ipset(lines: string[]): Promise<void> {
     if (lines.length === 0) return;
+    if (this.session?.usable && lines.length <= SESSION_MAX_LINES) {
+      try {
+        await this.session.run(lines);
+        metrics.ipsetBatches.inc({ action: this.id, path: 'session' });
+        return;
+      } catch (err) {
+        // ipset refused a command: as `ipset restore` would have. A lost session: run it once more, one-shot.
+        if (!(err instanceof SessionLost)) throw err;
+      }
+    }
     await this.run(this.params.ipset, ['-exist', 'restore'], { input: `${lines.join('\n')}\n` });
+    metrics.ipsetBatches.inc({ action: this.id, path: 'process' });
+  }
+
+  override async stop(): Promise<void> {
+    try {
+      await super.stop();
+    } finally {
+      this.session?.close();
+    }
   }
 
   private async existingSets(): Promise<Set<string>> {

@@ -26,7 +26,7 @@ export interface FirewallParams {
   keep: boolean;
   /** Delete the conntrack entries of banned addresses (ends flows already running). */
   flushConntrack: boolean;
-  /** Keep one nft process running for small batches instead of starting one per batch. */
+  /** Keep one nft (nftables) or ipset (iptables-ipset) process running for small batches instead of starting one per batch. */
   persistent: boolean;
   /** nftables: make address bans and unbans over netlink from the daemon itself (with persistent, outside netns=). */
   netlink: boolean;

@@ -45,6 +45,8 @@ export const metrics = {
   conntrackEventsLost: new Counter({ name: 'asterisk_ban_conntrack_events_lost_total', help: 'Times the conntrack event stream reported lost events (ENOBUFS)', registers: [registry] }),
   nftBatches: new Counter({ name: 'asterisk_ban_nft_batches_total', help: 'Changes made to nftables tables, by the way they went: netlink (from this process), session (the running nft -i), process (one nft per batch)', labelNames: ['action', 'path'], registers: [registry] }),
   nftSessionLost: new Counter({ name: 'asterisk_ban_nft_session_lost_total', help: 'Times a running nft -i died or stopped answering (its batch ran one-shot)', labelNames: ['action'], registers: [registry] }),
+  ipsetBatches: new Counter({ name: 'asterisk_ban_ipset_batches_total', help: 'Changes made to ipset sets, by the way they went: session (the running ipset -), process (one ipset restore per batch)', labelNames: ['action', 'path'], registers: [registry] }),
+  ipsetSessionLost: new Counter({ name: 'asterisk_ban_ipset_session_lost_total', help: 'Times a running ipset - died or stopped answering (its batch ran one-shot)', labelNames: ['action'], registers: [registry] }),
   asteriskOverflows: new Counter({ name: 'asterisk_ban_asterisk_log_overflows_total', help: "Times Asterisk's logger said it started discarding messages", labelNames: ['jail'], registers: [registry] }),
   logAmbiguous: new Counter({ name: 'asterisk_ban_log_ambiguous_total', help: 'Log messages naming several candidate addresses (an injection), counted for none', labelNames: ['jail'], registers: [registry] }),
   logSuspect: new Counter({

@@ -5,10 +5,11 @@
 // The measuring half runs inside the pbx namespace (a child of this script):
 // a UDP socket plays Asterisk, each datagram from the attacker is one failed
 // guess fed to a real Jail → BanGate (conntrack when verifying) → BanManager →
-// nftables action. The attacker sends a guess every 5 ms (200 guesses/s) from a
-// fresh address per sample. Latency: from the maxretry-th guess's arrival to
-// the firewall command's completion (the kernel holds the element then: nft
-// exits, or answers, after its transaction is committed). Past maxretry:
+// nftables action (in two rows, the iptables-ipset one). The attacker sends a
+// guess every 5 ms (200 guesses/s) from a fresh address per sample. Latency:
+// from the maxretry-th guess's arrival to the firewall command's completion
+// (the kernel holds the element then: nft exits, or answers, after its
+// transaction is committed; ipset answers after each command). Past maxretry:
 // guesses that still reached the socket after the maxretry-th. flushconntrack
 // is off: deleting the flows runs after the element is in the kernel, and
 // would otherwise be counted in the figure although the drop came first.
@@ -43,9 +44,12 @@ const GUESS_EVERY_MS = 5;
 const FLOOD_RATE = 20_000;
 const FLOOD_BANS = 40_000;
 const FLOOD_NET = '10.77';
-const source = (i: number): string => `198.51.100.${100 + i}`;
+/** Sample sources: a /20 the pbx routes through the attacker, 250 addresses per /24. */
+const SAMPLE_NET = '198.51.96.0/20';
+const source = (i: number): string => `198.51.${101 + Math.floor(i / 250)}.${1 + (i % 250)}`;
 
-interface Config { label: string; verify: 'off' | 'query' | 'stream'; params: Record<string, string> }
+interface Config { label: string; verify: 'off' | 'query' | 'stream'; params: Record<string, string>; action?: string }
+const IPSET_ACTION = 'iptables-ipset-allports';
 const CONFIGS: Config[] = [
   { label: 'one nft per batch, verify = off', verify: 'off', params: { persistent: 'no' } },
   { label: 'nft session (netlink = no), verify = off', verify: 'off', params: { netlink: 'no' } },
@@ -54,7 +58,11 @@ const CONFIGS: Config[] = [
   { label: 'netlink, verify: conntrack -L per batch', verify: 'query', params: {} },
   { label: 'nft session (netlink = no), verify: conntrack -E stream', verify: 'stream', params: { netlink: 'no' } },
   { label: 'netlink, verify: conntrack -E stream (the daemon)', verify: 'stream', params: {} },
+  { label: `${IPSET_ACTION}: one ipset restore per batch, verify = off`, verify: 'off', params: { persistent: 'no' }, action: IPSET_ACTION },
+  { label: `${IPSET_ACTION}: ipset session (the default), verify = off`, verify: 'off', params: {}, action: IPSET_ACTION },
 ];
+/** The ipset rows need ipset and iptables in the namespace. */
+const configs = (): Config[] => CONFIGS.filter((c) => c.action !== IPSET_ACTION || (haveTool('ipset') && haveTool('iptables-restore')));
 
 interface Result { label: string; latencies: number[]; past: number[]; queried: number }
 interface Flood { label: string; generator: number; events: number; bans: number; seconds: number; inKernel: number; p50: number; p99: number; max: number; within50: number; cpu: number; nftCpu: number; conntrackCpu: number; queried: number; refused: number }
@@ -68,9 +76,11 @@ async function outside(): Promise<void> {
   const net = await TestNet.create();
   try {
     // One fresh attacker address per sample: a banned one cannot be used again.
-    const total = SAMPLES * CONFIGS.length;
-    if (total > 150) throw new Error(`at most ${Math.floor(150 / CONFIGS.length)} samples per configuration`);
-    for (let i = 0; i < total; i++) await net.pbxRun('ip', ['netns', 'exec', net.attacker, 'ip', 'addr', 'add', `${source(i)}/32`, 'dev', 'eth0']);
+    const total = SAMPLES * configs().length;
+    if (total > 2_500) throw new Error(`at most ${Math.floor(2_500 / configs().length)} samples per configuration`);
+    execFileSync('ip', ['-n', net.pbx, 'route', 'add', SAMPLE_NET, 'via', ADDR.att4]);
+    const adds = Array.from({ length: total }, (_, i) => `addr add ${source(i)}/32 dev eth0\n`).join('');
+    execFileSync('ip', ['-n', net.attacker, '-batch', '-'], { input: adds });
     const child = spawn('ip', ['netns', 'exec', net.pbx, process.execPath, '--import', 'tsx', fileURLToPath(import.meta.url), String(SAMPLES), '--inside'], { stdio: ['pipe', 'pipe', 'inherit'] });
     // The flood's sources: a /16 the attacker owns as a whole (a local route), routed from the pbx.
     execFileSync('ip', ['-n', net.attacker, 'route', 'add', 'local', `${FLOOD_NET}.0.0/16`, 'dev', 'lo']);
@@ -104,7 +114,7 @@ function pct(sorted: number[], p: number): number {
 
 function print(results: Result[], floods: Flood[]): void {
   console.log(`drop-bench: ${SAMPLES} samples per configuration, a guess every ${GUESS_EVERY_MS} ms, maxretry ${MAXRETRY}; ${cpus().length} cores, Node ${process.version}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
-  console.log('| nftables-allports, configuration | event → dropped p50 | p99 | max | guesses past maxretry: max (mean) | bans that ran conntrack -L |');
+  console.log('| nftables-allports unless named, configuration | event → dropped p50 | p99 | max | guesses past maxretry: max (mean) | bans that ran conntrack -L |');
   console.log('| --- | --- | --- | --- | --- | --- |');
   for (const r of results) {
     const l = [...r.latencies].sort((a, b) => a - b);
@@ -141,10 +151,10 @@ async function inside(): Promise<void> {
   const results: Result[] = [];
   let next = 0;
   // --flood-only: the flood alone, for a profiler (run the child by hand inside a namespace).
-  for (const config of process.argv.includes('--flood-only') ? [] : CONFIGS) {
+  for (const config of process.argv.includes('--flood-only') ? [] : configs()) {
     const settings = defaultJailSettings('bench', { maxretry: MAXRETRY, findtime: 600 });
     const store = Store.open(':memory:');
-    const action = createAction({ name: 'nftables-allports', params: { name: 'DROP', flushconntrack: 'no', ...config.params }, file: 'bench', line: 0 }, { jail: settings, logger, clock: systemClock, env: {} });
+    const action = createAction({ name: config.action ?? 'nftables-allports', params: { name: 'DROP', flushconntrack: 'no', ...config.params }, file: 'bench', line: 0 }, { jail: settings, logger, clock: systemClock, env: {} });
     await action.start();
     const manager = new BanManager({ store, clock: systemClock, logger });
     await manager.setJail('bench', { bantime: 600, increment: DEFAULT_INCREMENT, actions: [action] });
