@@ -2,7 +2,7 @@ import { printable } from '../core/address.js';
 import { AsteriskBanError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { metrics } from '../control/metrics.js';
-import { ToolSession, type SessionDialect } from './tool-session.js';
+import { ToolSession, type SessionDialect, type SessionOptions } from './tool-session.js';
 
 /**
  * `ipset -exist -`: ipset's interactive mode, one command per line, each
@@ -30,7 +30,7 @@ const IPSET: SessionDialect = {
 
 /** One `ipset -` kept running, fed a batch of commands at a time. */
 export class IpsetSession extends ToolSession {
-  constructor(argv: readonly string[], logger: Logger, timeoutMs?: number, action?: string) {
-    super(argv, IPSET, logger, timeoutMs, action);
+  constructor(argv: readonly string[], logger: Logger, opts?: SessionOptions) {
+    super(argv, IPSET, logger, opts);
   }
 }

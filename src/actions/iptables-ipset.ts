@@ -29,7 +29,7 @@ export class IptablesIpset extends IptablesBase {
   constructor(actionName: string, params: FirewallParams, deps: ActionDeps) {
     super(actionName, params, deps);
     const argv = params.netns ? ['ip', 'netns', 'exec', params.netns, params.ipset] : [params.ipset];
-    this.session = params.persistent && !deps.run ? new IpsetSession(argv, deps.logger, undefined, this.id) : null;
+    this.session = params.persistent && !deps.run ? new IpsetSession(argv, deps.logger, { action: this.id, onLost: () => deps.recheck?.() }) : null;
   }
 
   setName(f: Family): string {

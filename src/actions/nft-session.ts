@@ -2,7 +2,7 @@ import { printable } from '../core/address.js';
 import { AsteriskBanError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { metrics } from '../control/metrics.js';
-import { ToolSession, type SessionDialect } from './tool-session.js';
+import { ToolSession, type SessionDialect, type SessionOptions } from './tool-session.js';
 
 export { SessionLost } from './tool-session.js';
 
@@ -28,7 +28,7 @@ const NFT: SessionDialect = {
 
 /** One `nft -i` kept running, fed a transaction per line. */
 export class NftSession extends ToolSession {
-  constructor(argv: readonly string[], logger: Logger, timeoutMs?: number, action?: string) {
-    super(argv, NFT, logger, timeoutMs, action);
+  constructor(argv: readonly string[], logger: Logger, opts?: SessionOptions) {
+    super(argv, NFT, logger, opts);
   }
 }

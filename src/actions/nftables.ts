@@ -60,7 +60,7 @@ export class Nftables implements Action {
     this.run = params.netns ? netnsRunner(params.netns, 'ip', base) : base;
     this.flusher = new ConntrackFlusher(this.run, params.conntrack, deps.logger);
     const argv = params.netns ? ['ip', 'netns', 'exec', params.netns, params.nft] : [params.nft];
-    this.session = params.persistent && !deps.run ? new NftSession(argv, deps.logger, undefined, this.id) : null;
+    this.session = params.persistent && !deps.run ? new NftSession(argv, deps.logger, { action: this.id, onLost: () => deps.recheck?.() }) : null;
     this.netlink = params.persistent && params.netlink && !deps.run && !params.netns ? new NftNetlink(`${CHAIN_PREFIX}${params.name}`, deps.logger) : null;
   }
 

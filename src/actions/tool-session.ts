@@ -37,6 +37,15 @@ export interface SessionDialect {
   lost: Counter<'action'>;
 }
 
+export interface SessionOptions {
+  /** How long a batch may go unanswered before the child counts as lost. */
+  timeoutMs?: number;
+  /** The action it serves, for the metric. */
+  action?: string;
+  /** A running child died or stopped answering: whatever killed it may have touched the rules too. */
+  onLost?: () => void;
+}
+
 interface Pending {
   mark: string;
   resolve(): void;
@@ -59,16 +68,18 @@ export class ToolSession {
   private tail: Promise<unknown> = Promise.resolve();
   private losses = 0;
   private readonly throttled: ThrottledLog;
+  private readonly timeoutMs: number;
+  private readonly action: string;
 
   constructor(
     private readonly argv: readonly string[],
     private readonly dialect: SessionDialect,
     logger: Logger,
-    private readonly timeoutMs = DEFAULT_TIMEOUT_MS,
-    /** The action it serves, for the metric. */
-    private readonly action = dialect.tool,
+    private readonly opts: SessionOptions = {},
   ) {
     this.throttled = new ThrottledLog(logger, 60_000);
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.action = opts.action ?? dialect.tool;
   }
 
   /** The running child's pid, if any (tests kill it to see the session recover). */
@@ -164,6 +175,7 @@ export class ToolSession {
     }
     this.throttled.warn('lost', `${this.dialect.tool} session: ${why}; ${this.usable ? 'starting a new one for the next batch' : `one ${this.dialect.tool} process per batch from now on`}`);
     this.fail(new SessionLost(why));
+    if (child) this.opts.onLost?.();
   }
 
   private fail(err: Error): void {

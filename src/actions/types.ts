@@ -41,6 +41,8 @@ export interface ActionDeps {
   env: Record<string, string>;
   /** Runs firewall commands (argv, no shell); tests pass one that enters a network namespace. Default: spawn. */
   run?: CommandRunner;
+  /** Asks for the action's rules to be checked soon, not at the next periodic check (a firewall tool it kept running died). */
+  recheck?: () => void;
 }
 
 export type ActionFactory = (spec: Invocation, deps: ActionDeps) => Action;

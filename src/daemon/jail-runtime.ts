@@ -1,7 +1,7 @@
 import type { Action } from '../actions/types.js';
 import { createAction } from '../actions/registry.js';
 import { actionFingerprint } from '../actions/fingerprint.js';
-import type { Clock } from '../core/clock.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { BanManager } from '../bans/manager.js';
 import { compileFilter } from '../filter/index.js';
@@ -46,6 +46,9 @@ export interface RuntimeDeps {
   witness(mode: JailSettings['verify']): Promise<PacketWitness | null>;
 }
 
+/** How soon checkSoon() checks: time for a burst of lost sessions to settle into one check. */
+const CHECK_SOON_MS = 1_000;
+
 function discardingSince(sources: SourceStatus[]): string | null {
   const since = sources.map((x) => x.asteriskDiscardingSince).filter((x): x is number => typeof x === 'number');
   return since.length ? new Date(Math.min(...since)).toISOString() : null;
@@ -74,6 +77,7 @@ export class JailRuntime {
   /** Carried over from the runtime this one replaces, already running. */
   private sourceRunning = false;
   private readonly logger: Logger;
+  private checkTimer: TimerHandle | null = null;
 
   private constructor(
     public settings: JailSettings,
@@ -119,7 +123,9 @@ export class JailRuntime {
     this.actions = settings.actions.map((spec) => {
       const print = actionFingerprint(spec, settings, deps.env);
       const i = reusable.findIndex(([, p]) => p === print);
-      const action = i >= 0 ? reusable.splice(i, 1)[0]![0] : createAction(spec, { jail: settings, logger: this.logger, clock: deps.clock, env: deps.env });
+      // Through the route: an action a reload carries over asks whichever runtime holds it then.
+      const recheck = (): void => this.jailRoute.to.checkSoon();
+      const action = i >= 0 ? reusable.splice(i, 1)[0]![0] : createAction(spec, { jail: settings, logger: this.logger, clock: deps.clock, env: deps.env, recheck });
       this.fingerprints.set(action, print);
       return action;
     });
@@ -223,6 +229,8 @@ export class JailRuntime {
 
   /** Stops this runtime's actions, but not those a successor carried over. */
   async stopActions(keep: readonly Action[] = []): Promise<void> {
+    if (this.checkTimer) this.deps.clock.clearTimeout(this.checkTimer);
+    this.checkTimer = null;
     await Promise.allSettled(
       this.actions.filter((a) => !keep.includes(a)).map(async (a) => {
         try {
@@ -232,6 +240,20 @@ export class JailRuntime {
         }
       }),
     );
+  }
+
+  /**
+   * checkActions() in a second: a firewall tool an action kept running died,
+   * and whatever killed it may have changed the rules too. Several such
+   * deaths at once make one check.
+   */
+  checkSoon(): void {
+    if (this.checkTimer) return;
+    this.checkTimer = this.deps.clock.setTimeout(() => {
+      this.checkTimer = null;
+      void this.checkActions();
+    }, CHECK_SOON_MS);
+    this.checkTimer.unref?.();
   }
 
   /** Re-checks every action (an admin may have flushed our chain) and repairs it with the current bans. */

@@ -17,12 +17,13 @@ const skip = !isRoot() ? 'needs root: creates network namespaces' : !haveTool('i
 describe('an ipset session on a real kernel', { skip }, () => {
   const ns = `asb-ipsetsession-${process.pid}`;
   let session: IpsetSession;
+  let lost = 0;
   const { logger, lines } = memoryLogger();
   const members = (): string => execFileSync('ip', ['netns', 'exec', ns, 'ipset', 'list', 's'], { encoding: 'utf8' });
 
   before(() => {
     execFileSync('ip', ['netns', 'add', ns]);
-    session = new IpsetSession(['ip', 'netns', 'exec', ns, 'ipset'], logger);
+    session = new IpsetSession(['ip', 'netns', 'exec', ns, 'ipset'], logger, { onLost: () => lost++ });
   });
   after(() => {
     session?.close();
@@ -56,6 +57,10 @@ describe('an ipset session on a real kernel', { skip }, () => {
     assert.notEqual(session.pid, pid);
     assert.match(lines.join(''), /ipset session: ipset -exist - exited/);
     assert.equal(session.usable, true);
+    assert.equal(lost, 1, 'the owner hears of the loss once');
+    session.close();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(lost, 1, 'closing is no loss');
   });
 });
 

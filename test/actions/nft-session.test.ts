@@ -16,7 +16,7 @@ import { ban } from './firewall-suite.js';
 describe('an nft session that never answers', () => {
   it('is lost after its timeout, and given up after three losses in a row', async () => {
     const { logger, lines } = memoryLogger();
-    const session = new NftSession([process.execPath, fixture('actions', 'silent.mjs')], logger, 200);
+    const session = new NftSession([process.execPath, fixture('actions', 'silent.mjs')], logger, { timeoutMs: 200 });
     for (let i = 0; i < 3; i++) await assert.rejects(session.run(['add table inet x']), (e) => e instanceof SessionLost && /no answer within 200 ms/.test(e.message));
     assert.equal(session.usable, false);
     await assert.rejects(session.run(['add table inet x']), SessionLost);

@@ -1,0 +1,56 @@
+// A firewall tool the daemon keeps running (here `ipset -`) is killed by
+// someone who also emptied our set: the daemon checks its rules at once,
+// not at the next minute's check, and the banned address is dropped again.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { DaemonHarness, sipWrongPassword, waitFor } from '../helpers/daemon.js';
+import { ADDR, TestNet, haveTool, isRoot } from '../helpers/netns.js';
+
+const skip = !isRoot() ? 'needs root (network namespaces, iptables, ipset)' : !haveTool('ipset') || !haveTool('iptables-restore') ? 'needs ipset and iptables' : false;
+
+let net: TestNet;
+let h: DaemonHarness;
+
+before(async () => {
+  if (skip) return;
+  net = await TestNet.create();
+  h = new DaemonHarness((x) => `[asterisk]\nenabled = true\nbackend = log\nfilter = asterisk\nlogpath = ${x.log}\naction = iptables-ipset-allports[name=SESS]\nverify = off\nmaxretry = 5\n`);
+  await h.start({}, ['ip', 'netns', 'exec', net.pbx]);
+});
+
+after(async () => {
+  if (skip) return;
+  await h?.cleanup();
+  await net?.destroy();
+});
+
+/** The pids of `ipset -exist -` sessions running in the namespace. */
+function sessions(ns: string): number[] {
+  return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim().endsWith('ipset -exist -');
+    } catch {
+      return false;
+    }
+  });
+}
+
+test('a killed ipset session and an emptied set are repaired within seconds', { skip }, async () => {
+  h.append(Array.from({ length: 5 }, () => sipWrongPassword(ADDR.att4)));
+  await waitFor(async () => (await h.cli('list')).stdout.includes(ADDR.att4), 15_000, () => h.output);
+  assert.deepEqual(await net.reachable(ADDR.att4), { udp: false, tcp: false });
+  const running = sessions(net.pbx);
+  assert.equal(running.length, 1, 'the daemon keeps one ipset - running');
+
+  execFileSync('ip', ['netns', 'exec', net.pbx, 'ipset', 'flush', 'asban-SESS-v4']);
+  process.kill(running[0]!, 'SIGKILL');
+  assert.deepEqual(await net.reachable(ADDR.att4), { udp: true, tcp: true }, 'the ban is gone from the kernel');
+  // The periodic check runs once a minute: only the lost session's check can repair this in time.
+  await waitFor(async () => (await net.reachable(ADDR.att4)).udp === false, 5_000, () => h.output);
+  assert.deepEqual(await net.reachable(ADDR.att4), { udp: false, tcp: false });
+  assert.match(h.output, /ipset session: ipset -exist - exited/);
+  assert.match(h.output, /was missing its rules; repaired with 1 ban/);
+  assert.deepEqual(await net.reachable(ADDR.other4), { udp: true, tcp: true });
+});
