@@ -12,12 +12,14 @@ import { ToolSession, type SessionDialect, type SessionOptions } from './tool-se
  * on one line that names it, and nothing reaches the kernel. Only
  * "Warning:" lines let a batch pass.
  */
-const IPSET: SessionDialect = {
+export const IPSET: SessionDialect = {
   tool: 'ipset',
   args: ['-exist', '-'],
   write: (lines, mark) => `${lines.join('\n')}\ncreate ${mark} hash:ip family ${mark}\n`,
   marker(stderr, mark) {
-    const at = stderr.indexOf(mark);
+    // The mark, and not a longer one it begins (asban-sync-1-1 in asban-sync-1-10).
+    let at = stderr.indexOf(mark);
+    while (at >= 0 && /\d/.test(stderr.charAt(at + mark.length))) at = stderr.indexOf(mark, at + 1);
     const end = at < 0 ? -1 : stderr.indexOf('\n', at);
     return end < 0 ? null : { own: stderr.lastIndexOf('\n', at) + 1, end: end + 1 };
   },

@@ -132,7 +132,10 @@ export class ToolSession {
       // A dead child: its exit settles the batch.
     });
     child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => this.onStderr(d));
+    // A child already replaced (timed out, then talking again) speaks for no batch.
+    child.stderr!.on('data', (d: string) => {
+      if (this.child === child) this.onStderr(d);
+    });
     child.on('error', (e) => this.lose(`cannot run ${file}: ${e.message}`, child));
     child.on('close', (code, signal) => this.lose(`${name} exited (${signal ?? `exit ${String(code)}`})`, child));
     // An idle session must not keep the process alive; a batch in flight has its timer.

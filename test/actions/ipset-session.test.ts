@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { IpsetSession } from '../../src/actions/ipset-session.js';
+import { IPSET, IpsetSession } from '../../src/actions/ipset-session.js';
 import { createAction } from '../../src/actions/registry.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { isAsteriskBanError } from '../../src/core/errors.js';
@@ -11,6 +11,19 @@ import { defaultJailSettings } from '../../src/settings/defaults.js';
 import { ADDR, TestNet, haveTool, isRoot } from '../helpers/netns.js';
 import { memoryLogger } from '../helpers/memory-logger.js';
 import { ban } from './firewall-suite.js';
+
+describe("ipset's marker", () => {
+  const line = (m: string): string => `ipset v7.17: Syntax error: unknown inet family ${m}\n`;
+  it('ends the batch at its own error line, not at a longer mark it begins, nor before its line is whole', () => {
+    const own = 'ipset v7.17: The set with the given name does not exist\n';
+    assert.equal(IPSET.marker(own + line('asban-sync-7-10'), 'asban-sync-7-1'), null);
+    const text = own + line('asban-sync-7-1');
+    assert.deepEqual(IPSET.marker(text, 'asban-sync-7-1'), { own: own.length, end: text.length });
+    assert.equal(IPSET.marker(own + 'ipset v7.17: Syntax error: unknown inet family asban-sync-7-1', 'asban-sync-7-1'), null);
+    assert.match(IPSET.refusal(own)!.message, /ipset refused the batch: ipset v7\.17: The set with the given name does not exist/);
+    assert.equal(IPSET.refusal('Warning: 192.0.2.1 is in set s.\n'), null);
+  });
+});
 
 const skip = !isRoot() ? 'needs root: creates network namespaces' : !haveTool('ipset') ? 'needs ipset' : false;
 
