@@ -78,6 +78,10 @@ export class JailRuntime {
   private sourceRunning = false;
   private readonly logger: Logger;
   private checkTimer: TimerHandle | null = null;
+  /** Where the actions' requests for a check go: the runtime that holds them, from its construction on. */
+  private readonly checkRoute: { to: JailRuntime };
+  /** Set by stopActions(): a check from then on could put back rules just taken down. */
+  private actionsStopped = false;
 
   private constructor(
     public settings: JailSettings,
@@ -109,6 +113,8 @@ export class JailRuntime {
       },
     });
     this.jailRoute = previous?.jailRoute ?? { to: this };
+    this.checkRoute = previous?.checkRoute ?? { to: this };
+    this.checkRoute.to = this;
     if (previous) {
       previous.jail.reconfigure(settings, ignore);
       this.jail = previous.jail;
@@ -124,7 +130,7 @@ export class JailRuntime {
       const print = actionFingerprint(spec, settings, deps.env);
       const i = reusable.findIndex(([, p]) => p === print);
       // Through the route: an action a reload carries over asks whichever runtime holds it then.
-      const recheck = (): void => this.jailRoute.to.checkSoon();
+      const recheck = (): void => this.checkRoute.to.checkSoon();
       const action = i >= 0 ? reusable.splice(i, 1)[0]![0] : createAction(spec, { jail: settings, logger: this.logger, clock: deps.clock, env: deps.env, recheck });
       this.fingerprints.set(action, print);
       return action;
@@ -229,6 +235,7 @@ export class JailRuntime {
 
   /** Stops this runtime's actions, but not those a successor carried over. */
   async stopActions(keep: readonly Action[] = []): Promise<void> {
+    this.actionsStopped = true;
     if (this.checkTimer) this.deps.clock.clearTimeout(this.checkTimer);
     this.checkTimer = null;
     await Promise.allSettled(
@@ -248,7 +255,7 @@ export class JailRuntime {
    * deaths at once make one check.
    */
   checkSoon(): void {
-    if (this.checkTimer) return;
+    if (this.checkTimer || this.actionsStopped) return;
     this.checkTimer = this.deps.clock.setTimeout(() => {
       this.checkTimer = null;
       void this.checkActions();
