@@ -243,8 +243,13 @@ export abstract class IptablesBase implements Action {
 
   flush(): Promise<void> {
     return this.serial.run(async () => {
-      for (const { family } of this.families) await this.removeAddresses(family, [...this.banned[family]]);
+      for (const { family } of this.families) await this.removeAll(family);
     });
+  }
+
+  /** Lifts every ban of a family: those this run made and those adopted from the last. */
+  protected async removeAll(f: Family): Promise<void> {
+    await this.removeAddresses(f, [...this.banned[f]]);
   }
 
   stop(): Promise<void> {
