@@ -5,7 +5,7 @@ import { jailFirewallParams, type FirewallParams } from './params.js';
 import { canonical } from './batch.js';
 import { isPrefixText } from '../core/address.js';
 import { IpsetSession } from './ipset-session.js';
-import { SessionLost } from './tool-session.js';
+import { sessionOrOneShot } from './tool-session.js';
 import { metrics } from '../control/metrics.js';
 
 // The kernel refuses longer ipset timeouts; a longer ban is re-added by check().
@@ -51,18 +51,8 @@ export class IptablesIpset extends IptablesBase {
 
   private async ipset(lines: string[]): Promise<void> {
     if (lines.length === 0) return;
-    if (this.session?.usable && lines.length <= SESSION_MAX_LINES) {
-      try {
-        await this.session.run(lines);
-        metrics.ipsetBatches.inc({ action: this.id, path: 'session' });
-        return;
-      } catch (err) {
-        // ipset refused a command: as `ipset restore` would have. A lost session: run it once more, one-shot.
-        if (!(err instanceof SessionLost)) throw err;
-      }
-    }
-    await this.run(this.params.ipset, ['-exist', 'restore'], { input: `${lines.join('\n')}\n` });
-    metrics.ipsetBatches.inc({ action: this.id, path: 'process' });
+    const path = await sessionOrOneShot(this.session, lines.length <= SESSION_MAX_LINES, lines, () => this.run(this.params.ipset, ['-exist', 'restore'], { input: `${lines.join('\n')}\n` }));
+    metrics.ipsetBatches.inc({ action: this.id, path });
   }
 
   override async stop(): Promise<void> {

@@ -4,8 +4,6 @@ import type { Logger } from '../core/logger.js';
 import { metrics } from '../control/metrics.js';
 import { ToolSession, type SessionDialect, type SessionOptions } from './tool-session.js';
 
-export { SessionLost } from './tool-session.js';
-
 /**
  * `nft -i`: a line is one transaction, as `nft -f` makes of a file. The
  * marker lists a table that cannot exist; nft's error for it is three

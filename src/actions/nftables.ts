@@ -8,7 +8,8 @@ import { splitBans, canonical, type FamilyBatch } from './batch.js';
 import { isPrefixText } from '../core/address.js';
 import { ConntrackFlusher } from './conntrack.js';
 import { Serial } from './serial.js';
-import { NftSession, SessionLost } from './nft-session.js';
+import { NftSession } from './nft-session.js';
+import { sessionOrOneShot } from './tool-session.js';
 import { NftNetlink, type ElementOp } from './nft-netlink.js';
 import { metrics } from '../control/metrics.js';
 import { CHAIN_PREFIX } from './iptables-base.js';
@@ -99,18 +100,9 @@ export class Nftables implements Action {
 
   private async nft(lines: string[]): Promise<void> {
     if (lines.length === 0) return;
-    if (this.session?.usable && lines.length <= SESSION_MAX_LINES && lines.reduce((n, l) => n + l.length, 0) <= SESSION_MAX_CHARS) {
-      try {
-        await this.session.run(lines);
-        metrics.nftBatches.inc({ action: this.id, path: 'session' });
-        return;
-      } catch (err) {
-        // nft refused the batch: as `nft -f` would have. A lost session: run it once more, one-shot.
-        if (!(err instanceof SessionLost)) throw err;
-      }
-    }
-    await this.run(this.params.nft, ['-f', '-'], { input: `${lines.join('\n')}\n` });
-    metrics.nftBatches.inc({ action: this.id, path: 'process' });
+    const fits = lines.length <= SESSION_MAX_LINES && lines.reduce((n, l) => n + l.length, 0) <= SESSION_MAX_CHARS;
+    const path = await sessionOrOneShot(this.session, fits, lines, () => this.run(this.params.nft, ['-f', '-'], { input: `${lines.join('\n')}\n` }));
+    metrics.nftBatches.inc({ action: this.id, path });
   }
 
   /**

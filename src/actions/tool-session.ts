@@ -46,6 +46,25 @@ export interface SessionOptions {
   onLost?: () => void;
 }
 
+/**
+ * A batch through the session when `fits` (and the session is still
+ * trusted), else, or when the session is lost meanwhile, through `oneShot`
+ * (one process for the batch). A refusal by the tool is thrown, as the one-shot
+ * tool would have refused it too. Returns the way it went, for the metrics.
+ */
+export async function sessionOrOneShot(session: ToolSession | null, fits: boolean, lines: readonly string[], oneShot: () => Promise<unknown>): Promise<'session' | 'process'> {
+  if (session?.usable && fits) {
+    try {
+      await session.run(lines);
+      return 'session';
+    } catch (err) {
+      if (!(err instanceof SessionLost)) throw err;
+    }
+  }
+  await oneShot();
+  return 'process';
+}
+
 interface Pending {
   mark: string;
   resolve(): void;

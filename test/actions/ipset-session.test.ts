@@ -1,14 +1,13 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { IPSET, IpsetSession } from '../../src/actions/ipset-session.js';
 import { createAction } from '../../src/actions/registry.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { isAsteriskBanError } from '../../src/core/errors.js';
 import { metrics } from '../../src/control/metrics.js';
 import { defaultJailSettings } from '../../src/settings/defaults.js';
-import { ADDR, TestNet, haveTool, isRoot } from '../helpers/netns.js';
+import { ADDR, TestNet, haveTool, isRoot, processesIn } from '../helpers/netns.js';
 import { memoryLogger } from '../helpers/memory-logger.js';
 import { ban } from './firewall-suite.js';
 
@@ -102,7 +101,7 @@ describe('the iptables-ipset action through its session', { skip: actionSkip }, 
     await action.ban([ban(ADDR.att4, clock), ban(ADDR.att6, clock)], { restored: false });
     for (const a of [ADDR.att4, ADDR.att6]) assert.deepEqual(await net.reachable(a), { udp: false, tcp: false }, a);
     assert.deepEqual(await net.reachable(ADDR.other4), { udp: true, tcp: true });
-    assert.ok(sessionRunning(net.pbx), 'an ipset - runs in the namespace');
+    assert.ok(processesIn(net.pbx, 'ipset -exist -').length > 0, 'an ipset - runs in the namespace');
     await action.unban([ban(ADDR.att4, clock)]);
     assert.deepEqual(await net.reachable(ADDR.att4), { udp: true, tcp: true });
     assert.deepEqual((await action.list!()).sort(), [ADDR.att6]);
@@ -111,7 +110,7 @@ describe('the iptables-ipset action through its session', { skip: actionSkip }, 
     assert.equal(p.process ?? 0, 0);
     await action.stop();
     await new Promise((r) => setTimeout(r, 100));
-    assert.equal(sessionRunning(net.pbx), false, 'stop() ends the session');
+    assert.equal(processesIn(net.pbx, 'ipset -exist -').length > 0, false, 'stop() ends the session');
     assert.doesNotMatch(execFileSync('ip', ['netns', 'exec', net.pbx, 'ipset', 'list', '-n'], { encoding: 'utf8' }), /asban-SESSION/);
   });
 
@@ -122,18 +121,7 @@ describe('the iptables-ipset action through its session', { skip: actionSkip }, 
     await action.start();
     await action.ban([ban(ADDR.att4, clock)], { restored: false });
     assert.deepEqual(await net.reachable(ADDR.att4), { udp: false, tcp: false });
-    assert.equal(sessionRunning(net.pbx), false);
+    assert.equal(processesIn(net.pbx, 'ipset -exist -').length > 0, false);
     await action.stop();
   });
 });
-
-function sessionRunning(ns: string): boolean {
-  const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean);
-  return pids.some((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim().endsWith('ipset -exist -');
-    } catch {
-      return false;
-    }
-  });
-}

@@ -1,14 +1,14 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { NftSession, SessionLost } from '../../src/actions/nft-session.js';
+import { NftSession } from '../../src/actions/nft-session.js';
+import { SessionLost } from '../../src/actions/tool-session.js';
 import { createAction } from '../../src/actions/registry.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { isAsteriskBanError } from '../../src/core/errors.js';
 import { metrics } from '../../src/control/metrics.js';
 import { defaultJailSettings } from '../../src/settings/defaults.js';
-import { ADDR, TestNet, haveTool, isRoot } from '../helpers/netns.js';
+import { ADDR, TestNet, haveTool, isRoot, processesIn } from '../helpers/netns.js';
 import { memoryLogger } from '../helpers/memory-logger.js';
 import { fixture } from '../helpers/paths.js';
 import { ban } from './firewall-suite.js';
@@ -95,24 +95,13 @@ describe('the nftables action through its session', { skip }, () => {
     await action.ban([ban(ADDR.att4, clock), ban(ADDR.att6, clock)], { restored: false });
     for (const a of [ADDR.att4, ADDR.att6]) assert.deepEqual(await net.reachable(a), { udp: false, tcp: false }, a);
     assert.deepEqual(await net.reachable(ADDR.other4), { udp: true, tcp: true });
-    assert.ok(sessionRunning(net.pbx), 'an nft -i runs in the namespace');
+    assert.ok(processesIn(net.pbx, 'nft -i').length > 0, 'an nft -i runs in the namespace');
     await action.unban([ban(ADDR.att4, clock)]);
     assert.deepEqual(await net.reachable(ADDR.att4), { udp: true, tcp: true });
     assert.deepEqual((await action.list!()).sort(), [ADDR.att6]);
     await action.stop();
     await new Promise((r) => setTimeout(r, 100));
-    assert.equal(sessionRunning(net.pbx), false, 'stop() ends the session');
+    assert.equal(processesIn(net.pbx, 'nft -i').length > 0, false, 'stop() ends the session');
     assert.equal(execFileSync('ip', ['netns', 'exec', net.pbx, 'nft', 'list', 'tables'], { encoding: 'utf8' }).includes('asban-SESSION'), false);
   });
 });
-
-function sessionRunning(ns: string): boolean {
-  const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean);
-  return pids.some((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim().endsWith('nft -i');
-    } catch {
-      return false;
-    }
-  });
-}

@@ -4,9 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { DaemonHarness, sipWrongPassword, waitFor } from '../helpers/daemon.js';
-import { ADDR, TestNet, haveTool, isRoot } from '../helpers/netns.js';
+import { ADDR, TestNet, haveTool, isRoot, processesIn } from '../helpers/netns.js';
 
 const skip = !isRoot() ? 'needs root (network namespaces, iptables, ipset)' : !haveTool('ipset') || !haveTool('iptables-restore') ? 'needs ipset and iptables' : false;
 
@@ -27,16 +26,7 @@ after(async () => {
   await net?.destroy();
 });
 
-/** The pids of `ipset -exist -` sessions running in the namespace. */
-function sessions(ns: string): number[] {
-  return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim().endsWith('ipset -exist -');
-    } catch {
-      return false;
-    }
-  });
-}
+const sessions = (ns: string): number[] => processesIn(ns, 'ipset -exist -');
 
 /** Empties our set and kills the session, as someone tampering with the firewall would; the ban must be back within 5 s. */
 async function tamperAndWait(): Promise<void> {

@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fixture } from './paths.js';
 import { spawnRunner, netnsRunner, type CommandRunner } from '../../src/actions/exec.js';
@@ -40,6 +41,18 @@ export function isRoot(): boolean {
 
 export function haveTool(name: string): boolean {
   return spawnSync('sh', ['-c', 'command -v "$1"', 'sh', name], { stdio: 'ignore' }).status === 0;
+}
+
+/** The pids of processes in namespace `ns` whose command line ends with `tail` ('nft -i', 'ipset -exist -'). */
+export function processesIn(ns: string, tail: string): number[] {
+  const out = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '';
+  return out.split('\n').filter(Boolean).map(Number).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim().endsWith(tail);
+    } catch {
+      return false;
+    }
+  });
 }
 
 let counter = 0;
