@@ -113,8 +113,8 @@ export class IptablesIpset extends IptablesBase {
   }
 
   /**
-   * Nothing is read: listing 100,000 members took half a second of a
-   * restart after a crash, and nothing needs them. The restore that follows
+   * Nothing is read: listing 100,000 members cost a restart after a crash
+   * about a third of a second of CPU, and nothing needs them. The restore that follows
    * re-applies every ban in force, the reconciliation after it lifts the
    * rest, and flush() empties our sets whole.
    */
