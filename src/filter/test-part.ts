@@ -4,7 +4,7 @@ import { readLineChunks } from './chunks.js';
 import { SEAM_BYTES } from './limits.js';
 import { asideText, compileOrSay } from './test-run.js';
 import type { TestFilterOptions } from './test-run.js';
-import { countGap, countLine, emptyTally, isSkipped } from './test-tally.js';
+import { ASIDES_SHOWN, countGap, countLine, emptyTally, isSkipped } from './test-tally.js';
 import type { FilterFace, Seam, TallyData } from './test-tally.js';
 
 /**
@@ -116,7 +116,8 @@ export async function runFilterPart(spec: PartSpec, size: number, err: NodeJS.Wr
       const to = region(no);
       if (to === null) return;
       const skipped = isSkipped(line, outcome);
-      const aside = asideText(no, line, outcome, m, candidates);
+      // A seam keeps every line's text (the merge decides which part's counts); the main region only its first few.
+      const aside = 'records' in to || to.asides.length < ASIDES_SHOWN ? asideText(no, line, outcome, m, candidates) : null;
       if ('records' in to) to.records.push({ no, outcome, skipped, m: m && { regex: m.regex, ip: m.ip, time: m.time }, aside });
       else countLine(to, no, outcome, skipped, m, aside);
     },

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { isAsteriskBanError } from '../core/errors.js';
 import { compileFilter, definitionFromRegex } from './index.js';
 import type { CompiledFilter, FilterMatch, LineOutcome, MatcherHooks } from './index.js';
-import { countGap, countLine, emptyTally, isSkipped, iso, report, summaryObject } from './test-tally.js';
+import { ASIDES_SHOWN, countGap, countLine, emptyTally, isSkipped, iso, report, summaryObject } from './test-tally.js';
 import { loadFilterDefinition } from './load.js';
 import { readLineChunks } from './chunks.js';
 import { pushEachLine } from './bulk.js';
@@ -151,7 +151,8 @@ export async function runFilterTest(
     },
     onLine(no, line, outcome, m, candidates) {
       const skipped = isSkipped(line, outcome);
-      countLine(t, no, outcome, skipped, m, opts.json ? null : asideText(no, line, outcome, m, candidates));
+      // Only the first few set-aside lines are shown: the text of the others is never made.
+      countLine(t, no, outcome, skipped, m, opts.json || t.asides.length >= ASIDES_SHOWN ? null : asideText(no, line, outcome, m, candidates));
       if (skipped) {
         if (opts.json && opts.printAllMissed) ordered.push(no, `${JSON.stringify({ line: no, verdict: 'missed', skipped: true })}\n`);
         return;
