@@ -16,7 +16,7 @@ import { reconcileWithKernel, restoreAction, splitByExpiry, type RestorePlan } f
 import { ExpirySchedule } from './expiry.js';
 import { BanHistory } from './history.js';
 import { expiryJitterMs, type SpreadOptions } from './spread.js';
-import { covering, subsumed as inside } from './coverage.js';
+import { covering, subsumed } from './coverage.js';
 import { BanPersistence, type PersistenceState } from './persistence.js';
 
 export interface JailPolicy {
@@ -294,7 +294,7 @@ export class BanManager {
   private async commit(batch: Pending[]): Promise<void> {
     const now = this.opts.clock.now();
     const made: { p: Pending; ban: Ban }[] = [];
-    const subsumed: Ban[] = [];
+    const narrower: Ban[] = [];
     for (const p of batch) {
       const jail = this.jails.get(p.req.jail);
       const target = mustParseBanTarget(p.req.ip);
@@ -322,12 +322,12 @@ export class BanManager {
       made.push({ p, ban });
       if (target.first !== target.last) {
         jail.prefixLengths.add(target.bits);
-        subsumed.push(...inside(jail, ban, target));
+        narrower.push(...subsumed(jail, ban, target));
       }
     }
     if (made.length === 0) return;
     // Lifted first: their removal is queued on every action before the wider ban.
-    if (subsumed.length > 0) void this.lift(subsumed, 'inside a wider ban');
+    if (narrower.length > 0) void this.lift(narrower, 'inside a wider ban');
     for (const { ban } of made) this.opts.logger.info(banLine(ban), { jail: ban.jail, ip: ban.ip });
     const all = made.map((m) => m.ban);
     this.persistence.save(all);
